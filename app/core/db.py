@@ -1,0 +1,132 @@
+"""Database engine, metadata naming convention and the session that bounds each transaction.
+
+SQLite (a file under ./var/) is the embedded default; PostgreSQL through psycopg 3 is the production
+database. Both are always reached through SQLAlchemy, and the schema is made by Alembic only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session, SQLModel
+
+from app.core.settings import ConfigurationError, Settings
+
+# Named constraints so that migrations can drop and alter them on every backend (and SQLite's batch
+# mode can find them again).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+metadata: MetaData = SQLModel.metadata
+
+WRITE_OPTION = "passeport_write"
+
+
+def normalise_url(raw: str) -> URL:
+    """Parse the configured URL, mapping plain ``postgresql://`` to the psycopg 3 driver."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"PASSEPORT_DATABASE_URL is malformed: {exc}") from None
+    if url.drivername in {"postgres", "postgresql"}:
+        url = url.set(drivername="postgresql+psycopg")
+    if url.drivername not in {"sqlite", "sqlite+pysqlite", "postgresql+psycopg"}:
+        raise ConfigurationError(
+            f"PASSEPORT_DATABASE_URL uses an unsupported driver {url.drivername!r}; "
+            "use sqlite:///path or postgresql+psycopg://user@host/db"
+        )
+    return url
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # WAL lets readers go on while one writer writes; NORMAL is durable at every checkpoint and
+    # doubles insert throughput; busy_timeout turns lock contention into waiting, not errors.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # pysqlite runs in autocommit mode (isolation_level=None) and we emit BEGIN ourselves: a
+    # DEFERRED transaction that reads then writes cannot upgrade its lock while another writer
+    # holds it, and fails at once. Writing units of work begin IMMEDIATE, which takes the write
+    # lock up front so busy_timeout queues writers; reads stay DEFERRED and run beside them (WAL).
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def create_db_engine(settings: Settings) -> Engine:
+    url = normalise_url(settings.database_url)
+    if is_sqlite(url):
+        database = url.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10, "isolation_level": None},
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 5, "application_name": "passeport"},
+    )
+
+
+def check_database(engine: Engine) -> None:
+    """Raise a one-line ConfigurationError when the database cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        original = getattr(exc, "orig", None) or exc
+        reason = (str(original).strip().splitlines() or [type(original).__name__])[0]
+        safe_url = engine.url.render_as_string(hide_password=True)
+        raise ConfigurationError(f"cannot reach the database at {safe_url}: {reason}") from None
+
+
+def open_session(engine: Engine, *, write: bool) -> Session:
+    """A session whose transaction is marked as writing (see _sqlite_begin) or reading."""
+    bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
+    return Session(bind, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """One unit of work: commit when the block ends normally, roll back on any exception.
+
+    The request dependency (app.api.deps) and this helper are the only places that commit; the
+    CLI and scripts use this one.
+    """
+    with open_session(engine, write=write) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,91 @@
+"""Settings from the environment, every name prefixed ``PASSEPORT_``.
+
+Read once per process through :func:`get_settings`; tests build their own :class:`Settings` and hand
+it to the app factory instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults: good enough to run the demo, refused anywhere else (see check_secrets).
+DEFAULT_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105 (refused outside development)
+DEFAULT_KEY_ENCRYPTION_KEY = "dev-key-encryption-key-change-me"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ConfigurationError(Exception):
+    """A setting makes it unsafe or impossible to start; the message is one line for operators."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PASSEPORT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///./var/passeport.db"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    key_encryption_key: SecretStr = SecretStr(DEFAULT_KEY_ENCRYPTION_KEY)
+
+    log_level: str = "INFO"
+    log_format: Annotated[str, Field(pattern="^(json|text)$")] = "json"
+
+    # Hostile input costs bounded work: every request body is refused past this size.
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 2_000_000
+    # How long clients and proxies may keep the (rarely changing) framework tree.
+    framework_cache_seconds: Annotated[int, Field(ge=0)] = 3600
+    # How often a process rechecks that its in-memory framework tree is still the loaded one.
+    framework_recheck_seconds: Annotated[float, Field(ge=0)] = 30.0
+
+    # Database pool, for PostgreSQL; SQLite ignores it.
+    db_pool_size: Annotated[int, Field(ge=1)] = 10
+    db_max_overflow: Annotated[int, Field(ge=0)] = 10
+
+    demo_territory_code: str = "demo"
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+    def check_secrets(self) -> None:
+        """Refuse to start outside development while a secret still has its published default."""
+        if self.is_development:
+            return
+        defaults = {
+            "PASSEPORT_SECRET_KEY": (self.secret_key, DEFAULT_SECRET_KEY),
+            "PASSEPORT_KEY_ENCRYPTION_KEY": (self.key_encryption_key, DEFAULT_KEY_ENCRYPTION_KEY),
+        }
+        for name, (value, default) in defaults.items():
+            secret = value.get_secret_value()
+            if secret == default:
+                raise ConfigurationError(
+                    f"{name} is left at its development default; set a random value "
+                    f"(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))') "
+                    f"or set PASSEPORT_ENV=development"
+                )
+            if len(secret) < 32:
+                raise ConfigurationError(f"{name} must be at least 32 characters long")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,81 @@
+"""The FastAPI application factory.
+
+``uvicorn --factory app.main:create_app`` or ``passeport serve``; tests call create_app(settings).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from starlette.staticfiles import StaticFiles
+
+from app import __version__
+from app.api import health
+from app.authz import PUBLIC, authorize, check_routes
+from app.core.db import create_db_engine
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import RequestContextMiddleware
+from app.core.settings import Settings, get_settings
+from app.framework import router as framework_router
+from app.framework.router import FrameworkCache
+
+logger = logging.getLogger("app")
+
+API_PREFIX = "/api/v1"
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_format)
+    settings.check_secrets()
+    engine = create_db_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        logger.info("started", extra={"env": settings.env.value, "public_url": settings.public_url})
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Passeport numérique",
+        version=__version__,
+        description="Digital-skills passports, mediators' validations and signed QR credentials.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.framework_cache = FrameworkCache(engine, settings.framework_recheck_seconds)
+
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    app.include_router(health.router)
+    app.include_router(framework_router.router, prefix=API_PREFIX)
+    _mount_frontend(app)
+    check_routes(app)
+    return app
+
+
+def _mount_frontend(app: FastAPI) -> None:
+    dsfr = FRONTEND_DIR / "node_modules" / "@gouvfr" / "dsfr" / "dist"
+    if dsfr.is_dir():
+        app.mount("/static/dsfr", StaticFiles(directory=dsfr), name="dsfr")
+    else:
+        logger.warning("DSFR assets missing; run `make install` (npm ci in frontend/)")
+    app.mount("/static", StaticFiles(directory=FRONTEND_DIR / "static"), name="static")
+    index = FRONTEND_DIR / "index.html"
+
+    @app.get("/", include_in_schema=False, dependencies=[authorize(PUBLIC)])
+    async def home() -> FileResponse:
+        return FileResponse(index, media_type="text/html; charset=utf-8")
