@@ -10,12 +10,13 @@ resource of another territory exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.routing import APIRoute
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 
 _RULE_ATTR = "__authz_rule__"
 
@@ -41,7 +42,24 @@ def authorize(rule: Rule) -> Any:
     return Depends(enforce)
 
 
-def rule_of(route: APIRoute) -> list[Rule]:
+@dataclass(frozen=True)
+class RouteInfo:
+    methods: tuple[str, ...]
+    path: str
+    dependant: Dependant
+
+
+def api_routes(app: FastAPI) -> Iterator[RouteInfo]:
+    """Every API route of the app, with its full path and effective dependencies."""
+    # FastAPI keeps included routers lazily in app.routes; iter_route_contexts expands them with
+    # their prefixes and router-level dependencies.
+    for ctx in iter_route_contexts(app.routes):
+        if isinstance(ctx.original_route, APIRoute):
+            methods = tuple(sorted(ctx.methods or ()))
+            yield RouteInfo(methods, str(ctx.path), ctx.dependant)
+
+
+def rule_of(route: RouteInfo | APIRoute) -> list[Rule]:
     """Every rule a route declares (a well-formed route declares exactly one)."""
     found: list[Rule] = []
     pending = list(route.dependant.dependencies)
@@ -57,11 +75,11 @@ def rule_of(route: APIRoute) -> list[Rule]:
 
 def undeclared_routes(app: FastAPI) -> list[str]:
     """Routes that declare no rule, or more than one; empty when the app is well-formed."""
-    bad = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and len(rule_of(route)) != 1:
-            bad.append(f"{','.join(sorted(route.methods or ()))} {route.path}")
-    return bad
+    return [
+        f"{','.join(route.methods)} {route.path}"
+        for route in api_routes(app)
+        if len(rule_of(route)) != 1
+    ]
 
 
 def check_routes(app: FastAPI) -> None:

@@ -38,7 +38,7 @@ def normalise_url(raw: str) -> URL:
     """Parse the configured URL, mapping plain ``postgresql://`` to the psycopg 3 driver."""
     try:
         url = make_url(raw)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise ConfigurationError(f"PASSEPORT_DATABASE_URL is malformed: {exc}") from None
     if url.drivername in {"postgres", "postgresql"}:
         url = url.set(drivername="postgresql+psycopg")

@@ -2,13 +2,14 @@
 
 Services raise :class:`AppError` (or a subclass that fixes status and code); they never know about
 HTTP. One set of handlers, installed by :func:`install_error_handlers`, turns those, request
-validation errors, Starlette's own HTTP errors and anything unexpected into a problem document with
-a stable machine ``code``. Clients react to ``code``; ``title`` and ``detail`` are for people.
+validation errors and Starlette's own HTTP errors into a problem document with a stable machine
+``code``; anything unexpected becomes an ``internal_error`` problem in
+:class:`app.core.middleware.RequestContextMiddleware`, which knows the request id. Clients
+react to ``code``; ``title`` and ``detail`` are for people.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,8 +18,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.logging import current_request_id
-
-logger = logging.getLogger("app.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:passeport:problem:"
@@ -174,20 +173,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # The traceback goes to the log, tied to the request id; the client gets the id only.
-    logger.exception("unhandled error", extra={"path": request.url.path})
-    return problem_response(
-        status=500,
-        code="internal_error",
-        title="Internal error",
-        detail="An unexpected error occurred; quote the request id when reporting it.",
-        instance=request.url.path,
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # Anything else is caught by RequestContextMiddleware, which knows the request id.

@@ -18,6 +18,7 @@ from app.core.errors import problem_response
 from app.core.logging import reset_request_id, set_request_id
 
 access_logger = logging.getLogger("app.access")
+logger = logging.getLogger("app.errors")
 
 # A caller (a reverse proxy) may pass its own id; accept it only if it is short and plain, since it
 # ends up in every log line.
@@ -42,9 +43,12 @@ class RequestContextMiddleware:
         token = set_request_id(request_id)
         started = time.perf_counter()
         status_holder: dict[str, int] = {"status": 500}
+        started_response = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
@@ -57,6 +61,18 @@ class RequestContextMiddleware:
             receive_bounded = await self._bounded_receive(scope, receive, headers, send_with_id)
             if receive_bounded is not None:
                 await self.app(scope, receive_bounded, send_with_id)
+        except Exception:
+            # Caught here rather than by Starlette's outermost handler so that the log line and
+            # the answer both carry the request id. The traceback stays in the log.
+            logger.exception("unhandled error", extra={"path": scope.get("path")})
+            if not started_response:
+                await problem_response(
+                    status=500,
+                    code="internal_error",
+                    title="Internal error",
+                    detail="An unexpected error occurred; quote the request id when reporting it.",
+                    instance=scope.get("path"),
+                )(scope, receive, send_with_id)
         finally:
             access_logger.info(
                 "request",

@@ -1,0 +1,64 @@
+# The two commands of the README:
+#   make run    install everything, migrate, load the demo data, serve on http://127.0.0.1:8000
+#   make test   install the test tools too, then lint, type-check and run the whole suite
+# Both are idempotent: an install step reruns only when its lock file changed.
+# DB=postgresql runs the suite on PostgreSQL (PASSEPORT_TEST_POSTGRES_URL, default local server).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+DB     ?= sqlite
+PYTEST_ARGS ?=
+
+export PASSEPORT_TEST_DATABASE := $(DB)
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: run test install install-dev lint typecheck pytest bench clean
+
+run: install
+	$(BIN)/passeport db upgrade
+	$(BIN)/passeport demo
+	$(BIN)/passeport serve --host $(HOST) --port $(PORT)
+
+test: install-dev lint typecheck pytest
+
+install: $(VENV)/.runtime frontend/node_modules/.installed
+
+install-dev: $(VENV)/.dev frontend/node_modules/.installed
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.x" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.lock pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -r requirements.lock
+	$(PIP) install --no-deps -e .
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.lock pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -r requirements-dev.lock
+	$(PIP) install --no-deps -e .
+	@touch $@ $(VENV)/.runtime
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the design system assets"; exit 1; }
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+bench: install-dev
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) frontend/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,123 @@
+"""The `passeport` command and a real server process: what an operator sees."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+from tests.servers import passeport_env, run_cli, running_server
+
+
+def _one_clear_line(result: object) -> str:
+    assert result.returncode == 2, result  # type: ignore[attr-defined]
+    stderr: str = result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("passeport: error: ")
+    return lines[0]
+
+
+def test_unreachable_database_stops_with_one_line(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    env = passeport_env(f"postgresql+psycopg://nobody@127.0.0.1:{port}/nothing")
+    line = _one_clear_line(run_cli("serve", "--port", str(free_port()), env=env))
+    assert "cannot reach the database" in line
+    assert _one_clear_line(run_cli("db", "upgrade", env=env))
+
+
+def test_malformed_database_url_stops_with_one_line() -> None:
+    for url in (
+        "not a url at all",
+        "mysql://root@localhost/x",
+        "postgresql+psycopg://u@h:notaport/db",
+    ):
+        line = _one_clear_line(run_cli("serve", env=passeport_env(url)))
+        assert "PASSEPORT_DATABASE_URL" in line or "database" in line, line
+
+
+def test_default_secret_outside_development_stops_with_one_line(database_url: str) -> None:
+    env = passeport_env(database_url, PASSEPORT_ENV="production")
+    del env["PASSEPORT_SECRET_KEY"]
+    line = _one_clear_line(run_cli("serve", env=env))
+    assert "PASSEPORT_SECRET_KEY" in line
+    # The secret's value never appears, only its name.
+    assert "dev-secret-key" not in line
+
+
+def test_bad_setting_value_stops_with_one_line(database_url: str) -> None:
+    line = _one_clear_line(
+        run_cli("serve", env=passeport_env(database_url, PASSEPORT_PUBLIC_URL="ftp://x"))
+    )
+    assert "PASSEPORT_PUBLIC_URL" in line
+
+
+def test_serve_refuses_a_database_that_is_not_migrated(
+    scratch_database: Callable[[str], str],
+) -> None:
+    line = _one_clear_line(run_cli("serve", env=passeport_env(scratch_database("empty"))))
+    assert "passeport db upgrade" in line
+
+
+def test_db_upgrade_framework_and_demo_are_idempotent(
+    scratch_database: Callable[[str], str],
+) -> None:
+    env = passeport_env(scratch_database("cli"))
+    for _ in range(2):
+        result = run_cli("db", "upgrade", env=env)
+        assert result.returncode == 0, result.stderr
+    current = run_cli("db", "current", env=env)
+    assert "database: 0002" in current.stdout
+
+    loaded = run_cli("framework", "load", env=env)
+    assert loaded.returncode == 0
+    assert loaded.stdout.split() == [
+        "unchanged",
+        "digcomp",
+        "2.2",
+        "unchanged",
+        "crcn",
+        "2019",
+        "unchanged",
+        "pp",
+        "1",
+    ]
+
+    shown = run_cli("framework", "show", env=env)
+    assert "crcn:4.1" in shown.stdout and "pp:PP-20" in shown.stdout
+    tree = json.loads(run_cli("framework", "show", "--json", env=env).stdout)
+    assert [f["code"] for f in tree["frameworks"]] == ["crcn", "digcomp", "pp"]
+
+    first = json.loads(run_cli("demo", "--json", env=env).stdout)
+    second = json.loads(run_cli("demo", "--json", env=env).stdout)
+    assert first["created"] is True and second["created"] is False
+    assert first["territory"] == second["territory"]
+    assert first["territory"]["issuer_url"].endswith("/t/demo")
+
+
+def test_real_server_answers_and_logs_json_with_request_ids(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    with running_server(passeport_env(database_url), port, tmp_path / "server.log") as server:
+        assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{server.url}/readyz").json()
+        assert ready["status"] == "ready" and ready["migration"] == ready["head"]
+        framework = httpx.get(f"{server.url}/api/v1/framework")
+        assert framework.status_code == 200
+        request_id = framework.headers["x-request-id"]
+        assert httpx.get(f"{server.url}/api/v1/openapi.json").json()["info"]["title"]
+        home = httpx.get(f"{server.url}/")
+        assert home.status_code == 200 and "Passeport numérique" in home.text
+        missing = httpx.get(f"{server.url}/api/v1/framework/skills/crcn:0.0")
+        assert missing.headers["content-type"] == "application/problem+json"
+    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    access = [entry for entry in lines if entry["logger"] == "app.access"]
+    assert any(e["request_id"] == request_id and e["path"] == "/api/v1/framework" for e in access)
+    assert all(e["request_id"] for e in access)
+    assert all({"ts", "level", "msg", "status", "duration_ms"} <= set(e) for e in access)
+    assert "Traceback" not in server.log()

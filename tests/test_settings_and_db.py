@@ -1,0 +1,109 @@
+"""Settings refuse unsafe values; the SQLite engine runs in WAL mode with foreign keys on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from app.core.db import check_database, create_db_engine, normalise_url, transaction
+from app.core.settings import (
+    DEFAULT_KEY_ENCRYPTION_KEY,
+    DEFAULT_SECRET_KEY,
+    ConfigurationError,
+    Environment,
+    Settings,
+)
+from app.territory.models import Territory
+from tests.conftest import free_port, make_settings
+
+
+def test_default_secrets_are_fine_in_development_only() -> None:
+    Settings(_env_file=None, env=Environment.DEVELOPMENT).check_secrets()  # type: ignore[call-arg]
+    for env in (Environment.TEST, Environment.PRODUCTION):
+        with pytest.raises(ConfigurationError, match="PASSEPORT_SECRET_KEY"):
+            Settings(_env_file=None, env=env).check_secrets()  # type: ignore[call-arg]
+        with pytest.raises(ConfigurationError, match="PASSEPORT_KEY_ENCRYPTION_KEY"):
+            Settings(_env_file=None, env=env, secret_key="s" * 40).check_secrets()  # type: ignore[call-arg]
+        with pytest.raises(ConfigurationError, match="at least 32"):
+            Settings(
+                _env_file=None, env=env, secret_key="short", key_encryption_key="k" * 40
+            ).check_secrets()  # type: ignore[call-arg]
+
+
+def test_secrets_never_show_in_repr_or_dump() -> None:
+    settings = make_settings("sqlite:///x.db")
+    text = repr(settings) + str(settings.model_dump())
+    assert DEFAULT_SECRET_KEY not in text and "test-secret" not in text
+    assert DEFAULT_KEY_ENCRYPTION_KEY not in text
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PASSEPORT_PUBLIC_URL", "https://passeport.example.fr/")
+    monkeypatch.setenv("PASSEPORT_DATABASE_URL", "postgresql://u@h/db")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.public_url == "https://passeport.example.fr"
+    assert normalise_url(settings.database_url).drivername == "postgresql+psycopg"
+    monkeypatch.setenv("PASSEPORT_PUBLIC_URL", "passeport.example.fr")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_unsupported_or_malformed_urls() -> None:
+    for url in ("mysql://root@h/db", "::::", "postgresql://u@h:port/db"):
+        with pytest.raises(ConfigurationError, match="PASSEPORT_DATABASE_URL"):
+            normalise_url(url)
+
+
+def test_unreachable_database_is_one_line_without_password() -> None:
+    settings = make_settings(f"postgresql+psycopg://user:hunter2@127.0.0.1:{free_port()}/db")
+    engine = create_db_engine(settings)
+    with pytest.raises(ConfigurationError) as caught:
+        check_database(engine)
+    message = str(caught.value)
+    assert "\n" not in message and "hunter2" not in message
+    assert message.startswith("cannot reach the database at postgresql+psycopg://user:***@")
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
+    # Whatever backend the suite runs on, the embedded default must be configured this way.
+    engine = create_db_engine(make_settings(f"sqlite:///{tmp_path}/pragmas.db"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_default_sqlite_file_lives_under_var(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.database_url == "sqlite:///./var/passeport.db"
+    engine = create_db_engine(settings)
+    check_database(engine)
+    engine.dispose()
+    assert (tmp_path / "var" / "passeport.db").exists()
+
+
+def test_foreign_keys_are_enforced(engine: sa.Engine) -> None:
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO skill (code, framework_code, number, label_fr, label_en, keywords,"
+                " position) VALUES ('x:1', 'nope', '1', 'x', 'x', '[]', 0)"
+            )
+        )
+
+
+def test_transaction_rolls_back_on_error(engine: sa.Engine) -> None:
+    with pytest.raises(RuntimeError), transaction(engine) as session:
+        session.add(Territory(code="rollback", name="R", issuer_url="https://r.example/t/r"))
+        session.flush()
+        raise RuntimeError("fail after the write")
+    with transaction(engine, write=False) as session:
+        assert (
+            session.exec(sa.select(Territory).where(Territory.code == "rollback")).first() is None
+        )  # type: ignore[call-overload]
