@@ -73,7 +73,7 @@ def test_premiers_pas_are_attached_to_a_crcn_competence_and_level(client: TestCl
 def test_tree_has_etag_and_cache_headers_and_answers_304(client: TestClient) -> None:
     first = client.get("/api/v1/framework")
     etag = first.headers["etag"]
-    assert etag.startswith('"') and etag.endswith('"')
+    assert etag.startswith('W/"') and etag.endswith('"')
     assert "max-age=" in first.headers["cache-control"]
     assert "public" in first.headers["cache-control"]
 
@@ -82,12 +82,23 @@ def test_tree_has_etag_and_cache_headers_and_answers_304(client: TestClient) -> 
     assert again.content == b""
     assert again.headers["etag"] == etag
 
-    weak = client.get("/api/v1/framework", headers={"If-None-Match": f'"other", W/{etag}'})
-    assert weak.status_code == 304
+    strong_form = etag.removeprefix("W/")
+    listed = client.get("/api/v1/framework", headers={"If-None-Match": f'"other", {strong_form}'})
+    assert listed.status_code == 304
 
     stale = client.get("/api/v1/framework", headers={"If-None-Match": '"not-it"'})
     assert stale.status_code == 200
     assert stale.json()["version"]
+
+
+def test_tree_is_served_gzipped_to_clients_that_accept_it(client: TestClient) -> None:
+    plain = client.get("/api/v1/framework", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    zipped = client.get("/api/v1/framework", headers={"Accept-Encoding": "gzip, deflate"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < int(plain.headers["content-length"]) / 3
+    assert zipped.json() == plain.json()  # httpx inflates it
+    assert zipped.headers["etag"] == plain.headers["etag"]
 
 
 def test_skill_detail_for_each_kind_of_code(client: TestClient) -> None:

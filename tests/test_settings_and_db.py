@@ -107,3 +107,14 @@ def test_transaction_rolls_back_on_error(engine: sa.Engine) -> None:
         assert (
             session.exec(sa.select(Territory).where(Territory.code == "rollback")).first() is None
         )  # type: ignore[call-overload]
+
+
+def test_env_example_documents_every_setting_and_parses() -> None:
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    names = {
+        line.split("=", 1)[0]
+        for line in example.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    assert names == {f"PASSEPORT_{field.upper()}" for field in Settings.model_fields}
+    assert Settings(_env_file=str(example)).is_development  # type: ignore[call-arg]
