@@ -1,11 +1,13 @@
 """Who may call what: the one home of the permission rules.
 
-Every API route declares exactly one rule with ``dependencies=[authorize(RULE)]``. The app refuses
+Every API route declares exactly one rule, with ``dependencies=[authorize(RULE)]`` or, when it
+needs the caller, a parameter ``principal: Annotated[Principal, authorize(RULE)]``. The app refuses
 to start if a route has none (:func:`check_routes`), and the permission-matrix test walks the route
 table with every kind of caller. Read this file to know the whole access policy.
 
-Rules load the resource first and answer 404 before 403, so that a refusal never confirms that a
-resource of another territory exists.
+A rule decides at the route level (who may call at all: 401, 403); the ``ensure_*`` checks decide
+once the resource is loaded, answering 404 before 403 so that a refusal never confirms that a
+resource of another territory exists. Services call them with the Principal they are given.
 """
 
 from __future__ import annotations
@@ -14,32 +16,131 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from app.accounts.models import Role
+from app.accounts.principal import ANONYMOUS, CallerKind, Principal
+from app.core.errors import Forbidden, NotFound, Unauthenticated
+
 _RULE_ATTR = "__authz_rule__"
+
+ANY_ACCOUNT = frozenset(Role)
+ADMINS = frozenset({Role.PLATFORM_ADMIN, Role.TERRITORY_ADMIN})
+
+# What a personal access token may be limited to. A browser session has every scope its role has.
+SCOPES: dict[str, str] = {
+    "account:read": "Read one's own account and tokens.",
+    "territory:admin": "Manage the territory: structures, accounts, invitations, journal.",
+    "platform:admin": "Create and edit territories (platform admins).",
+}
+ROLE_SCOPES: dict[Role, frozenset[str]] = {
+    Role.MEDIATOR: frozenset({"account:read"}),
+    Role.TERRITORY_ADMIN: frozenset({"account:read", "territory:admin"}),
+    Role.PLATFORM_ADMIN: frozenset(SCOPES),
+}
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
     description: str
+    # None: no account needed. Otherwise the roles that pass the route-level check; the
+    # resource-level checks below (territory, structure) come after the resource is loaded.
+    roles: frozenset[Role] | None = None
+    scope: str | None = None
+    session_only: bool = False
 
 
 PUBLIC = Rule("public", "Anyone, with or without an account: reference data, health, verification.")
+SIGNED_IN = Rule("signed_in", "Any account, by session or token.", ANY_ACCOUNT, "account:read")
+BROWSER_SESSION = Rule(
+    "browser_session",
+    "Any account, signed in through the browser (a token cannot mint tokens).",
+    ANY_ACCOUNT,
+    session_only=True,
+)
+TERRITORY_ADMIN = Rule(
+    "territory_admin",
+    "Coordinators of the territory concerned, and platform admins.",
+    ADMINS,
+    "territory:admin",
+)
+PLATFORM_ADMIN = Rule(
+    "platform_admin", "Platform admins only.", frozenset({Role.PLATFORM_ADMIN}), "platform:admin"
+)
 
 
 def authorize(rule: Rule) -> Any:
-    """The dependency a route lists to declare (and enforce) its rule."""
+    """The dependency a route lists to declare and enforce its rule; it yields the Principal."""
+    if rule.roles is None:
 
-    async def enforce() -> None:
-        # Public routes need no caller; rules that do are added with accounts.
-        return None
+        async def enforce_public() -> Principal:
+            # No lookup at all: public routes (the framework, health) stay as cheap as possible.
+            return ANONYMOUS
 
+        enforce: Callable[..., Any] = enforce_public
+    else:
+
+        def enforce_rule(request: Request) -> Principal:
+            from app.accounts.authn import resolve
+
+            principal = resolve(request, request.app.state.engine, request.app.state.settings)
+            return check(rule, principal)
+
+        enforce = enforce_rule
     setattr(enforce, _RULE_ATTR, rule)
     enforce.__name__ = f"authorize_{rule.name}"
     return Depends(enforce)
+
+
+def check(rule: Rule, principal: Principal) -> Principal:
+    """The route-level decision: 401 without a caller, 403 for a caller of the wrong kind."""
+    if rule.roles is None:
+        return principal
+    if principal.kind is not CallerKind.ACCOUNT:
+        raise Unauthenticated("Sign in to do this.", headers={"WWW-Authenticate": "Bearer"})
+    if principal.role not in rule.roles:
+        raise Forbidden("Your role does not allow this.", code="forbidden_role")
+    if rule.session_only and not principal.via_cookie:
+        raise Forbidden("This needs a signed-in browser session.", code="session_required")
+    if not principal.has_scope(rule.scope):
+        raise Forbidden(f"This token lacks the scope {rule.scope!r}.", code="insufficient_scope")
+    return principal
+
+
+# --- Resource-level checks, called once the resource is loaded ---------------------------------
+
+
+def ensure_visible(principal: Principal, territory_id: int) -> None:
+    """404 unless the caller works in this territory (or runs the platform).
+
+    Used for resources reached by id: a caller from elsewhere cannot tell them from missing ones.
+    """
+    if principal.is_platform_admin:
+        return
+    if principal.kind is CallerKind.ACCOUNT and principal.territory_id == territory_id:
+        return
+    raise NotFound("Nothing here.", code="not_found")
+
+
+def ensure_territory_admin(principal: Principal, territory_id: int) -> None:
+    """403 unless the caller coordinates this territory (territories themselves are public)."""
+    if principal.is_platform_admin:
+        return
+    if principal.role is Role.TERRITORY_ADMIN and principal.territory_id == territory_id:
+        return
+    raise Forbidden("Only the territory's coordinators may do this.", code="not_territory_admin")
+
+
+def ensure_structure_member(principal: Principal, territory_id: int, structure_id: int) -> None:
+    """The caller works in this structure, or coordinates its territory."""
+    ensure_visible(principal, territory_id)
+    if principal.is_platform_admin or principal.role is Role.TERRITORY_ADMIN:
+        return
+    if structure_id not in principal.structure_ids:
+        raise Forbidden("You are not a member of this structure.", code="not_structure_member")
 
 
 @dataclass(frozen=True)

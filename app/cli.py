@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from app.core.db import check_database, create_db_engine, transaction
+from app.core.logging import configure_logging
 from app.core.settings import ConfigurationError, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +44,7 @@ def clean_errors(func: F) -> F:
 
 def load_settings() -> Settings:
     settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
     settings.check_secrets()
     return settings
 

@@ -15,7 +15,9 @@ from fastapi.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
 from app import __version__
+from app.accounts import router as accounts_router
 from app.api import health
+from app.audit import router as audit_router
 from app.authz import PUBLIC, authorize, check_routes
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
@@ -24,6 +26,7 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.settings import Settings, get_settings
 from app.framework import router as framework_router
 from app.framework.router import FrameworkCache
+from app.territory import router as territory_router
 
 logger = logging.getLogger("app")
 
@@ -62,6 +65,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     app.include_router(health.router)
     app.include_router(framework_router.router, prefix=API_PREFIX)
+    app.include_router(territory_router.router, prefix=API_PREFIX)
+    app.include_router(accounts_router.router, prefix=API_PREFIX)
+    app.include_router(audit_router.router, prefix=API_PREFIX)
     _mount_frontend(app)
     check_routes(app)
     return app

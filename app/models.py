@@ -1,6 +1,33 @@
 """Every table model, imported in one place so that Alembic and the tests see the whole schema."""
 
+from app.accounts.models import (
+    Account,
+    ApiToken,
+    Invitation,
+    PasswordReset,
+    StructureMembership,
+    WebSession,
+)
+from app.audit.models import AuditEvent
+from app.core.ratelimit import RateLimitBucket
 from app.framework.models import Framework, FrameworkArea, FrameworkLevel, Skill, SkillMapping
+from app.structures.models import Structure
 from app.territory.models import Territory
 
-__all__ = ["Framework", "FrameworkArea", "FrameworkLevel", "Skill", "SkillMapping", "Territory"]
+__all__ = [
+    "Account",
+    "ApiToken",
+    "AuditEvent",
+    "Framework",
+    "FrameworkArea",
+    "FrameworkLevel",
+    "Invitation",
+    "PasswordReset",
+    "RateLimitBucket",
+    "Skill",
+    "SkillMapping",
+    "Structure",
+    "StructureMembership",
+    "Territory",
+    "WebSession",
+]

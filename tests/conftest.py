@@ -85,8 +85,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def worker_id_safe(worker_id: str) -> str:
-    return worker_id.replace("-", "_")
+def worker_id_safe() -> str:
+    # Set by pytest-xdist in each worker; absent when the suite runs in one process.
+    return os.environ.get("PYTEST_XDIST_WORKER", "main").replace("-", "_")
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     # Our middleware writes the access log with the request id; uvicorn's own would lack it.
     logging.getLogger("uvicorn.access").disabled = True
+    # Alembic narrates every context it opens, and /readyz opens one per probe.
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

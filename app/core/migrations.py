@@ -23,6 +23,8 @@ def alembic_config(database_url: str | None = None) -> Config:
     root = project_root()
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "migrations"))
+    # The app has configured logging (JSON lines); env.py must not replace it with the ini's.
+    config.attributes["configure_logger"] = False
     if database_url is not None:
         # Percent signs in passwords would otherwise be read as ConfigParser interpolation.
         config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

@@ -55,6 +55,29 @@ class Settings(BaseSettings):
 
     demo_territory_code: str = "demo"
 
+    # Accounts and sessions. Mediation happens on shared computers: sessions end after a short
+    # idle time, and after a working day at most.
+    session_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    session_max_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 12
+    api_token_max_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    invitation_days: Annotated[int, Field(ge=1, le=90)] = 7
+    password_reset_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 120
+    # Password guessing: an account locks after this many failures in a row, for this long; one
+    # client address is refused after ip_max_failures failures within the same window.
+    login_max_failures: Annotated[int, Field(ge=1)] = 5
+    login_lockout_minutes: Annotated[int, Field(ge=1)] = 15
+    ip_max_failures: Annotated[int, Field(ge=1)] = 30
+    # console: messages (invitation and reset links) are printed on the server's terminal, for
+    # development; none: they are only shown to the admin who made them.
+    mail_backend: Annotated[str, Field(pattern="^(console|none)$")] = "console"
+
+    # Single sign-on (OpenID Connect), e.g. ProConnect; off while the discovery URL is empty.
+    oidc_discovery_url: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_provider_name: str = "ProConnect"
+    oidc_scopes: str = "openid email profile"
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
@@ -65,6 +88,16 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.env is Environment.DEVELOPMENT
+
+    @property
+    def cookie_secure(self) -> bool:
+        # Production is always behind TLS; a plain-http development or test server needs the
+        # cookie sent over http.
+        return self.env is Environment.PRODUCTION or self.public_url.startswith("https://")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_discovery_url and self.oidc_client_id)
 
     def check_secrets(self) -> None:
         """Refuse to start outside development while a secret still has its published default."""

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from collections.abc import Sequence
 
-from app.core.errors import NotFound
-from app.territory.models import Territory
+from sqlmodel import Session, col, select
+
+from app import authz
+from app.accounts.principal import Principal
+from app.audit import service as audit
+from app.core.errors import Conflict, NotFound
+from app.territory.models import Territory, issuer_url_for
+from app.territory.schemas import TerritoryCreate, TerritoryPublic, TerritoryUpdate
 
 
 def get_by_code(session: Session, code: str) -> Territory:
@@ -26,3 +32,65 @@ def ensure(
     session.add(territory)
     session.flush()
     return territory, True
+
+
+def to_public(territory: Territory) -> TerritoryPublic:
+    return TerritoryPublic(
+        code=territory.code,
+        name=territory.name,
+        issuer_url=territory.issuer_url,
+        contact_email=territory.contact_email,
+        created_at=territory.created_at,
+    )
+
+
+def list_all(session: Session) -> Sequence[Territory]:
+    return session.exec(select(Territory).order_by(col(Territory.code))).all()
+
+
+def create(
+    session: Session, principal: Principal, data: TerritoryCreate, public_url: str
+) -> Territory:
+    issuer_url = (data.issuer_url or issuer_url_for(public_url, data.code)).rstrip("/")
+    clash = session.exec(
+        select(Territory).where(
+            (Territory.code == data.code) | (Territory.issuer_url == issuer_url)
+        )
+    ).first()
+    if clash is not None:
+        raise Conflict("A territory already has this code or issuer URL.", code="territory_exists")
+    territory = Territory(
+        code=data.code, name=data.name, issuer_url=issuer_url, contact_email=data.contact_email
+    )
+    session.add(territory)
+    session.flush()
+    audit.record(
+        session,
+        "territory.created",
+        actor_account_id=principal.account_id,
+        territory_id=territory.id,
+        target_type="territory",
+        target_id=territory.id,
+        code=territory.code,
+    )
+    return territory
+
+
+def update(session: Session, principal: Principal, code: str, data: TerritoryUpdate) -> Territory:
+    territory = get_by_code(session, code)
+    assert territory.id is not None
+    authz.ensure_territory_admin(principal, territory.id)
+    changed = data.model_dump(exclude_unset=True, exclude_none=True)
+    for field, value in changed.items():
+        setattr(territory, field, value)
+    if changed:
+        audit.record(
+            session,
+            "territory.updated",
+            actor_account_id=principal.account_id,
+            territory_id=territory.id,
+            target_type="territory",
+            target_id=territory.id,
+            fields=sorted(changed),
+        )
+    return territory

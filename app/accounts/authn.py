@@ -1,0 +1,172 @@
+"""Authentication: from a request's cookie or bearer token to a Principal.
+
+Browser sessions live in `web_session` (the cookie holds a random token, the table its hash) and
+end after `session_idle_minutes` without a request, or `session_max_hours` after sign-in. API
+clients send `Authorization: Bearer pn_…` personal access tokens. A cookie-authenticated write must
+carry the session's CSRF token in `X-CSRF-Token`; a bearer token needs none (browsers never attach
+it by themselves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi import Request
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from app.accounts.models import Account, ApiToken, Role, StructureMembership, WebSession
+from app.accounts.principal import ANONYMOUS, CallerKind, Principal
+from app.accounts.security import csrf_matches, token_hash
+from app.audit import service as audit
+from app.core.db import transaction
+from app.core.errors import Forbidden, Unauthenticated
+from app.core.settings import Settings
+from app.core.time import aware, utcnow
+
+SESSION_COOKIE = "pn_session"
+CSRF_HEADER = "X-CSRF-Token"
+TOKEN_PREFIX = "pn_"  # noqa: S105 (a prefix, not a secret)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# last_seen_at is written at most this often, not on every request.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+class _TokenRefused(Exception):
+    def __init__(self, reason: str, account_id: int | None) -> None:
+        self.reason = reason
+        self.account_id = account_id
+
+
+@dataclass(frozen=True)
+class _Found:
+    principal: Principal
+    touch_session: int | None = None
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _structure_ids(session: Session, account_id: int) -> frozenset[int]:
+    rows = session.exec(
+        select(StructureMembership.structure_id).where(StructureMembership.account_id == account_id)
+    ).all()
+    return frozenset(rows)
+
+
+def _principal_for(
+    session: Session,
+    account: Account,
+    *,
+    address: str | None,
+    session_id: int | None = None,
+    token: ApiToken | None = None,
+) -> Principal:
+    assert account.id is not None
+    return Principal(
+        kind=CallerKind.ACCOUNT,
+        account_id=account.id,
+        role=Role(account.role),
+        territory_id=account.territory_id,
+        structure_ids=_structure_ids(session, account.id),
+        scopes=frozenset(token.scopes) if token else None,
+        session_id=session_id,
+        token_id=token.id if token else None,
+        client_address=address,
+    )
+
+
+def _from_bearer(session: Session, raw: str, address: str | None) -> _Found:
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
+    now = utcnow()
+    if token is None:
+        raise _TokenRefused("unknown", None)
+    if token.revoked_at is not None:
+        raise _TokenRefused("revoked", token.account_id)
+    if aware(token.expires_at) <= now:
+        raise _TokenRefused("expired", token.account_id)
+    account = session.get(Account, token.account_id)
+    if account is None or not account.is_active:
+        raise _TokenRefused("account_disabled", token.account_id)
+    return _Found(_principal_for(session, account, address=address, token=token))
+
+
+def _from_cookie(
+    session: Session, raw: str, address: str | None, settings: Settings
+) -> _Found | None:
+    web = session.exec(select(WebSession).where(WebSession.token_hash == token_hash(raw))).first()
+    now = utcnow()
+    if web is None or web.revoked_at is not None:
+        return None
+    idle_limit = aware(web.last_seen_at) + timedelta(minutes=settings.session_idle_minutes)
+    if aware(web.expires_at) <= now or idle_limit <= now:
+        return None
+    account = session.get(Account, web.account_id)
+    if account is None or not account.is_active:
+        return None
+    touch = web.id if now - aware(web.last_seen_at) >= TOUCH_EVERY else None
+    return _Found(_principal_for(session, account, address=address, session_id=web.id), touch)
+
+
+def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
+    """The caller of this request; ANONYMOUS when it presents nothing valid."""
+    address = client_address(request)
+    authorization = request.headers.get("authorization", "")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    try:
+        with transaction(engine, write=False) as session:
+            if authorization:
+                scheme, _, raw = authorization.partition(" ")
+                if scheme.lower() != "bearer" or not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+                    raise Unauthenticated(
+                        "Send an API token as `Authorization: Bearer pn_…`.",
+                        code="invalid_token",
+                        headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
+                    )
+                found: _Found | None = _from_bearer(session, raw.strip(), address)
+            elif cookie and len(cookie) <= 100:
+                found = _from_cookie(session, cookie, address, settings)
+            else:
+                found = None
+    except _TokenRefused as refused:
+        audit.record_now(
+            engine,
+            "auth.token_refused",
+            outcome="denied",
+            actor_account_id=refused.account_id,
+            client_address=address,
+            reason=refused.reason,
+        )
+        raise Unauthenticated(
+            "The API token is not valid (unknown, expired or revoked).",
+            code="invalid_token",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
+    if found is None:
+        return ANONYMOUS
+    if found.touch_session is not None:
+        with transaction(engine) as session:
+            web = session.get(WebSession, found.touch_session)
+            if web is not None:
+                web.last_seen_at = utcnow()
+    principal = found.principal
+    if principal.via_cookie and request.method not in SAFE_METHODS:
+        assert cookie is not None
+        presented = request.headers.get(CSRF_HEADER)
+        if not csrf_matches(settings.secret_key.get_secret_value(), cookie, presented):
+            audit.record_now(
+                engine,
+                "auth.csrf_refused",
+                outcome="denied",
+                actor_account_id=principal.account_id,
+                territory_id=principal.territory_id,
+                client_address=address,
+                path=request.url.path,
+            )
+            raise Forbidden(
+                f"A signed-in browser must send the {CSRF_HEADER} header on every change.",
+                code="csrf_failed",
+            )
+    return principal

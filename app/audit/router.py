@@ -1,0 +1,56 @@
+"""The audit journal, read-only, for a territory's coordinators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+
+from app import authz
+from app.accounts.principal import Principal
+from app.api.deps import SessionDep
+from app.audit import service
+from app.authz import TERRITORY_ADMIN, authorize
+from app.territory import service as territories
+
+router = APIRouter(tags=["audit"])
+
+
+class AuditEventPublic(BaseModel):
+    id: int
+    at: datetime
+    action: str
+    outcome: str
+    actor_account_id: int | None
+    target_type: str | None
+    target_id: str | None
+    request_id: str | None
+    client_address: str | None
+    details: dict[str, Any]
+
+
+@router.get("/territories/{code}/audit", response_model=list[AuditEventPublic])
+def list_audit(
+    code: Annotated[str, Path(min_length=1, max_length=40)],
+    principal: Annotated[Principal, authorize(TERRITORY_ADMIN)],
+    session: SessionDep,
+    action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AuditEventPublic]:
+    """The territory's journal, newest first; page with before_id (the last id you saw)."""
+    territory = territories.get_by_code(session, code)
+    assert territory.id is not None
+    authz.ensure_territory_admin(principal, territory.id)
+    events = service.list_events(
+        session,
+        territory_id=territory.id,
+        action_prefix=action,
+        before_id=before_id,
+        since=since,
+        limit=limit,
+    )
+    return [AuditEventPublic.model_validate(e, from_attributes=True) for e in events]

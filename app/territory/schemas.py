@@ -1,0 +1,41 @@
+"""Territories as the API shows them: all public, since issuer identities must be."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.core.validation import Email
+
+# A département code ("75", "2A", "974") or a lower-case slug ("nouvelle-caledonie").
+TerritoryCodeStr = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, pattern=r"^(?:\d{2,3}|2[AB]|[a-z0-9][a-z0-9-]{1,39})$"
+    ),
+]
+
+
+class TerritoryPublic(BaseModel):
+    code: str
+    name: str
+    issuer_url: str
+    contact_email: str | None
+    created_at: datetime
+
+
+class TerritoryCreate(BaseModel):
+    code: TerritoryCodeStr
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+    issuer_url: Annotated[str, Field(max_length=300, pattern=r"^https?://[^\s?#]+$")] | None = None
+    contact_email: Email | None = None
+
+
+class TerritoryUpdate(BaseModel):
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+        | None
+    ) = None
+    contact_email: Email | None = None

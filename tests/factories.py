@@ -1,0 +1,165 @@
+"""Test data, each piece in its own committed transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import count
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from app import authz
+from app.accounts import security
+from app.accounts.models import Account, ApiToken, Role, StructureMembership
+from app.core.db import transaction
+from app.core.time import utcnow
+from app.structures.models import Structure
+from app.territory.models import Territory
+
+PASSWORD = "correct horse battery staple"
+# argon2id is slow on purpose; hash the shared test password once, not once per account.
+PASSWORD_HASH = security.hash_password(PASSWORD)
+_seq = count(1)
+
+
+def make_territory(
+    engine: sa.Engine, code: str | None = None, name: str | None = None
+) -> Territory:
+    code = code or f"t{next(_seq)}"
+    with transaction(engine) as session:
+        territory = Territory(
+            code=code, name=name or f"Territoire {code}", issuer_url=f"https://issuer.test/t/{code}"
+        )
+        session.add(territory)
+    return territory
+
+
+def make_structure(engine: sa.Engine, territory: Territory, nom: str | None = None) -> Structure:
+    n = next(_seq)
+    with transaction(engine) as session:
+        structure = Structure(
+            territory_id=territory.id,  # type: ignore[arg-type]
+            external_id=f"ext-{n}",
+            nom=nom or f"Médiathèque {n}",
+            commune="Cayenne",
+            code_postal="97300",
+            code_insee="97302",
+            adresse=f"{n} rue de la République",
+        )
+        session.add(structure)
+    return structure
+
+
+def make_account(
+    engine: sa.Engine,
+    role: Role,
+    territory: Territory | None = None,
+    structures: Iterable[Structure] = (),
+    *,
+    email: str | None = None,
+    password: str | None = PASSWORD,
+) -> Account:
+    with transaction(engine) as session:
+        account = Account(
+            email=email or f"user{next(_seq)}@example.org",
+            display_name="Test User",
+            role=role,
+            territory_id=territory.id if territory else None,
+            password_hash=(
+                PASSWORD_HASH
+                if password == PASSWORD
+                else security.hash_password(password)
+                if password
+                else None
+            ),
+        )
+        session.add(account)
+        session.flush()
+        for structure in structures:
+            session.add(StructureMembership(account_id=account.id, structure_id=structure.id))  # type: ignore[arg-type]
+    return account
+
+
+def bearer(
+    engine: sa.Engine, account: Account, scopes: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Authorization headers with a fresh token (all of the role's scopes unless told)."""
+    raw = security.new_token("pn_")
+    with transaction(engine) as session:
+        session.add(
+            ApiToken(
+                account_id=account.id,  # type: ignore[arg-type]
+                name="test",
+                token_hash=security.token_hash(raw),
+                prefix=raw[:8],
+                scopes=sorted(scopes if scopes is not None else authz.ROLE_SCOPES[account.role]),
+                expires_at=utcnow() + timedelta(days=1),
+            )
+        )
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def browser_login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    """Sign the test client in (it keeps the cookie); returns the CSRF header for writes."""
+    response = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"X-CSRF-Token": response.json()["csrf_token"]}
+
+
+@dataclass
+class World:
+    """Two territories, with structures, mediators and admins: every kind of caller."""
+
+    a: Territory
+    b: Territory
+    a1: Structure
+    a2: Structure
+    b1: Structure
+    mediator_a1: Account
+    mediator_a2: Account
+    mediator_b1: Account
+    admin_a: Account
+    admin_b: Account
+    platform_admin: Account
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def accounts(self) -> dict[str, Account]:
+        return {
+            "mediator_of_structure": self.mediator_a1,
+            "mediator_other_structure": self.mediator_a2,
+            "mediator_other_territory": self.mediator_b1,
+            "territory_admin": self.admin_a,
+            "admin_other_territory": self.admin_b,
+            "platform_admin": self.platform_admin,
+        }
+
+
+def make_world(engine: sa.Engine) -> World:
+    a, b = make_territory(engine, "ta"), make_territory(engine, "tb")
+    a1, a2, b1 = make_structure(engine, a), make_structure(engine, a), make_structure(engine, b)
+    world = World(
+        a=a,
+        b=b,
+        a1=a1,
+        a2=a2,
+        b1=b1,
+        mediator_a1=make_account(engine, Role.MEDIATOR, a, [a1], email="med-a1@example.org"),
+        mediator_a2=make_account(engine, Role.MEDIATOR, a, [a2], email="med-a2@example.org"),
+        mediator_b1=make_account(engine, Role.MEDIATOR, b, [b1], email="med-b1@example.org"),
+        admin_a=make_account(engine, Role.TERRITORY_ADMIN, a, email="admin-a@example.org"),
+        admin_b=make_account(engine, Role.TERRITORY_ADMIN, b, email="admin-b@example.org"),
+        platform_admin=make_account(engine, Role.PLATFORM_ADMIN, email="root@example.org"),
+    )
+    world.headers = {
+        "anonymous": {},
+        "mediator_of_structure": bearer(engine, world.mediator_a1),
+        "mediator_other_structure": bearer(engine, world.mediator_a2),
+        "mediator_other_territory": bearer(engine, world.mediator_b1),
+        "territory_admin": bearer(engine, world.admin_a),
+        "admin_other_territory": bearer(engine, world.admin_b),
+        "platform_admin": bearer(engine, world.platform_admin),
+    }
+    return world
