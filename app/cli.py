@@ -36,8 +36,10 @@ def clean_errors(func: F) -> F:
             _fail(str(exc))
         except ValidationError as exc:
             first = exc.errors()[0]
-            name = "PASSEPORT_" + "_".join(str(p) for p in first["loc"]).upper()
-            _fail(f"{name}: {first['msg']}")
+            if exc.title == "Settings":
+                name = "PASSEPORT_" + "_".join(str(p) for p in first["loc"]).upper()
+                _fail(f"{name}: {first['msg']}")
+            _fail(f"invalid value: {first['msg']}")
 
     return wrapper  # type: ignore[return-value]
 
@@ -181,16 +183,157 @@ def framework_show(as_json: bool, lang: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what exists, as JSON, for scripts.")
 @clean_errors
 def demo(as_json: bool) -> None:
-    """Create the demo territory and its data (idempotent)."""
+    """Create the demo territory and its data (idempotent; refused in production)."""
     from app import demo as demo_data
 
     settings = load_settings()
-    with connected(settings) as engine, transaction(engine) as session:
-        report = demo_data.seed(session, settings)
+    try:
+        with connected(settings) as engine, transaction(engine) as session:
+            report = demo_data.seed(session, settings)
+    except demo_data.DemoRefused as exc:
+        raise ConfigurationError(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        verb = "created" if report.created else "already present"
-        click.echo(
-            f"demo territory {report.territory['code']} {verb}: {report.territory['issuer_url']}"
-        )
+        return
+    verb = "created" if report.created else "already present"
+    click.echo(
+        f"demo territory {report.territory['code']} {verb}: {report.territory['issuer_url']}"
+    )
+    for account in report.accounts:
+        click.echo(f"  {account['role']:<16} {account['email']}  password: {account['password']}")
+
+
+@main.group()
+def admin() -> None:
+    """Platform administration."""
+
+
+@admin.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True, help="Display name.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when omitted (never put it in shell history).",
+)
+@clean_errors
+def admin_create(email: str, display_name: str, password: str) -> None:
+    """Create a platform admin (the first account of an instance)."""
+    from pydantic import TypeAdapter
+
+    from app.accounts import service as accounts
+    from app.accounts.models import Role
+    from app.accounts.schemas import Password
+    from app.core.errors import AppError
+    from app.core.validation import Email
+
+    checked_email = TypeAdapter(Email).validate_python(email)
+    TypeAdapter(Password).validate_python(password)
+    try:
+        with connected(load_settings()) as engine, transaction(engine) as session:
+            account = accounts.create_account(
+                session,
+                email=checked_email,
+                display_name=display_name,
+                role=Role.PLATFORM_ADMIN,
+                territory_id=None,
+                password=password,
+            )
+    except AppError as exc:
+        raise ConfigurationError(exc.detail) from None
+    click.echo(f"platform admin {account.email} created (id {account.id})")
+
+
+@main.group()
+def structures() -> None:
+    """Structures (places of mediation) in the national open-data schema."""
+
+
+# Above the API's body limit: an operator on the server may load a whole region's file at once.
+MAX_IMPORT_FILE_BYTES = 50_000_000
+
+
+@structures.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--territory", "code", required=True, help="Code of the receiving territory.")
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for scripts.")
+@clean_errors
+def structures_import(file: str, code: str, dry_run: bool, as_json: bool) -> None:
+    """Import a CSV or JSON file of structures (importing it again changes nothing).
+
+    Exits 0 once the import ran, even if rows were rejected (each is listed with its line, field
+    and reason); 2 when the file or the territory cannot be used, and then nothing is written.
+    """
+    from pathlib import Path
+
+    from app.core.errors import AppError
+    from app.structures import files, importer
+    from app.territory import service as territories
+
+    settings = load_settings()
+    path = Path(file)
+    try:
+        if path.stat().st_size > MAX_IMPORT_FILE_BYTES:
+            raise ConfigurationError(f"{file} is over {MAX_IMPORT_FILE_BYTES} bytes; split it")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        parsed = files.parse(data, filename=path.name)
+        with connected(settings) as engine, transaction(engine, write=not dry_run) as session:
+            territory = territories.get_by_code(session, code)
+            with click.progressbar(
+                length=len(parsed.rows), label="checking rows", file=sys.stderr
+            ) as bar:
+                report = importer.import_rows(
+                    session, territory, parsed, dry_run=dry_run, via="cli", progress=bar.update
+                )
+    except AppError as exc:
+        raise ConfigurationError(f"{file}: {exc.detail}") from None
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+        return
+    click.echo(
+        f"{'dry run, nothing written: ' if dry_run else ''}{report.rows} rows, "
+        f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.rejected_rows} rejected"
+    )
+    if report.ignored_columns:
+        click.echo(f"ignored columns: {', '.join(report.ignored_columns)}")
+    for rejection in report.rejected:
+        click.echo(f"line {rejection.line}: {rejection.field or '(row)'}: {rejection.reason}")
+    if report.rejected_truncated:
+        click.echo("(more problems not listed; fix these and run again)")
+
+
+@structures.command("export")
+@click.option("--territory", "code", required=True, help="Code of the territory.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@clean_errors
+def structures_export(code: str, fmt: str, out: str | None) -> None:
+    """Write a territory's structures in the national schema (CSV or JSON)."""
+    from pathlib import Path
+
+    from app.core.errors import AppError
+    from app.structures import service
+    from app.structures.files import FileFormat
+
+    with connected(load_settings()) as engine, transaction(engine, write=False) as session:
+        try:
+            _, content = service.export(session, code, FileFormat(fmt))
+        except AppError as exc:
+            raise ConfigurationError(exc.detail) from None
+    if out is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    try:
+        Path(out).write_bytes(content)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write {out}: {exc.strerror or exc}") from None

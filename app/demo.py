@@ -1,7 +1,8 @@
 """Demo data, so that a newcomer sees something real at once. Idempotent: a second run adds nothing.
 
-Each later feature adds its own demo records here (structures, mediators, passports, …) and reports
-them, since `passeport demo --json` is how scripts and the browser tests find them.
+Each feature adds its own demo records here and reports them, since `passeport demo --json` is how
+scripts and the browser tests find them. The demo passwords are published: the command refuses to
+run in production.
 """
 
 from __future__ import annotations
@@ -9,31 +10,100 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from app.core.settings import Settings
+from app.accounts import service as accounts
+from app.accounts.models import Account, Role
+from app.core.settings import Environment, Settings
+from app.structures.models import Structure
 from app.territory import service as territories
-from app.territory.models import issuer_url_for
+from app.territory.models import Territory, issuer_url_for
+
+DEMO_ACCOUNTS = (
+    # (role, e-mail, display name, password)
+    (
+        Role.TERRITORY_ADMIN,
+        "coordination@demo.passeport.test",
+        "Camille Coordination",
+        "coordination-demo-2026",
+    ),
+    (Role.MEDIATOR, "mediation@demo.passeport.test", "Sam Médiation", "mediation-demo-2026"),
+)
+
+
+class DemoRefused(Exception):
+    """The demo is not for production instances."""
 
 
 @dataclass
 class DemoReport:
     created: bool
     territory: dict[str, Any] = field(default_factory=dict)
+    structures: list[dict[str, Any]] = field(default_factory=list)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def _structure(session: Session, territory: Territory) -> tuple[Structure, bool]:
+    existing = session.exec(
+        select(Structure).where(
+            Structure.territory_id == territory.id, Structure.external_id == "demo-mediatheque"
+        )
+    ).first()
+    if existing is not None:
+        return existing, False
+    structure = Structure(
+        territory_id=territory.id,  # type: ignore[arg-type]
+        external_id="demo-mediatheque",
+        nom="Médiathèque de démonstration",
+        commune="Cayenne",
+        code_postal="97300",
+        code_insee="97302",
+        adresse="1 place de la Médiation",
+        typologie=["BIB"],
+        services=[
+            "Aide aux démarches administratives",
+            "Maîtrise des outils numériques du quotidien",
+        ],
+        presentation_resume="Un lieu de démonstration pour découvrir Passeport numérique.",
+    )
+    session.add(structure)
+    session.flush()
+    return structure, True
+
+
 def seed(session: Session, settings: Settings) -> DemoReport:
+    if settings.env is Environment.PRODUCTION:
+        raise DemoRefused("the demo data has published passwords; it is not for production")
     code = settings.demo_territory_code
     territory, created = territories.ensure(
         session,
         code=code,
         name="Territoire de démonstration",
         issuer_url=issuer_url_for(settings.public_url, code),
-        contact_email="coordination@demo.passeport.invalid",
+        contact_email="coordination@demo.passeport.test",
     )
+    structure, structure_created = _structure(session, territory)
+    created = created or structure_created
+    report_accounts = []
+    for role, email, name, password in DEMO_ACCOUNTS:
+        account = session.exec(select(Account).where(Account.email == email)).first()
+        if account is None:
+            account = accounts.create_account(
+                session,
+                email=email,
+                display_name=name,
+                role=role,
+                territory_id=territory.id,
+                password=password,
+                structure_ids=[structure.id] if structure.id and role is Role.MEDIATOR else [],
+            )
+            created = True
+        report_accounts.append(
+            {"id": account.id, "role": role.value, "email": email, "password": password}
+        )
     return DemoReport(
         created=created,
         territory={
@@ -42,4 +112,8 @@ def seed(session: Session, settings: Settings) -> DemoReport:
             "name": territory.name,
             "issuer_url": territory.issuer_url,
         },
+        structures=[
+            {"id": structure.id, "external_id": structure.external_id, "nom": structure.nom}
+        ],
+        accounts=report_accounts,
     )

@@ -95,17 +95,22 @@ def _from_bearer(session: Session, raw: str, address: str | None) -> _Found:
 
 def _from_cookie(
     session: Session, raw: str, address: str | None, settings: Settings
-) -> _Found | None:
+) -> _Found | tuple[str, int | None]:
+    """The session's principal, or why the cookie opens nothing (and whose it was)."""
     web = session.exec(select(WebSession).where(WebSession.token_hash == token_hash(raw))).first()
     now = utcnow()
-    if web is None or web.revoked_at is not None:
-        return None
+    if web is None:
+        return "unknown", None
+    if web.revoked_at is not None:
+        return "revoked", web.account_id
     idle_limit = aware(web.last_seen_at) + timedelta(minutes=settings.session_idle_minutes)
-    if aware(web.expires_at) <= now or idle_limit <= now:
-        return None
+    if aware(web.expires_at) <= now:
+        return "expired", web.account_id
+    if idle_limit <= now:
+        return "idle", web.account_id
     account = session.get(Account, web.account_id)
     if account is None or not account.is_active:
-        return None
+        return "account_disabled", web.account_id
     touch = web.id if now - aware(web.last_seen_at) >= TOUCH_EVERY else None
     return _Found(_principal_for(session, account, address=address, session_id=web.id), touch)
 
@@ -125,9 +130,15 @@ def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
                         code="invalid_token",
                         headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
                     )
-                found: _Found | None = _from_bearer(session, raw.strip(), address)
-            elif cookie and len(cookie) <= 100:
-                found = _from_cookie(session, cookie, address, settings)
+                found: _Found | tuple[str, int | None] | None = _from_bearer(
+                    session, raw.strip(), address
+                )
+            elif cookie:
+                found = (
+                    _from_cookie(session, cookie, address, settings)
+                    if len(cookie) <= 100
+                    else ("malformed", None)
+                )
             else:
                 found = None
     except _TokenRefused as refused:
@@ -145,6 +156,19 @@ def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
     if found is None:
+        return ANONYMOUS
+    if isinstance(found, tuple):
+        # A cookie that opens nothing: forged, or a session that ended. The caller is anonymous,
+        # and the attempt is on record.
+        reason, account_id = found
+        audit.record_now(
+            engine,
+            "auth.session_refused",
+            outcome="denied",
+            actor_account_id=account_id,
+            client_address=address,
+            reason=reason,
+        )
         return ANONYMOUS
     if found.touch_session is not None:
         with transaction(engine) as session:

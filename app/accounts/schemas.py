@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from app.accounts.models import Role
 from app.accounts.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from app.core.validation import Email
+from app.core.validation import Email, UtcDateTime
 
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -31,15 +30,15 @@ class AccountPublic(BaseModel):
     structure_ids: list[int]
     is_active: bool
     has_password: bool
-    created_at: datetime
-    last_login_at: datetime | None
+    created_at: UtcDateTime
+    last_login_at: UtcDateTime | None
 
 
 class LoginResponse(BaseModel):
     account: AccountPublic
     csrf_token: str = Field(description="Send it as X-CSRF-Token on every change")
     idle_timeout_seconds: int
-    expires_at: datetime
+    expires_at: UtcDateTime
 
 
 class TokenCreate(BaseModel):
@@ -53,10 +52,10 @@ class TokenPublic(BaseModel):
     name: str
     prefix: str
     scopes: list[str]
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+    created_at: UtcDateTime
+    expires_at: UtcDateTime
+    revoked_at: UtcDateTime | None
+    last_used_at: UtcDateTime | None
 
 
 class TokenCreated(TokenPublic):
@@ -84,10 +83,10 @@ class InvitationPublic(BaseModel):
     role: Role
     territory_code: str
     structure_ids: list[int]
-    created_at: datetime
-    expires_at: datetime
-    accepted_at: datetime | None
-    revoked_at: datetime | None
+    created_at: UtcDateTime
+    expires_at: UtcDateTime
+    accepted_at: UtcDateTime | None
+    revoked_at: UtcDateTime | None
 
 
 class InvitationCreated(InvitationPublic):
@@ -118,7 +117,7 @@ class PasswordResetCreated(BaseModel):
     account_id: int
     code: str
     link: str
-    expires_at: datetime
+    expires_at: UtcDateTime
 
 
 class AccountUpdate(BaseModel):

@@ -13,6 +13,7 @@ from app.accounts.principal import Principal
 from app.api.deps import SessionDep
 from app.audit import service
 from app.authz import TERRITORY_ADMIN, authorize
+from app.core.validation import UtcDateTime
 from app.territory import service as territories
 
 router = APIRouter(tags=["audit"])
@@ -20,7 +21,7 @@ router = APIRouter(tags=["audit"])
 
 class AuditEventPublic(BaseModel):
     id: int
-    at: datetime
+    at: UtcDateTime
     action: str
     outcome: str
     actor_account_id: int | None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field
+
+from app.core.time import aware
 
 
 def _email(value: str) -> str:
@@ -19,3 +22,7 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+
+
+# SQLite hands back naive datetimes; every one we store is UTC, and every one we publish says so.
+UtcDateTime = Annotated[datetime, AfterValidator(aware)]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.core.validation import Email
+from app.core.validation import Email, UtcDateTime
 
 # A département code ("75", "2A", "974") or a lower-case slug ("nouvelle-caledonie").
 TerritoryCodeStr = Annotated[
@@ -23,7 +22,7 @@ class TerritoryPublic(BaseModel):
     name: str
     issuer_url: str
     contact_email: str | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class TerritoryCreate(BaseModel):
