@@ -32,13 +32,17 @@ ADMINS = frozenset({Role.PLATFORM_ADMIN, Role.TERRITORY_ADMIN})
 # What a personal access token may be limited to. A browser session has every scope its role has.
 SCOPES: dict[str, str] = {
     "account:read": "Read one's own account and tokens.",
+    "passports:read": "Find and read the passports one may see.",
+    "passports:write": "Open passports and record or withdraw validations.",
     "territory:admin": "Manage the territory: structures, accounts, invitations, journal.",
     "platform:admin": "Create and edit territories (platform admins).",
 }
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    Role.MEDIATOR: frozenset({"account:read"}),
-    Role.TERRITORY_ADMIN: frozenset({"account:read", "territory:admin"}),
-    Role.PLATFORM_ADMIN: frozenset(SCOPES),
+    Role.MEDIATOR: frozenset({"account:read", "passports:read", "passports:write"}),
+    Role.TERRITORY_ADMIN: frozenset(
+        {"account:read", "passports:read", "passports:write", "territory:admin"}
+    ),
+    Role.PLATFORM_ADMIN: frozenset({"account:read", "territory:admin", "platform:admin"}),
 }
 
 
@@ -51,6 +55,8 @@ class Rule:
     roles: frozenset[Role] | None = None
     scope: str | None = None
     session_only: bool = False
+    # A citizen rule admits citizens signed in to their own passport, and nobody else.
+    citizen: bool = False
 
 
 PUBLIC = Rule("public", "Anyone, with or without an account: reference data, health, verification.")
@@ -69,6 +75,23 @@ TERRITORY_ADMIN = Rule(
 )
 PLATFORM_ADMIN = Rule(
     "platform_admin", "Platform admins only.", frozenset({Role.PLATFORM_ADMIN}), "platform:admin"
+)
+STAFF = frozenset({Role.MEDIATOR, Role.TERRITORY_ADMIN})
+PASSPORT_READ = Rule(
+    "passport_read",
+    "Mediators and coordinators; then the passport must be visible to them (its territory, or a "
+    "structure it was shared with). Platform admins do not read passports.",
+    STAFF,
+    "passports:read",
+)
+PASSPORT_WRITE = Rule(
+    "passport_write",
+    "Mediators and coordinators, on passports visible to them, in a structure they belong to.",
+    STAFF,
+    "passports:write",
+)
+CITIZEN = Rule(
+    "citizen", "The citizen, signed in to their own passport.", frozenset(), citizen=True
 )
 
 
@@ -99,6 +122,14 @@ def check(rule: Rule, principal: Principal) -> Principal:
     """The route-level decision: 401 without a caller, 403 for a caller of the wrong kind."""
     if rule.roles is None:
         return principal
+    if rule.citizen:
+        if principal.kind is CallerKind.CITIZEN:
+            return principal
+        if principal.kind is CallerKind.ANONYMOUS:
+            raise Unauthenticated("Sign in with your passport number and access code.")
+        raise Forbidden("This is the citizen's own space.", code="citizen_only")
+    if principal.kind is CallerKind.CITIZEN:
+        raise Forbidden("This is for mediators and coordinators.", code="forbidden_role")
     if principal.kind is not CallerKind.ACCOUNT:
         raise Unauthenticated("Sign in to do this.", headers={"WWW-Authenticate": "Bearer"})
     if principal.role not in rule.roles:

@@ -201,6 +201,10 @@ def demo(as_json: bool) -> None:
     )
     for account in report.accounts:
         click.echo(f"  {account['role']:<16} {account['email']}  password: {account['password']}")
+    for passport in report.passports:
+        click.echo(
+            f"  citizen          {passport['number']}  access code: {passport['access_code']}"
+        )
 
 
 @main.group()
@@ -256,7 +260,7 @@ MAX_IMPORT_FILE_BYTES = 50_000_000
 
 
 @structures.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--territory", "code", required=True, help="Code of the receiving territory.")
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for scripts.")
@@ -283,6 +287,9 @@ def structures_import(file: str, code: str, dry_run: bool, as_json: bool) -> Non
         raise ConfigurationError(f"cannot read {file}: {exc.strerror or exc}") from None
     try:
         parsed = files.parse(data, filename=path.name)
+    except AppError as exc:
+        raise ConfigurationError(f"{file}: {exc.detail}") from None
+    try:
         with connected(settings) as engine, transaction(engine, write=not dry_run) as session:
             territory = territories.get_by_code(session, code)
             with click.progressbar(
@@ -292,7 +299,7 @@ def structures_import(file: str, code: str, dry_run: bool, as_json: bool) -> Non
                     session, territory, parsed, dry_run=dry_run, via="cli", progress=bar.update
                 )
     except AppError as exc:
-        raise ConfigurationError(f"{file}: {exc.detail}") from None
+        raise ConfigurationError(exc.detail) from None
     if as_json:
         click.echo(report.model_dump_json(indent=2))
         return
@@ -314,7 +321,7 @@ def structures_import(file: str, code: str, dry_run: bool, as_json: bool) -> Non
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
-@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--out", type=click.Path(), help="Write here instead of stdout.")
 @clean_errors
 def structures_export(code: str, fmt: str, out: str | None) -> None:
     """Write a territory's structures in the national schema (CSV or JSON)."""
@@ -337,3 +344,43 @@ def structures_export(code: str, fmt: str, out: str | None) -> None:
         Path(out).write_bytes(content)
     except OSError as exc:
         raise ConfigurationError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+@main.group()
+def retention() -> None:
+    """Erase the passports nobody has used for PASSEPORT_RETENTION_YEARS years."""
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Count and list what would be erased; erase nothing.")
+@clean_errors
+def retention_run(dry_run: bool) -> None:
+    """Erase inactive passports: personal data goes, anonymous skills stay (docs/privacy.md).
+
+    Prints counts and passport numbers only, never a name: its output may land in logs.
+    """
+    from sqlmodel import col, select
+
+    from app.core.time import utcnow
+    from app.passports import gdpr
+    from app.passports.models import Passport
+
+    settings = load_settings()
+    cutoff = gdpr.retention_cutoff(utcnow(), settings.retention_years)
+    with connected(settings) as engine, transaction(engine, write=not dry_run) as session:
+        ids = gdpr.purge_inactive(session, older_than=cutoff, dry_run=dry_run)
+        # After a real run the numbers are gone with the rest: there is nothing left to list.
+        numbers = (
+            session.exec(
+                select(Passport.number).where(col(Passport.id).in_(ids)).order_by(Passport.number)
+            ).all()
+            if dry_run
+            else []
+        )
+    since = f"inactive since before {cutoff.date().isoformat()}"
+    if dry_run:
+        click.echo(f"dry run, nothing erased: {len(ids)} passports {since} would be erased")
+        for number in numbers:
+            click.echo(number)
+    else:
+        click.echo(f"erased {len(ids)} passports {since}")

@@ -8,13 +8,19 @@ run in production.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
 
+from app.accounts import security
 from app.accounts import service as accounts
 from app.accounts.models import Account, Role
+from app.accounts.principal import CallerKind, Principal
 from app.core.settings import Environment, Settings
+from app.passports import service as passports
+from app.passports.models import Method, Passport
+from app.passports.schemas import PassportCreate, ValidationCreate
 from app.structures.models import Structure
 from app.territory import service as territories
 from app.territory.models import Territory, issuer_url_for
@@ -31,6 +37,26 @@ DEMO_ACCOUNTS = (
 )
 
 
+# (first, last name, birth year, published access code, validations as (skill, level, days ago))
+DEMO_CITIZENS = (
+    (
+        "Amina",
+        "Diallo",
+        1961,
+        "BCDF2345",
+        (("pp:PP-01", None, 60), ("pp:PP-06", None, 30), ("crcn:4.1", 2, 10)),
+    ),
+    ("Jean", "Dupont", 1950, "GHJK6789", (("pp:PP-03", None, 20), ("pp:PP-10", None, 5))),
+    (
+        "Lina",
+        "Moreau",
+        1998,
+        "MNPQ2345",
+        (("crcn:3.1", 3, 15), ("crcn:2.1", 3, 15), ("pp:PP-12", None, 2)),
+    ),
+)
+
+
 class DemoRefused(Exception):
     """The demo is not for production instances."""
 
@@ -41,6 +67,7 @@ class DemoReport:
     territory: dict[str, Any] = field(default_factory=dict)
     structures: list[dict[str, Any]] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)
+    passports: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +101,62 @@ def _structure(session: Session, territory: Territory) -> tuple[Structure, bool]
     return structure, True
 
 
+def _citizen(
+    session: Session,
+    territory: Territory,
+    structure: Structure,
+    mediator: Account,
+    first: str,
+    last: str,
+    year: int,
+    code: str,
+    validations: tuple[tuple[str, int | None, int], ...],
+) -> tuple[Passport, bool]:
+    name = passports.search_name(first, last)
+    existing = session.exec(
+        select(Passport).where(Passport.territory_id == territory.id, Passport.search_name == name)
+    ).first()
+    if existing is not None:
+        return existing, False
+    principal = Principal(
+        kind=CallerKind.ACCOUNT,
+        account_id=mediator.id,
+        role=Role.MEDIATOR,
+        territory_id=territory.id,
+        structure_ids=frozenset({structure.id or 0}),
+    )
+    opened = passports.open_passport(
+        session,
+        principal,
+        PassportCreate(
+            first_name=first,
+            last_name=last,
+            birth_year=year,
+            structure_id=structure.id or 0,
+            consent=True,
+        ),
+    )
+    passport = opened.passport
+    # The demo's codes are published, so a newcomer can sign in as a citizen at once.
+    passport.access_code_hash = security.hash_password(code)
+    for skill, level, days_ago in validations:
+        passports.record_validation(
+            session,
+            principal,
+            passport,
+            ValidationCreate(
+                skill_code=skill,
+                level=level,
+                method=Method.OBSERVATION,
+                observed_on=date.today() - timedelta(days=days_ago),
+                structure_id=structure.id or 0,
+                evidence="Observé pendant un atelier de démonstration.",
+            ),
+            None,
+        )
+    return passport, True
+
+
 def seed(session: Session, settings: Settings) -> DemoReport:
     if settings.env is Environment.PRODUCTION:
         raise DemoRefused("the demo data has published passwords; it is not for production")
@@ -104,8 +187,24 @@ def seed(session: Session, settings: Settings) -> DemoReport:
         report_accounts.append(
             {"id": account.id, "role": role.value, "email": email, "password": password}
         )
+    mediator = session.exec(select(Account).where(Account.email == DEMO_ACCOUNTS[1][1])).one()
+    report_passports = []
+    for first, last, year, code, validations in DEMO_CITIZENS:
+        passport, passport_created = _citizen(
+            session, territory, structure, mediator, first, last, year, code, validations
+        )
+        created = created or passport_created
+        report_passports.append(
+            {
+                "id": passport.id,
+                "number": passport.number,
+                "access_code": code,
+                "name": f"{first} {last}",
+            }
+        )
     return DemoReport(
         created=created,
+        passports=report_passports,
         territory={
             "id": territory.id,
             "code": territory.code,

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from fastapi.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
 from app import __version__
+from app.accounts import oidc_router
 from app.accounts import router as accounts_router
 from app.api import health
 from app.audit import router as audit_router
@@ -26,6 +28,9 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.settings import Settings, get_settings
 from app.framework import router as framework_router
 from app.framework.router import FrameworkCache
+from app.passports import documents_router
+from app.passports import router as passports_router
+from app.structures import router as structures_router
 from app.territory import router as territory_router
 
 logger = logging.getLogger("app")
@@ -58,6 +63,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     app.state.settings = settings
     app.state.engine = engine
+    # Requests queue for a connection and, on SQLite, for the one writer's place on the event
+    # loop rather than in threads: see app.api.deps._gates.
+    app.state.session_slots = asyncio.Semaphore(
+        max(1, settings.db_pool_size + settings.db_max_overflow - 2)
+    )
+    app.state.write_gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
     app.state.framework_cache = FrameworkCache(engine, settings.framework_recheck_seconds)
 
     install_error_handlers(app)
@@ -67,7 +78,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(framework_router.router, prefix=API_PREFIX)
     app.include_router(territory_router.router, prefix=API_PREFIX)
     app.include_router(accounts_router.router, prefix=API_PREFIX)
+    app.include_router(oidc_router.router, prefix=API_PREFIX)
     app.include_router(audit_router.router, prefix=API_PREFIX)
+    app.include_router(passports_router.router, prefix=API_PREFIX)
+    app.include_router(documents_router.router, prefix=API_PREFIX)
+    app.include_router(structures_router.router, prefix=API_PREFIX)
     _mount_frontend(app)
     check_routes(app)
     return app

@@ -8,20 +8,27 @@ from app.accounts.models import (
     StructureMembership,
     WebSession,
 )
+from app.accounts.oidc_models import OidcLogin
 from app.audit.models import AuditEvent
 from app.core.ratelimit import RateLimitBucket
 from app.framework.models import Framework, FrameworkArea, FrameworkLevel, Skill, SkillMapping
+from app.passports.models import AccessGrant, AccessLog, CitizenSession, Passport, Validation
 from app.structures.models import Structure
 from app.territory.models import Territory
 
 __all__ = [
+    "AccessGrant",
+    "AccessLog",
     "Account",
     "ApiToken",
     "AuditEvent",
+    "CitizenSession",
     "Framework",
     "FrameworkArea",
     "FrameworkLevel",
     "Invitation",
+    "OidcLogin",
+    "Passport",
     "PasswordReset",
     "RateLimitBucket",
     "Skill",
@@ -29,5 +36,6 @@ __all__ = [
     "Structure",
     "StructureMembership",
     "Territory",
+    "Validation",
     "WebSession",
 ]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import date
+from typing import Any
+
 from bench.harness import BenchError, Scenario, SetupContext
 
 API = "/api/v1"
@@ -53,5 +57,140 @@ register(
         expected_status=304,
         description="GET the framework tree with a matching If-None-Match: 304, no body",
         setup=_remember_etag,
+    )
+)
+
+
+# --- passports -----------------------------------------------------------------------------------
+
+
+def _make_mediator(database_url: str) -> tuple[str, int]:
+    """A territory, a structure and a mediator with an API token, written to the database."""
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from app import authz
+    from app.accounts import security
+    from app.accounts.models import Account, ApiToken, Role, StructureMembership
+    from app.core.db import create_db_engine, transaction
+    from app.core.settings import Settings
+    from app.core.time import utcnow
+    from app.structures.models import Structure
+    from app.territory.models import Territory
+
+    engine = create_db_engine(Settings(database_url=database_url))
+    raw = security.new_token("pn_")
+    try:
+        with transaction(engine) as session:
+            # Every scenario's setup runs on the same server: reuse what an earlier one made.
+            account = session.exec(
+                select(Account).where(Account.email == "bench@example.org")
+            ).first()
+            if account is None:
+                territory = Territory(
+                    code="bench", name="Bench", issuer_url="https://bench.test/t/bench"
+                )
+                session.add(territory)
+                session.flush()
+                structure = Structure(
+                    territory_id=territory.id,
+                    nom="Bench",
+                    commune="Cayenne",
+                    code_postal="97300",
+                    adresse="1 rue",
+                )
+                account = Account(
+                    email="bench@example.org",
+                    display_name="Bench",
+                    role=Role.MEDIATOR,
+                    territory_id=territory.id,
+                )
+                session.add_all([structure, account])
+                session.flush()
+                session.add(StructureMembership(account_id=account.id, structure_id=structure.id))
+                session.flush()
+            structure_id = session.exec(
+                select(StructureMembership.structure_id).where(
+                    StructureMembership.account_id == account.id
+                )
+            ).one()
+            session.add(
+                ApiToken(
+                    account_id=account.id,
+                    name="bench",
+                    token_hash=security.token_hash(raw),
+                    prefix=raw[:8],
+                    scopes=sorted(authz.ROLE_SCOPES[Role.MEDIATOR]),
+                    expires_at=utcnow() + timedelta(days=1),
+                )
+            )
+    finally:
+        engine.dispose()
+    return raw, structure_id
+
+
+async def _passport(ctx: SetupContext) -> None:
+    token, structure_id = await asyncio.to_thread(_make_mediator, ctx.database_url)
+    ctx.headers["Authorization"] = f"Bearer {token}"
+    ctx.state["structure_id"] = structure_id
+    response = await ctx.client.post(
+        f"{API}/passports",
+        json={
+            "first_name": "Bench",
+            "last_name": "Citoyen",
+            "structure_id": structure_id,
+            "consent": True,
+            # Each scenario opens its own passport for the same person.
+            "confirm_not_duplicate": True,
+        },
+        headers=ctx.headers,
+    )
+    if response.status_code != 201:
+        raise BenchError(f"opening a passport gave {response.status_code}: {response.text}")
+    ctx.state["passport_id"] = response.json()["id"]
+
+
+def _validation_body(ctx: SetupContext, index: int) -> dict[str, Any]:
+    return {
+        "skill_code": ("pp:PP-06", "pp:PP-12", "crcn:4.1")[index % 3],
+        "level": None if index % 3 < 2 else 2,
+        "method": "observation",
+        "observed_on": date.today().isoformat(),
+        "structure_id": ctx.state["structure_id"],
+        "evidence": "Observé en atelier.",
+    }
+
+
+async def _passport_with_200(ctx: SetupContext) -> None:
+    await _passport(ctx)
+    path = f"{API}/passports/{ctx.state['passport_id']}/validations"
+    for index in range(200):
+        response = await ctx.client.post(
+            path, json=_validation_body(ctx, index), headers=ctx.headers
+        )
+        if response.status_code != 201:
+            raise BenchError(f"recording a validation gave {response.status_code}")
+
+
+register(
+    Scenario(
+        name="record-validation",
+        method="POST",
+        path=f"{API}/passports/{{passport_id}}/validations",
+        expected_status=201,
+        description="POST a validation to one passport (authz, checks, insert, journal)",
+        setup=_passport,
+        body=_validation_body,
+    )
+)
+
+register(
+    Scenario(
+        name="view-passport-200",
+        method="GET",
+        path=f"{API}/passports/{{passport_id}}",
+        description="GET a passport with 200 validations (the read is journaled)",
+        setup=_passport_with_200,
     )
 )

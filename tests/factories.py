@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,12 +16,16 @@ from app.accounts import security
 from app.accounts.models import Account, ApiToken, Role, StructureMembership
 from app.core.db import transaction
 from app.core.time import utcnow
+from app.passports import numbers
+from app.passports.models import Passport
 from app.structures.models import Structure
 from app.territory.models import Territory
 
 PASSWORD = "correct horse battery staple"
-# argon2id is slow on purpose; hash the shared test password once, not once per account.
+ACCESS_CODE = "BCDF2345"
+# argon2id is slow on purpose; hash the shared test secrets once, not once per row.
 PASSWORD_HASH = security.hash_password(PASSWORD)
+ACCESS_CODE_HASH = security.hash_password(ACCESS_CODE)
 _seq = count(1)
 
 
@@ -82,6 +87,27 @@ def make_account(
     return account
 
 
+def make_passport(
+    engine: sa.Engine, territory: Territory, structure: Structure, *, last_name: str = "Martin"
+) -> Passport:
+    with transaction(engine) as session:
+        passport = Passport(
+            territory_id=territory.id,  # type: ignore[arg-type]
+            number=numbers.new_number(),
+            first_name="Lucie",
+            last_name=last_name,
+            birth_year=1958,
+            search_name=f"{last_name.lower()} lucie",
+            holder_id=secrets.token_hex(16),
+            access_code_hash=ACCESS_CODE_HASH,
+            consent_version="2026-11",
+            consent_at=utcnow(),
+            consent_structure_id=structure.id,
+        )
+        session.add(passport)
+    return passport
+
+
 def bearer(
     engine: sa.Engine, account: Account, scopes: Iterable[str] | None = None
 ) -> dict[str, str]:
@@ -123,6 +149,7 @@ class World:
     admin_a: Account
     admin_b: Account
     platform_admin: Account
+    passport: Passport
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
@@ -152,6 +179,7 @@ def make_world(engine: sa.Engine) -> World:
         admin_a=make_account(engine, Role.TERRITORY_ADMIN, a, email="admin-a@example.org"),
         admin_b=make_account(engine, Role.TERRITORY_ADMIN, b, email="admin-b@example.org"),
         platform_admin=make_account(engine, Role.PLATFORM_ADMIN, email="root@example.org"),
+        passport=make_passport(engine, a, a1),
     )
     world.headers = {
         "anonymous": {},

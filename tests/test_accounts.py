@@ -227,6 +227,12 @@ def test_invitation_by_code_then_sign_in(
     assert len(code) == 12 and link.endswith(f"#/invitation/{code}")
     assert code in capfd.readouterr().err  # the console mailer, in development and tests
 
+    again = client.post(
+        "/api/v1/territories/tb/invitations",
+        json={"email": "nouvelle@example.org", "display_name": "Encore"},
+        headers=world.headers["admin_other_territory"],
+    )
+    _problem(again, 409, "invitation_pending")
     other = client.post(
         "/api/v1/territories/ta/invitations",
         json={"email": "x@example.org", "display_name": "X", "structure_ids": [world.b1.id]},
@@ -356,7 +362,9 @@ def test_journal_is_per_territory_and_read_only(
         "/api/v1/territories/ta", json={"name": "Alpha"}, headers=world.headers["territory_admin"]
     )
     client.patch(
-        "/api/v1/territories/tb", json={"name": "Beta"}, headers=world.headers["admin_other_territory"]
+        "/api/v1/territories/tb",
+        json={"name": "Beta"},
+        headers=world.headers["admin_other_territory"],
     )
     events = client.get(
         "/api/v1/territories/ta/audit", headers=world.headers["territory_admin"]

@@ -21,6 +21,9 @@ from app.accounts import security
 from app.accounts.models import Invitation, PasswordReset, Role
 from app.authz import (
     BROWSER_SESSION,
+    CITIZEN,
+    PASSPORT_READ,
+    PASSPORT_WRITE,
     PLATFORM_ADMIN,
     PUBLIC,
     SIGNED_IN,
@@ -36,11 +39,13 @@ from app.core.db import transaction
 from app.core.settings import Settings
 from app.core.time import utcnow
 from app.main import create_app
-from tests.factories import PASSWORD, World, make_world
+from app.passports.models import AccessGrant, Method, Validation
+from tests.factories import ACCESS_CODE, PASSWORD, World, make_passport, make_world
 
 ALLOW = "allow"
 CALLERS = (
     "anonymous",
+    "citizen",
     "mediator_of_structure",
     "mediator_other_structure",
     "mediator_other_territory",
@@ -49,10 +54,11 @@ CALLERS = (
     "platform_admin",
 )
 EVERYONE = dict.fromkeys(CALLERS, ALLOW)
-ACCOUNTS_ONLY = {**EVERYONE, "anonymous": 401}
+ACCOUNTS_ONLY = {**EVERYONE, "anonymous": 401, "citizen": 403}
 # A route of territory `ta` reached by its (public) code: other admins get 403.
 TA_ADMINS = {
     "anonymous": 401,
+    "citizen": 403,
     "mediator_of_structure": 403,
     "mediator_other_structure": 403,
     "mediator_other_territory": 403,
@@ -63,6 +69,22 @@ TA_ADMINS = {
 # A resource of `ta` reached by its id: callers of another territory cannot tell it exists (404).
 TA_ADMINS_BY_ID = {**TA_ADMINS, "admin_other_territory": 404}
 PLATFORM_ONLY = {**TA_ADMINS, "territory_admin": 403}
+# The citizen's own space: accounts are refused (403), anonymous callers asked to sign in.
+CITIZEN_ONLY = {**dict.fromkeys(CALLERS, 403), "anonymous": 401, "citizen": ALLOW}
+# Passport P of territory `ta`, opened in structure a1: its territory's people see it, others
+# cannot tell it exists, platform admins and citizens are refused by role.
+TA_PASSPORT_READ = {
+    "anonymous": 401,
+    "citizen": 403,
+    "mediator_of_structure": ALLOW,
+    "mediator_other_structure": ALLOW,
+    "mediator_other_territory": 404,
+    "territory_admin": ALLOW,
+    "admin_other_territory": 404,
+    "platform_admin": 403,
+}
+# Writing in structure a1: a mediator of a2 sees the passport but does not work in a1.
+TA_A1_WRITE = {**TA_PASSPORT_READ, "mediator_other_structure": 403}
 
 Setup = Callable[[World, sa.Engine, str], tuple[str, Any]]
 
@@ -118,6 +140,42 @@ def _accept(world: World, engine: sa.Engine) -> tuple[str, Any]:
     return "", {"code": "INVITE2345AB", "password": "a long enough password"}
 
 
+def _validation(world: World, engine: sa.Engine) -> int:
+    with transaction(engine) as session:
+        validation = Validation(
+            passport_id=world.passport.id,  # type: ignore[arg-type]
+            skill_code="crcn:4.1",
+            level=2,
+            method=Method.OBSERVATION,
+            observed_on=utcnow().date(),
+            account_id=world.mediator_a1.id,
+            structure_id=world.a1.id,
+        )
+        session.add(validation)
+        session.flush()
+        assert validation.id is not None
+        return validation.id
+
+
+def _grant(world: World, engine: sa.Engine) -> int:
+    with transaction(engine) as session:
+        grant = AccessGrant(passport_id=world.passport.id, structure_id=world.b1.id)  # type: ignore[arg-type]
+        session.add(grant)
+        session.flush()
+        assert grant.id is not None
+        return grant.id
+
+
+def _duplicate(world: World, engine: sa.Engine) -> int:
+    passport = make_passport(engine, world.a, world.a1, last_name="Doublon")
+    assert passport.id is not None
+    return passport.id
+
+
+def _passport_url(world: World, suffix: str = "") -> str:
+    return f"/api/v1/passports/{world.passport.id}{suffix}"
+
+
 def _token_id(world: World, engine: sa.Engine, caller: str) -> int:
     # Every caller revokes a token of its own: the one it is using (anonymous has none: any id).
     account = world.accounts.get(caller)
@@ -154,6 +212,12 @@ ROUTES: dict[tuple[str, str], Case] = {
         lambda w, e, c: ("", {"email": "med-a1@example.org", "password": PASSWORD}),
     ),
     ("POST", "/api/v1/auth/logout"): Case(BROWSER_SESSION, ACCOUNTS_ONLY, session=True),
+    ("GET", "/api/v1/auth/session"): Case(SIGNED_IN, ACCOUNTS_ONLY),
+    ("GET", "/api/v1/auth/oidc"): Case(PUBLIC, EVERYONE),
+    # SSO is not configured in this app: the SSO routes answer 404 sso_disabled to everyone.
+    # tests/test_oidc.py covers them against a real provider.
+    ("GET", "/api/v1/auth/oidc/login"): Case(PUBLIC, dict.fromkeys(CALLERS, 404)),
+    ("GET", "/api/v1/auth/oidc/callback"): Case(PUBLIC, dict.fromkeys(CALLERS, 404)),
     ("GET", "/api/v1/auth/me"): Case(SIGNED_IN, ACCOUNTS_ONLY),
     ("GET", "/api/v1/auth/tokens"): Case(SIGNED_IN, ACCOUNTS_ONLY),
     ("POST", "/api/v1/auth/tokens"): Case(
@@ -206,6 +270,142 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/territories/{code}/audit"): Case(
         TERRITORY_ADMIN, TA_ADMINS, lambda w, e, c: ("/api/v1/territories/ta/audit", None)
+    ),
+    # Places of mediation are open data: anyone reads and exports them; coordinators write.
+    ("GET", "/api/v1/territories/{code}/structures"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/api/v1/territories/ta/structures", None)
+    ),
+    ("GET", "/api/v1/structures/{structure_id}"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: (f"/api/v1/structures/{w.a1.id}", None)
+    ),
+    ("GET", "/api/v1/territories/{code}/structures/export"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/api/v1/territories/ta/structures/export", None)
+    ),
+    ("POST", "/api/v1/territories/{code}/structures"): Case(
+        TERRITORY_ADMIN,
+        TA_ADMINS,
+        lambda w, e, c: (
+            "/api/v1/territories/ta/structures",
+            {
+                "nom": "Espace public numérique",
+                "commune": "Kourou",
+                "code_postal": "97310",
+                "adresse": "2 rue du Port",
+            },
+        ),
+    ),
+    ("PATCH", "/api/v1/structures/{structure_id}"): Case(
+        TERRITORY_ADMIN,
+        TA_ADMINS_BY_ID,
+        lambda w, e, c: (f"/api/v1/structures/{w.a1.id}", {"nom": "Renamed"}),
+    ),
+    ("POST", "/api/v1/territories/{code}/structures/import"): Case(
+        TERRITORY_ADMIN, TA_ADMINS, lambda w, e, c: ("/api/v1/territories/ta/structures/import", [])
+    ),
+    ("POST", "/api/v1/passports"): Case(
+        PASSPORT_WRITE,
+        TA_A1_WRITE,
+        lambda w, e, c: (
+            "",
+            {
+                "first_name": "Nour",
+                "last_name": f"Essai {c}",
+                "structure_id": w.a1.id,
+                "consent": True,
+            },
+        ),
+    ),
+    ("GET", "/api/v1/passports"): Case(
+        PASSPORT_READ,
+        {**TA_PASSPORT_READ, "mediator_other_territory": ALLOW, "admin_other_territory": ALLOW},
+    ),
+    ("GET", "/api/v1/passports/{passport_id}"): Case(
+        PASSPORT_READ, TA_PASSPORT_READ, lambda w, e, c: (_passport_url(w), None)
+    ),
+    ("POST", "/api/v1/passports/{passport_id}/validations"): Case(
+        PASSPORT_WRITE,
+        TA_A1_WRITE,
+        lambda w, e, c: (
+            _passport_url(w, "/validations"),
+            {
+                "skill_code": "pp:PP-12",
+                "method": "observation",
+                "observed_on": utcnow().date().isoformat(),
+                "structure_id": w.a1.id,
+            },
+        ),
+    ),
+    ("POST", "/api/v1/passports/{passport_id}/validations/{validation_id}/withdraw"): Case(
+        PASSPORT_WRITE,
+        TA_A1_WRITE,
+        lambda w, e, c: (
+            _passport_url(w, f"/validations/{_validation(w, e)}/withdraw"),
+            {"reason": "recorded by mistake"},
+        ),
+    ),
+    ("POST", "/api/v1/passports/{passport_id}/access-code"): Case(
+        PASSPORT_WRITE, TA_PASSPORT_READ, lambda w, e, c: (_passport_url(w, "/access-code"), None)
+    ),
+    ("GET", "/api/v1/passports/{passport_id}/access-log"): Case(
+        PASSPORT_READ, TA_PASSPORT_READ, lambda w, e, c: (_passport_url(w, "/access-log"), None)
+    ),
+    ("POST", "/api/v1/passports/{passport_id}/grants"): Case(
+        PASSPORT_WRITE,
+        TA_PASSPORT_READ,
+        lambda w, e, c: (
+            _passport_url(w, "/grants"),
+            {"structure_id": w.b1.id, "access_code": ACCESS_CODE},
+        ),
+    ),
+    # Once shared with b1, its mediator sees the passport but only its holder manages sharing.
+    ("DELETE", "/api/v1/passports/{passport_id}/grants/{grant_id}"): Case(
+        PASSPORT_WRITE,
+        {**TA_PASSPORT_READ, "mediator_other_territory": 403},
+        lambda w, e, c: (_passport_url(w, f"/grants/{_grant(w, e)}"), None),
+    ),
+    ("POST", "/api/v1/passports/{passport_id}/card"): Case(
+        PASSPORT_WRITE, TA_PASSPORT_READ, lambda w, e, c: (_passport_url(w, "/card"), None)
+    ),
+    ("GET", "/api/v1/passports/{passport_id}/export"): Case(
+        PASSPORT_READ, TA_PASSPORT_READ, lambda w, e, c: (_passport_url(w, "/export"), None)
+    ),
+    # A coordinator erases on a request received on paper; platform admins are refused by role.
+    ("POST", "/api/v1/passports/{passport_id}/erasure"): Case(
+        TERRITORY_ADMIN,
+        {**TA_ADMINS_BY_ID, "platform_admin": 403},
+        lambda w, e, c: (_passport_url(w, "/erasure"), {"reason": "request"}),
+    ),
+    ("GET", "/api/v1/citizen/export"): Case(CITIZEN, CITIZEN_ONLY),
+    ("POST", "/api/v1/citizen/erasure"): Case(
+        CITIZEN, CITIZEN_ONLY, lambda w, e, c: ("", {"confirm": True})
+    ),
+    ("POST", "/api/v1/citizen/login"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("", {"number": w.passport.number, "code": ACCESS_CODE})
+    ),
+    ("POST", "/api/v1/passports/{passport_id}/merge"): Case(
+        TERRITORY_ADMIN,
+        {
+            **TA_PASSPORT_READ,
+            "mediator_of_structure": 403,
+            "mediator_other_structure": 403,
+            "mediator_other_territory": 403,
+            # Admits platform admins by rule, then they cannot see passports: 404.
+            "platform_admin": 404,
+        },
+        lambda w, e, c: (_passport_url(w, "/merge"), {"absorb_id": _duplicate(w, e)}),
+    ),
+    ("POST", "/api/v1/citizen/self-assessments"): Case(
+        CITIZEN, CITIZEN_ONLY, lambda w, e, c: ("", {"skill_code": "crcn:2.1", "level": 2})
+    ),
+    ("POST", "/api/v1/citizen/logout"): Case(CITIZEN, CITIZEN_ONLY),
+    ("GET", "/api/v1/citizen/passport"): Case(CITIZEN, CITIZEN_ONLY),
+    ("GET", "/api/v1/citizen/access-log"): Case(CITIZEN, CITIZEN_ONLY),
+    ("GET", "/api/v1/citizen/grants"): Case(CITIZEN, CITIZEN_ONLY),
+    ("POST", "/api/v1/citizen/grants"): Case(
+        CITIZEN, CITIZEN_ONLY, lambda w, e, c: ("", {"structure_id": w.b1.id})
+    ),
+    ("DELETE", "/api/v1/citizen/grants/{grant_id}"): Case(
+        CITIZEN, CITIZEN_ONLY, lambda w, e, c: (f"/api/v1/citizen/grants/{_grant(w, e)}", None)
     ),
 }
 
@@ -261,7 +461,14 @@ def test_matrix(client: TestClient, engine: sa.Engine, method: str, path: str, c
     url, body = case.setup(world, engine, caller)
     url = url or path
     headers: dict[str, str] = {}
-    if case.session and caller != "anonymous":
+    if caller == "citizen":
+        login = client.post(
+            "/api/v1/citizen/login",
+            json={"number": world.passport.number, "code": ACCESS_CODE},
+        )
+        assert login.status_code == 200, login.text
+        headers["X-CSRF-Token"] = login.json()["csrf_token"]
+    elif case.session and caller != "anonymous":
         login = client.post(
             "/api/v1/auth/login", json={"email": EMAILS[caller], "password": PASSWORD}
         )

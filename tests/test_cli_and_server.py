@@ -98,13 +98,34 @@ def test_db_upgrade_framework_and_demo_are_idempotent(
     assert first["created"] is True and second["created"] is False
     assert first["territory"] == second["territory"]
     assert first["territory"]["issuer_url"].endswith("/t/demo")
+    assert first["passports"] == second["passports"] and len(first["passports"]) == 3
+    assert {a["role"] for a in first["accounts"]} == {"territory_admin", "mediator"}
 
 
 def test_real_server_answers_and_logs_json_with_request_ids(
     database_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
+    demo = json.loads(run_cli("demo", "--json", env=passeport_env(database_url)).stdout)
     with running_server(passeport_env(database_url), port, tmp_path / "server.log") as server:
+        # The demo's published logins work, for a mediator and for a citizen.
+        mediator = next(a for a in demo["accounts"] if a["role"] == "mediator")
+        with httpx.Client(base_url=server.url) as browser:
+            login = browser.post(
+                "/api/v1/auth/login",
+                json={"email": mediator["email"], "password": mediator["password"]},
+            )
+            assert login.status_code == 200, login.text
+            found = browser.get("/api/v1/passports").json()
+            assert len(found) == 3
+        citizen = demo["passports"][0]
+        with httpx.Client(base_url=server.url) as phone:
+            signed = phone.post(
+                "/api/v1/citizen/login",
+                json={"number": citizen["number"], "code": citizen["access_code"]},
+            )
+            assert signed.status_code == 200, signed.text
+            assert phone.get("/api/v1/citizen/passport").json()["validations"]
         assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
         ready = httpx.get(f"{server.url}/readyz").json()
         assert ready["status"] == "ready" and ready["migration"] == ready["head"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from fastapi import Request
+from fastapi import Request, Response
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -24,8 +24,10 @@ from app.core.db import transaction
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.settings import Settings
 from app.core.time import aware, utcnow
+from app.passports.models import CitizenSession, Passport
 
 SESSION_COOKIE = "pn_session"
+CITIZEN_COOKIE = "pn_citizen"
 CSRF_HEADER = "X-CSRF-Token"
 TOKEN_PREFIX = "pn_"  # noqa: S105 (a prefix, not a secret)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -43,6 +45,20 @@ class _TokenRefused(Exception):
 class _Found:
     principal: Principal
     touch_session: int | None = None
+    citizen: bool = False
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    """The browser session cookie, the same for password and SSO sign-in."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_max_hours * 3600,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )
 
 
 def client_address(request: Request) -> str | None:
@@ -115,11 +131,38 @@ def _from_cookie(
     return _Found(_principal_for(session, account, address=address, session_id=web.id), touch)
 
 
+def _from_citizen_cookie(
+    session: Session, raw: str, address: str | None, settings: Settings
+) -> _Found | tuple[str, int | None]:
+    web = session.exec(
+        select(CitizenSession).where(CitizenSession.token_hash == token_hash(raw))
+    ).first()
+    now = utcnow()
+    if web is None:
+        return "unknown", None
+    idle_limit = aware(web.last_seen_at) + timedelta(minutes=settings.session_idle_minutes)
+    if web.revoked_at is not None or aware(web.expires_at) <= now or idle_limit <= now:
+        return "ended", None
+    passport = session.get(Passport, web.passport_id)
+    if passport is None or passport.erased_at is not None or passport.merged_into_id is not None:
+        return "passport_gone", None
+    principal = Principal(
+        kind=CallerKind.CITIZEN,
+        passport_id=passport.id,
+        territory_id=passport.territory_id,
+        session_id=web.id,
+        client_address=address,
+    )
+    touch = web.id if now - aware(web.last_seen_at) >= TOUCH_EVERY else None
+    return _Found(principal, touch, citizen=True)
+
+
 def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
     """The caller of this request; ANONYMOUS when it presents nothing valid."""
     address = client_address(request)
     authorization = request.headers.get("authorization", "")
     cookie = request.cookies.get(SESSION_COOKIE)
+    citizen_cookie = request.cookies.get(CITIZEN_COOKIE)
     try:
         with transaction(engine, write=False) as session:
             if authorization:
@@ -139,6 +182,13 @@ def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
                     if len(cookie) <= 100
                     else ("malformed", None)
                 )
+            elif citizen_cookie:
+                found = (
+                    _from_citizen_cookie(session, citizen_cookie, address, settings)
+                    if len(citizen_cookie) <= 100
+                    else ("malformed", None)
+                )
+                cookie = citizen_cookie
             else:
                 found = None
     except _TokenRefused as refused:
@@ -172,7 +222,8 @@ def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
         return ANONYMOUS
     if found.touch_session is not None:
         with transaction(engine) as session:
-            web = session.get(WebSession, found.touch_session)
+            model = CitizenSession if found.citizen else WebSession
+            web = session.get(model, found.touch_session)
             if web is not None:
                 web.last_seen_at = utcnow()
     principal = found.principal

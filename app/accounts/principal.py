@@ -26,6 +26,8 @@ class Principal:
     session_id: int | None = None
     token_id: int | None = None
     client_address: str | None = None
+    # A citizen reaches their own passport only.
+    passport_id: int | None = None
 
     @property
     def is_platform_admin(self) -> bool:

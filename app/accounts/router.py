@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from app import authz
 from app.accounts import service
-from app.accounts.authn import SESSION_COOKIE, client_address
+from app.accounts.authn import SESSION_COOKIE, client_address, set_session_cookie
 from app.accounts.models import Invitation
 from app.accounts.principal import Principal
 from app.accounts.schemas import (
@@ -36,25 +36,12 @@ from app.authz import (
     TERRITORY_ADMIN,
     authorize,
 )
-from app.core.settings import Settings
 from app.territory import service as territories
 
 router = APIRouter(tags=["accounts"])
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 TerritoryCode = Annotated[str, Path(min_length=1, max_length=40)]
-
-
-def _set_session_cookie(response: Response, settings: Settings, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_max_hours * 3600,
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        path="/",
-    )
 
 
 @router.post("/auth/login", response_model=LoginResponse, dependencies=[authorize(PUBLIC)])
@@ -73,7 +60,7 @@ def login(
     started = service.start_session(
         session, settings, account, method="password", address=address, password=data.password
     )
-    _set_session_cookie(response, settings, started.token)
+    set_session_cookie(response, settings, started.token)
     return LoginResponse(
         account=service.to_public(session, account),
         csrf_token=started.csrf_token,

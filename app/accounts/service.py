@@ -278,7 +278,11 @@ def start_session(
     address: str | None,
     password: str | None = None,
 ) -> StartedSession:
-    """Open a browser session for an authenticated account (password or SSO)."""
+    """Open a browser session for an authenticated account (password or SSO).
+
+    A successful sign-in by any method clears the failure count and a lockout: the lock stops
+    password guessing, and whoever passed SSO has proven who they are.
+    """
     assert account.id is not None
     now = utcnow()
     account.failed_logins = 0
@@ -475,6 +479,13 @@ def create_invitation(
     email = normalise_email(data.email)
     if session.exec(select(Account).where(Account.email == email)).first() is not None:
         raise Conflict("An account already uses this e-mail address.", code="email_taken")
+    # One open invitation per address, across territories: it is what pre-authorises a first
+    # SSO login, which must land in one territory and one role.
+    if pending_invitation_for(session, email) is not None:
+        raise Conflict(
+            "An invitation for this address is still open; withdraw it first.",
+            code="invitation_pending",
+        )
     _check_structures(session, territory.id, data.structure_ids)
     code = security.new_code()
     invitation = Invitation(
@@ -585,6 +596,7 @@ def accept_invitation(
         invitation is None
         or invitation.accepted_at is not None
         or invitation.revoked_at is not None
+        or aware(invitation.expires_at) <= utcnow()
     ):
         raise NotFound(INVALID_CODE, code="invalid_code")
     account = create_account(
@@ -613,12 +625,14 @@ def accept_invitation(
 def pending_invitation_for(session: Session, email: str) -> Invitation | None:
     """The open invitation for this address: what pre-authorises a first SSO login."""
     return session.exec(
-        select(Invitation).where(
+        select(Invitation)
+        .where(
             Invitation.email == normalise_email(email),
             col(Invitation.accepted_at).is_(None),
             col(Invitation.revoked_at).is_(None),
             col(Invitation.expires_at) > utcnow(),
         )
+        .order_by(col(Invitation.id).desc())
     ).first()
 
 

@@ -61,15 +61,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.close()
+
+
+SQLITE_BUSY_SECONDS = 10
 
 
 def _sqlite_begin(conn: Any) -> None:
     # pysqlite runs in autocommit mode (isolation_level=None) and we emit BEGIN ourselves: a
     # DEFERRED transaction that reads then writes cannot upgrade its lock while another writer
     # holds it, and fails at once. Writing units of work begin IMMEDIATE, which takes the write
-    # lock up front so busy_timeout queues writers; reads stay DEFERRED and run beside them (WAL).
+    # lock up front; reads stay DEFERRED and run beside them (WAL). Requests that write also
+    # queue on the app's write gate first (app.api.deps), so busy_timeout is left for other
+    # processes.
     if conn.get_execution_options().get(WRITE_OPTION):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
@@ -85,6 +90,8 @@ def create_db_engine(settings: Settings) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 10, "isolation_level": None},
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

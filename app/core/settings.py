@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     oidc_client_secret: SecretStr = SecretStr("")
     oidc_provider_name: str = "ProConnect"
     oidc_scopes: str = "openid email profile"
+    # Accounts are linked by e-mail, so by default the provider must say it verified it
+    # (email_verified). Turn off only for a federation that vouches for every address it sends.
+    oidc_require_email_verified: bool = True
+
+    # Passports nobody has read or written for this many years are erased by
+    # `passeport retention run` (personal data gone, anonymous skills kept; docs/privacy.md).
+    retention_years: Annotated[int, Field(ge=1, le=100)] = 3
 
     @field_validator("public_url")
     @classmethod

@@ -1,0 +1,142 @@
+"""The citizen's own access: number and access code, no e-mail needed.
+
+Codes are checked outside the request's transaction (as passwords are, see app.accounts.service):
+a wrong code is counted per passport and per client address, and journaled, even though the
+request fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.accounts import security
+from app.accounts.principal import CallerKind, Principal
+from app.audit import service as audit
+from app.core import ratelimit
+from app.core.db import transaction
+from app.core.errors import Unauthenticated
+from app.core.settings import Settings
+from app.core.time import utcnow
+from app.passports import numbers
+from app.passports.models import CitizenSession, Passport
+from app.passports.service import journal
+
+WRONG = "This number and code do not match. Check the card, or ask your mediator for a new code."
+
+
+def _window(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.login_lockout_minutes)
+
+
+def check_code(
+    engine: Engine, settings: Settings, number: str, code: str, address: str | None
+) -> int:
+    """The id of the passport this number and code open; refusals are counted and journaled."""
+    window = _window(settings)
+    ratelimit.check(engine, f"citizen:ip:{address}", limit=settings.ip_max_failures, window=window)
+    canonical = numbers.normalise_number(number)
+    if canonical:
+        ratelimit.check(
+            engine,
+            f"citizen:passport:{canonical}",
+            limit=settings.login_max_failures,
+            window=window,
+        )
+    with transaction(engine, write=False) as session:
+        passport = (
+            session.exec(select(Passport).where(Passport.number == canonical)).first()
+            if canonical
+            else None
+        )
+        usable = (
+            passport is not None and passport.erased_at is None and passport.merged_into_id is None
+        )
+        code_hash = passport.access_code_hash if passport and usable else None
+        passport_id = passport.id if passport and usable else None
+        territory_id = passport.territory_id if passport else None
+    valid = security.verify_password(code_hash, normalise_code(code))
+    if not valid or passport_id is None:
+        ratelimit.record_failure(engine, f"citizen:ip:{address}", window=window)
+        if canonical:
+            ratelimit.record_failure(engine, f"citizen:passport:{canonical}", window=window)
+        audit.record_now(
+            engine,
+            "citizen.login_failed",
+            outcome="failure",
+            territory_id=territory_id,
+            target_type="passport",
+            target_id=passport_id,
+            client_address=address,
+        )
+        raise Unauthenticated(WRONG, code="invalid_access_code")
+    return passport_id
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper().replace(" ", "").replace("-", "")
+
+
+@dataclass
+class CitizenLogin:
+    token: str
+    csrf_token: str
+    expires_at_hours: int
+
+
+def start_session(
+    session: Session, settings: Settings, passport_id: int, address: str | None
+) -> CitizenLogin:
+    passport = session.get(Passport, passport_id)
+    assert passport is not None
+    raw = security.new_token()
+    now = utcnow()
+    citizen_session = CitizenSession(
+        token_hash=security.token_hash(raw),
+        passport_id=passport_id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.session_max_hours),
+    )
+    session.add(citizen_session)
+    session.flush()
+    principal = Principal(
+        kind=CallerKind.CITIZEN,
+        passport_id=passport_id,
+        territory_id=passport.territory_id,
+        session_id=citizen_session.id,
+        client_address=address,
+    )
+    journal(session, principal, passport, "citizen.signed_in")
+    return CitizenLogin(
+        raw,
+        security.csrf_token(settings.secret_key.get_secret_value(), raw),
+        settings.session_max_hours,
+    )
+
+
+def renew_code(session: Session, principal: Principal, passport: Passport) -> str:
+    """A new access code; the old one stops working, and the citizen's sessions end."""
+    code = numbers.new_access_code()
+    passport.access_code_hash = security.hash_password(code)
+    passport.access_code_set_at = utcnow()
+    now = utcnow()
+    for citizen_session in session.exec(
+        select(CitizenSession).where(
+            CitizenSession.passport_id == passport.id, col(CitizenSession.revoked_at).is_(None)
+        )
+    ).all():
+        citizen_session.revoked_at = now
+    journal(session, principal, passport, "access_code.renewed")
+    return code
+
+
+def logout(session: Session, principal: Principal) -> None:
+    if principal.session_id is None:
+        return
+    citizen_session = session.get(CitizenSession, principal.session_id)
+    if citizen_session is not None and citizen_session.revoked_at is None:
+        citizen_session.revoked_at = utcnow()

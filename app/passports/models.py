@@ -1,0 +1,143 @@
+"""Citizens' passports, the validations recorded in them, who may see them, and who did.
+
+Personal data lives in the `passport` row only (names, birth year, commune, contact) and in the
+free-text evidence notes; erasure blanks exactly those, so that what remains (skills, levels,
+dates, structures) is anonymous and still counts in the figures.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.core.time import utcnow
+
+TZ = sa.DateTime(timezone=True)
+
+
+class Method(StrEnum):
+    OBSERVATION = "observation"
+    SITUATION = "situation"  # mise en situation
+    EXERCISE = "exercise"
+    SELF_ASSESSMENT = "self_assessment"
+    CREDENTIAL = "credential"  # imported from a verified credential
+    PIX = "pix"  # imported from a Pix result
+
+
+METHOD_TYPE = sa.Enum(
+    Method, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+)
+
+
+class Passport(SQLModel, table=True):
+    __tablename__ = "passport"
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int = Field(foreign_key="territory.id", index=True)
+    # P-XXXXXXXX: seven random characters and a check character, from an unambiguous alphabet.
+    number: str = Field(max_length=10, unique=True)
+    # Personal data: None once erased.
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    birth_year: int | None = None
+    commune_insee: str | None = Field(default=None, max_length=5)
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=320)
+    # Lower-case, unaccented "last first", for search and the duplicate warning.
+    search_name: str | None = Field(default=None, max_length=210, index=True)
+    # The credentials' pseudonymous subject: random, never derived from the number.
+    holder_id: str = Field(max_length=32, unique=True)
+    access_code_hash: str | None = Field(default=None, max_length=200)
+    access_code_set_at: datetime | None = Field(default=None, sa_type=TZ)
+    consent_version: str = Field(max_length=20)
+    consent_at: datetime = Field(sa_type=TZ)
+    consent_account_id: int | None = Field(
+        default=None, foreign_key="account.id", ondelete="SET NULL"
+    )
+    consent_structure_id: int | None = Field(
+        default=None, foreign_key="structure.id", ondelete="SET NULL"
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    # Any read or write by a mediator or the citizen; the retention rule counts from here.
+    last_activity_at: datetime = Field(default_factory=utcnow, sa_type=TZ, index=True)
+    merged_into_id: int | None = Field(default=None, foreign_key="passport.id")
+    erased_at: datetime | None = Field(default=None, sa_type=TZ)
+
+
+class Validation(SQLModel, table=True):
+    """One skill at one level, observed once. Never edited: withdrawn with a reason instead."""
+
+    __tablename__ = "validation"
+    __table_args__ = (
+        sa.CheckConstraint("level BETWEEN 1 AND 8", name="level_range"),
+        sa.UniqueConstraint("account_id", "idempotency_key", name="uq_validation_idempotency"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    passport_id: int = Field(foreign_key="passport.id", index=True)
+    skill_code: str = Field(foreign_key="skill.code", max_length=32)
+    level: int
+    method: Method = Field(sa_type=METHOD_TYPE)
+    evidence: str | None = Field(default=None, max_length=1000)
+    observed_on: date
+    # A mediator's validation has an account and a structure; a self-assessment has neither.
+    account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    structure_id: int | None = Field(default=None, foreign_key="structure.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    idempotency_key: str | None = Field(default=None, max_length=100)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=TZ)
+    withdrawn_by_account_id: int | None = Field(
+        default=None, foreign_key="account.id", ondelete="SET NULL"
+    )
+    withdrawal_reason: str | None = Field(default=None, max_length=500)
+    # Provenance of an imported validation: the issuer, its credential id and structure name.
+    source_issuer: str | None = Field(default=None, max_length=300)
+    source_credential_id: str | None = Field(default=None, max_length=64)
+    source_structure: str | None = Field(default=None, max_length=250)
+
+
+class AccessGrant(SQLModel, table=True):
+    """A structure of another territory may see this passport, by the citizen's choice."""
+
+    __tablename__ = "passport_access_grant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    passport_id: int = Field(foreign_key="passport.id", index=True)
+    structure_id: int = Field(foreign_key="structure.id", index=True)
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    granted_by_account_id: int | None = Field(
+        default=None, foreign_key="account.id", ondelete="SET NULL"
+    )
+    revoked_at: datetime | None = Field(default=None, sa_type=TZ)
+
+
+class AccessLog(SQLModel, table=True):
+    """Who read or changed a passport, and when: what the citizen sees of their own journal."""
+
+    __tablename__ = "passport_access_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    passport_id: int = Field(foreign_key="passport.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    action: str = Field(max_length=40)  # read, validation.created, card.printed, …
+    actor_kind: str = Field(max_length=16)  # mediator, admin, citizen
+    account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    structure_id: int | None = Field(default=None, foreign_key="structure.id")
+    request_id: str | None = Field(default=None, max_length=64)
+
+
+class CitizenSession(SQLModel, table=True):
+    """A citizen signed in with their passport number and access code (cookie `pn_citizen`)."""
+
+    __tablename__ = "citizen_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    passport_id: int = Field(foreign_key="passport.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    expires_at: datetime = Field(sa_type=TZ)
+    revoked_at: datetime | None = Field(default=None, sa_type=TZ)

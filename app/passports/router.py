@@ -1,0 +1,358 @@
+"""Passports for mediators, and the citizen's own space."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from pydantic import BaseModel, Field
+
+from app.accounts.authn import CITIZEN_COOKIE, client_address
+from app.accounts.principal import Principal
+from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
+from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
+from app.core.db import transaction
+from app.core.validation import UtcDateTime
+from app.passports import citizen, service
+from app.passports.models import AccessGrant, Passport
+from app.passports.schemas import (
+    PassportCreate,
+    PassportCreated,
+    PassportSummary,
+    PassportView,
+    ValidationCreate,
+    ValidationPublic,
+    Withdrawal,
+)
+
+router = APIRouter(tags=["passports"])
+
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[\x21-\x7e]+$"),
+]
+
+
+class SelfAssessment(BaseModel):
+    skill_code: str = Field(max_length=32)
+    level: int | None = Field(default=None, ge=1, le=8)
+
+
+class MergeRequest(BaseModel):
+    absorb_id: int = Field(ge=1, le=2**31 - 1, description="The duplicate to fold in")
+
+
+class CitizenLoginRequest(BaseModel):
+    number: str = Field(max_length=20)
+    code: str = Field(max_length=20)
+
+
+class CitizenLoginResponse(BaseModel):
+    passport: PassportSummary
+    csrf_token: str
+
+
+class AccessCode(BaseModel):
+    number: str
+    access_code: str
+
+
+class GrantCreate(BaseModel):
+    structure_id: int = Field(ge=1)
+    # A mediator proves the citizen is present, and agrees, with the citizen's access code.
+    access_code: str | None = Field(default=None, max_length=20)
+
+
+class GrantPublic(BaseModel):
+    id: int
+    structure_id: int
+    granted_at: UtcDateTime
+    revoked_at: UtcDateTime | None
+
+
+class AccessLogEntry(BaseModel):
+    at: UtcDateTime
+    action: str
+    actor_kind: str
+    who: str | None
+    structure: str | None
+
+
+def _grant_public(access: AccessGrant) -> GrantPublic:
+    return GrantPublic(
+        id=access.id or 0,
+        structure_id=access.structure_id,
+        granted_at=access.granted_at,
+        revoked_at=access.revoked_at,
+    )
+
+
+# --- mediators -----------------------------------------------------------------------------------
+
+
+@router.post("/passports", response_model=PassportCreated, status_code=status.HTTP_201_CREATED)
+def open_passport(
+    data: PassportCreate,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    session: SessionDep,
+) -> PassportCreated:
+    """Open a passport, with the citizen's consent; the access code is in this answer only."""
+    opened = service.open_passport(session, principal, data)
+    return PassportCreated(
+        **service.summary(session, opened.passport).model_dump(), access_code=opened.access_code
+    )
+
+
+@router.get("/passports", response_model=list[PassportSummary])
+def find_passports(
+    principal: Annotated[Principal, authorize(PASSPORT_READ)],
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    birth_year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+) -> list[PassportSummary]:
+    """Search the passports of one's territory by name, number or birth year."""
+    found = service.find(session, principal, text=q, birth_year=birth_year)
+    return [service.summary(session, p) for p in found]
+
+
+@router.get("/passports/{passport_id}", response_model=PassportView)
+def read_passport(
+    passport_id: Id,
+    principal: Annotated[Principal, authorize(PASSPORT_READ)],
+    session: WriteSessionDep,
+) -> PassportView:
+    """The passport: levels by competence, Premiers pas, history. The read is journaled."""
+    passport = service.load(session, principal, passport_id)
+    service.journal(session, principal, passport, "passport.read")
+    return service.view(session, passport)
+
+
+@router.post(
+    "/passports/{passport_id}/validations",
+    response_model=ValidationPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "A retry with the same Idempotency-Key: the first answer"}},
+)
+def record_validation(
+    passport_id: Id,
+    data: ValidationCreate,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    session: SessionDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ValidationPublic:
+    """Record what the citizen was seen doing. Send an Idempotency-Key to retry safely."""
+    passport = service.load(session, principal, passport_id)
+    validation, created = service.record_validation(
+        session, principal, passport, data, idempotency_key
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return service.validation_public(session, validation.id or 0)
+
+
+@router.post(
+    "/passports/{passport_id}/validations/{validation_id}/withdraw",
+    response_model=ValidationPublic,
+)
+def withdraw_validation(
+    passport_id: Id,
+    validation_id: Id,
+    data: Withdrawal,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    session: SessionDep,
+) -> ValidationPublic:
+    """Withdraw a mistaken validation; it stays in the history, with the reason."""
+    passport = service.load(session, principal, passport_id)
+    service.withdraw(session, principal, passport, validation_id, data.reason)
+    return service.validation_public(session, validation_id)
+
+
+@router.post("/passports/{passport_id}/access-code", response_model=AccessCode)
+def renew_access_code(
+    passport_id: Id,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    session: SessionDep,
+) -> AccessCode:
+    """Give the citizen a new access code; the old one stops working at once."""
+    passport = service.load(session, principal, passport_id)
+    service.ensure_holder(principal, passport)
+    code = citizen.renew_code(session, principal, passport)
+    return AccessCode(number=passport.number, access_code=code)
+
+
+@router.get("/passports/{passport_id}/access-log", response_model=list[AccessLogEntry])
+def passport_access_log(
+    passport_id: Id,
+    principal: Annotated[Principal, authorize(PASSPORT_READ)],
+    session: WriteSessionDep,
+) -> list[AccessLogEntry]:
+    """Who read or changed this passport, and when."""
+    passport = service.load(session, principal, passport_id)
+    service.journal(session, principal, passport, "access_log.read")
+    return _log(session, passport)
+
+
+@router.post(
+    "/passports/{passport_id}/grants",
+    response_model=GrantPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+def grant_access(
+    passport_id: Id,
+    data: GrantCreate,
+    request: Request,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+) -> GrantPublic:
+    """Let a structure of another territory see this passport, the citizen present (their code)."""
+    # Visibility first (404), then the code, both before this request's transaction is used: a
+    # wrong code is counted and journaled in a transaction of its own (see citizen.check_code).
+    with transaction(engine, write=False) as peek:
+        number = service.load(peek, principal, passport_id).number
+    citizen.check_code(engine, settings, number, data.access_code or "", client_address(request))
+    passport = service.load(session, principal, passport_id)
+    service.ensure_holder(principal, passport)
+    return _grant_public(service.grant(session, principal, passport, data.structure_id))
+
+
+@router.delete("/passports/{passport_id}/grants/{grant_id}", response_model=GrantPublic)
+def revoke_access(
+    passport_id: Id,
+    grant_id: Id,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    session: SessionDep,
+) -> GrantPublic:
+    """Stop sharing this passport with a structure of another territory."""
+    passport = service.load(session, principal, passport_id)
+    service.ensure_holder(principal, passport)
+    return _grant_public(service.revoke_grant(session, principal, passport, grant_id))
+
+
+@router.post("/passports/{passport_id}/merge", response_model=PassportSummary)
+def merge_passports(
+    passport_id: Id,
+    data: MergeRequest,
+    principal: Annotated[Principal, authorize(TERRITORY_ADMIN)],
+    session: SessionDep,
+) -> PassportSummary:
+    """Fold a duplicate passport into this one, keeping every validation and the trace."""
+    keep = service.load(session, principal, passport_id)
+    absorb = service.load(session, principal, data.absorb_id)
+    return service.summary(session, service.merge(session, principal, keep, absorb))
+
+
+# --- the citizen ---------------------------------------------------------------------------------
+
+
+def _log(session: SessionDep, passport: Passport) -> list[AccessLogEntry]:
+    return [
+        AccessLogEntry(
+            at=entry.at, action=entry.action, actor_kind=entry.actor_kind, who=who, structure=where
+        )
+        for entry, who, where in service.access_log(session, passport)
+    ]
+
+
+@router.post(
+    "/citizen/login", response_model=CitizenLoginResponse, dependencies=[authorize(PUBLIC)]
+)
+def citizen_login(
+    data: CitizenLoginRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+) -> CitizenLoginResponse:
+    """Sign in with the passport number and access code printed on the card."""
+    passport_id = citizen.check_code(
+        engine, settings, data.number, data.code, client_address(request)
+    )
+    login = citizen.start_session(session, settings, passport_id, client_address(request))
+    response.set_cookie(
+        CITIZEN_COOKIE,
+        login.token,
+        max_age=settings.session_max_hours * 3600,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )
+    passport = service.get(session, passport_id)
+    return CitizenLoginResponse(
+        passport=service.summary(session, passport), csrf_token=login.csrf_token
+    )
+
+
+@router.post("/citizen/logout", status_code=status.HTTP_204_NO_CONTENT)
+def citizen_logout(
+    principal: Annotated[Principal, authorize(CITIZEN)], response: Response, session: SessionDep
+) -> None:
+    """End the citizen's session."""
+    citizen.logout(session, principal)
+    response.delete_cookie(CITIZEN_COOKIE, path="/")
+
+
+@router.get("/citizen/passport", response_model=PassportView)
+def citizen_passport(
+    principal: Annotated[Principal, authorize(CITIZEN)], session: WriteSessionDep
+) -> PassportView:
+    """My passport."""
+    passport = service.load(session, principal, principal.passport_id or 0)
+    service.journal(session, principal, passport, "passport.read")
+    return service.view(session, passport)
+
+
+@router.post(
+    "/citizen/self-assessments",
+    response_model=ValidationPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+def citizen_self_assess(
+    data: SelfAssessment, principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
+) -> ValidationPublic:
+    """Say what I think I can do; shown apart from what mediators validated."""
+    passport = service.load(session, principal, principal.passport_id or 0)
+    validation = service.self_assess(session, principal, passport, data.skill_code, data.level)
+    return service.validation_public(session, validation.id or 0)
+
+
+@router.get("/citizen/access-log", response_model=list[AccessLogEntry])
+def citizen_access_log(
+    principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
+) -> list[AccessLogEntry]:
+    """Who looked at or changed my passport, and when."""
+    passport = service.load(session, principal, principal.passport_id or 0)
+    return _log(session, passport)
+
+
+@router.get("/citizen/grants", response_model=list[GrantPublic])
+def citizen_grants(
+    principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
+) -> list[GrantPublic]:
+    """The structures of other territories I share my passport with."""
+    passport = service.load(session, principal, principal.passport_id or 0)
+    return [_grant_public(g) for g in service.active_grants(session, passport)]
+
+
+@router.post("/citizen/grants", response_model=GrantPublic, status_code=status.HTTP_201_CREATED)
+def citizen_grant(
+    data: GrantCreate, principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
+) -> GrantPublic:
+    """Share my passport with a structure of another territory."""
+    passport = service.load(session, principal, principal.passport_id or 0)
+    return _grant_public(service.grant(session, principal, passport, data.structure_id))
+
+
+@router.delete("/citizen/grants/{grant_id}", response_model=GrantPublic)
+def citizen_revoke(
+    grant_id: Id, principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
+) -> GrantPublic:
+    """Stop sharing my passport with a structure."""
+    passport = service.load(session, principal, principal.passport_id or 0)
+    return _grant_public(service.revoke_grant(session, principal, passport, grant_id))

@@ -1,0 +1,128 @@
+"""What the passport API takes and gives."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from app.core.time import utcnow
+from app.core.validation import Email, UtcDateTime
+from app.passports.models import Method
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+
+# The consent text a mediator reads to the citizen; its version is recorded with each passport.
+CONSENT_VERSION = "2026-11"
+
+
+class PassportCreate(BaseModel):
+    first_name: Name
+    last_name: Name
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    commune_insee: Annotated[str, StringConstraints(pattern=r"^(?:\d{5}|2[AB]\d{3})$")] | None = (
+        None
+    )
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{6,20}$")] | None = None
+    email: Email | None = None
+    structure_id: int = Field(ge=1, description="Where the passport is opened")
+    consent: bool = Field(description="The citizen agreed to the consent text, read to them")
+    consent_version: str = Field(default=CONSENT_VERSION, max_length=20)
+    # A likely duplicate (same name and birth year) is refused unless the mediator confirms.
+    confirm_not_duplicate: bool = False
+
+    @field_validator("birth_year")
+    @classmethod
+    def _not_future(cls, year: int | None) -> int | None:
+        if year is not None and year > utcnow().year:
+            raise ValueError("a birth year cannot be in the future")
+        return year
+
+
+class PassportSummary(BaseModel):
+    id: int
+    number: str
+    first_name: str | None
+    last_name: str | None
+    birth_year: int | None
+    territory_code: str
+    created_at: UtcDateTime
+
+
+class PassportCreated(PassportSummary):
+    access_code: str = Field(description="Shown once: printed on the access card")
+
+
+class ValidationCreate(BaseModel):
+    skill_code: Annotated[str, StringConstraints(max_length=32)]
+    level: int | None = Field(
+        default=None, ge=1, le=8, description="Premiers pas skills carry theirs"
+    )
+    method: Method
+    evidence: Text | None = None
+    observed_on: date
+    structure_id: int = Field(ge=1)
+
+    @field_validator("observed_on")
+    @classmethod
+    def _not_future(cls, day: date) -> date:
+        if day > utcnow().date():
+            raise ValueError("the observation date cannot be in the future")
+        return day
+
+    @field_validator("method")
+    @classmethod
+    def _mediator_methods(cls, method: Method) -> Method:
+        if method in (Method.SELF_ASSESSMENT, Method.CREDENTIAL):
+            raise ValueError("self-assessments and imports are recorded by their own routes")
+        return method
+
+
+class Withdrawal(BaseModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+
+
+class ValidationPublic(BaseModel):
+    id: int
+    skill_code: str
+    skill_label_fr: str
+    level: int
+    method: Method
+    evidence: str | None
+    observed_on: date
+    mediator_name: str | None
+    structure_name: str | None
+    created_at: UtcDateTime
+    withdrawn_at: UtcDateTime | None
+    withdrawal_reason: str | None
+    source_issuer: str | None
+
+
+class CompetenceLevel(BaseModel):
+    code: str
+    label_fr: str
+    level: int
+    since: date
+
+
+class AreaView(BaseModel):
+    code: str
+    label_fr: str
+    competences: list[CompetenceLevel]
+
+
+class FirstStepView(BaseModel):
+    code: str
+    label_fr: str
+    acquired_on: date | None
+
+
+class PassportView(BaseModel):
+    passport: PassportSummary
+    areas: list[AreaView] = Field(description="Current level per CRCN competence, by domain")
+    premiers_pas: list[FirstStepView]
+    in_progress: list[str] = Field(description="Competences with only self-assessments so far")
+    validations: list[ValidationPublic] = Field(description="The full history, newest first")
+    self_assessments: list[ValidationPublic]

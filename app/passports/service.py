@@ -1,0 +1,621 @@
+"""Passports and validations: open, find, record, withdraw, view, share, and the access journal.
+
+Every read or write of a passport goes through `load` (visibility: 404 when the caller may not
+see it) and leaves a row in the passport's access journal, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from app import authz
+from app.accounts import security
+from app.accounts.models import Account, Role
+from app.accounts.principal import CallerKind, Principal
+from app.audit import service as audit
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.logging import current_request_id
+from app.core.time import utcnow
+from app.framework.models import FrameworkArea, Skill
+from app.passports import numbers
+from app.passports.models import AccessGrant, AccessLog, Method, Passport, Validation
+from app.passports.schemas import (
+    AreaView,
+    CompetenceLevel,
+    FirstStepView,
+    PassportCreate,
+    PassportSummary,
+    PassportView,
+    ValidationCreate,
+    ValidationPublic,
+)
+from app.structures.models import Structure
+from app.territory.models import Territory
+
+
+def search_name(first_name: str, last_name: str) -> str:
+    """Lower-case, unaccented, single-spaced "last first": what duplicates and search compare."""
+    text = f"{last_name} {first_name}"
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = "".join(c if c.isalnum() else " " for c in text.lower())
+    return " ".join(text.split())
+
+
+# --- visibility and the access journal -----------------------------------------------------------
+
+
+def _granted(session: Session, passport_id: int, structure_ids: frozenset[int]) -> bool:
+    if not structure_ids:
+        return False
+    grant = session.exec(
+        select(AccessGrant.id).where(
+            AccessGrant.passport_id == passport_id,
+            col(AccessGrant.structure_id).in_(structure_ids),
+            col(AccessGrant.revoked_at).is_(None),
+        )
+    ).first()
+    return grant is not None
+
+
+def can_see(session: Session, principal: Principal, passport: Passport) -> bool:
+    if principal.kind is CallerKind.CITIZEN:
+        return principal.passport_id == passport.id
+    if principal.kind is not CallerKind.ACCOUNT or principal.is_platform_admin:
+        # Platform admins run the instance; they have no business reading citizens' passports.
+        return False
+    if principal.territory_id == passport.territory_id:
+        return True
+    assert passport.id is not None
+    return _granted(session, passport.id, principal.structure_ids)
+
+
+def load(session: Session, principal: Principal, passport_id: int) -> Passport:
+    """The passport, if this caller may see it; 404 otherwise, whether or not it exists."""
+    passport = session.get(Passport, passport_id)
+    if (
+        passport is None
+        or passport.erased_at is not None
+        or not can_see(session, principal, passport)
+    ):
+        raise NotFound("No such passport.", code="unknown_passport")
+    if passport.merged_into_id is not None:
+        target = session.get(Passport, passport.merged_into_id)
+        raise NotFound(
+            "This passport was merged into another one.",
+            code="passport_merged",
+            merged_into=target.number if target else None,
+        )
+    return passport
+
+
+def get(session: Session, passport_id: int) -> Passport:
+    """A passport by id, with no visibility check: for callers that have just proven access."""
+    passport = session.get(Passport, passport_id)
+    if passport is None:
+        raise NotFound("No such passport.", code="unknown_passport")
+    return passport
+
+
+def ensure_holder(principal: Principal, passport: Passport) -> None:
+    """Only the territory holding the passport manages its access code and its sharing."""
+    if principal.territory_id != passport.territory_id:
+        raise Forbidden(
+            "Only the territory that holds this passport may do this.", code="not_holder"
+        )
+
+
+def journal(session: Session, principal: Principal, passport: Passport, action: str) -> None:
+    """One row of the passport's access journal, and the activity date retention counts from."""
+    assert passport.id is not None
+    kind = {
+        CallerKind.CITIZEN: "citizen",
+        CallerKind.ACCOUNT: "admin" if principal.role is Role.TERRITORY_ADMIN else "mediator",
+    }.get(principal.kind, "anonymous")
+    structure_id = None
+    if principal.kind is CallerKind.ACCOUNT and len(principal.structure_ids) == 1:
+        structure_id = next(iter(principal.structure_ids))
+    session.add(
+        AccessLog(
+            passport_id=passport.id,
+            action=action,
+            actor_kind=kind,
+            account_id=principal.account_id,
+            structure_id=structure_id,
+            request_id=current_request_id(),
+        )
+    )
+    passport.last_activity_at = utcnow()
+
+
+# --- opening and finding -------------------------------------------------------------------------
+
+
+def summary(session: Session, passport: Passport) -> PassportSummary:
+    territory = session.get(Territory, passport.territory_id)
+    assert passport.id is not None and territory is not None
+    return PassportSummary(
+        id=passport.id,
+        number=passport.number,
+        first_name=passport.first_name,
+        last_name=passport.last_name,
+        birth_year=passport.birth_year,
+        territory_code=territory.code,
+        created_at=passport.created_at,
+    )
+
+
+def likely_duplicates(
+    session: Session, territory_id: int, name: str, birth_year: int | None
+) -> Sequence[Passport]:
+    return session.exec(
+        select(Passport).where(
+            Passport.territory_id == territory_id,
+            Passport.search_name == name,
+            Passport.birth_year == birth_year,
+            col(Passport.erased_at).is_(None),
+            col(Passport.merged_into_id).is_(None),
+        )
+    ).all()
+
+
+def _structure_in_territory(session: Session, principal: Principal, structure_id: int) -> Structure:
+    structure = session.get(Structure, structure_id)
+    if structure is None:
+        raise InvalidInput("No such structure.", code="unknown_structure")
+    authz.ensure_structure_member(principal, structure.territory_id, structure_id)
+    return structure
+
+
+@dataclass
+class Opened:
+    passport: Passport
+    access_code: str
+
+
+def open_passport(session: Session, principal: Principal, data: PassportCreate) -> Opened:
+    if not data.consent:
+        raise InvalidInput(
+            "A passport is opened only with the citizen's consent.", code="consent_required"
+        )
+    structure = _structure_in_territory(session, principal, data.structure_id)
+    name = search_name(data.first_name, data.last_name)
+    duplicates = likely_duplicates(session, structure.territory_id, name, data.birth_year)
+    if duplicates and not data.confirm_not_duplicate:
+        raise Conflict(
+            "A passport with the same name and birth year exists; search for it, or confirm "
+            "that this is another person.",
+            code="likely_duplicate",
+            candidates=[p.number for p in duplicates],
+        )
+    code = numbers.new_access_code()
+    now = utcnow()
+    passport = Passport(
+        territory_id=structure.territory_id,
+        number=numbers.new_number(),
+        first_name=data.first_name,
+        last_name=data.last_name,
+        birth_year=data.birth_year,
+        commune_insee=data.commune_insee,
+        phone=data.phone,
+        email=data.email,
+        search_name=name,
+        holder_id=secrets.token_hex(16),
+        access_code_hash=security.hash_password(code),
+        access_code_set_at=now,
+        consent_version=data.consent_version,
+        consent_at=now,
+        consent_account_id=principal.account_id,
+        consent_structure_id=structure.id,
+    )
+    # 27^7 numbers: a collision is rare, but the unique index decides, not a prior SELECT.
+    for _ in range(5):
+        try:
+            with session.begin_nested():
+                session.add(passport)
+                session.flush()
+            break
+        except IntegrityError:
+            passport.number = numbers.new_number()
+    else:  # pragma: no cover - five collisions in a row would mean a broken generator
+        raise Conflict("Could not allocate a passport number; retry.", code="number_exhausted")
+    journal(session, principal, passport, "passport.opened")
+    audit.record(
+        session,
+        "passport.opened",
+        actor_account_id=principal.account_id,
+        territory_id=passport.territory_id,
+        target_type="passport",
+        target_id=passport.id,
+    )
+    return Opened(passport, code)
+
+
+def find(
+    session: Session,
+    principal: Principal,
+    *,
+    text: str | None,
+    birth_year: int | None,
+    limit: int = 50,
+) -> Sequence[Passport]:
+    """Search the caller's territory by name, number or birth year."""
+    if principal.territory_id is None:
+        raise Forbidden(
+            "Searching passports is for the people of a territory.", code="forbidden_role"
+        )
+    query = select(Passport).where(
+        Passport.territory_id == principal.territory_id,
+        col(Passport.erased_at).is_(None),
+        col(Passport.merged_into_id).is_(None),
+    )
+    if text:
+        number = numbers.normalise_number(text)
+        if number:
+            query = query.where(Passport.number == number)
+        else:
+            for word in search_name("", text).split():
+                query = query.where(col(Passport.search_name).contains(word))
+    if birth_year is not None:
+        query = query.where(Passport.birth_year == birth_year)
+    return session.exec(query.order_by(col(Passport.search_name)).limit(limit)).all()
+
+
+# --- validations ---------------------------------------------------------------------------------
+
+
+def _skill(session: Session, code: str) -> Skill:
+    skill = session.get(Skill, code)
+    if skill is None:
+        raise InvalidInput(f"No skill has the code {code!r}.", code="unknown_skill")
+    return skill
+
+
+def record_validation(
+    session: Session,
+    principal: Principal,
+    passport: Passport,
+    data: ValidationCreate,
+    idempotency_key: str | None,
+) -> tuple[Validation, bool]:
+    """Append a validation; a retry with the same Idempotency-Key returns the first one."""
+    assert passport.id is not None and principal.account_id is not None
+    # Lock the passport row for the rest of the transaction, so an erasure running at the same
+    # moment either comes first (and the passport is gone) or waits (and blanks this evidence).
+    session.flush()  # refresh() would drop changes not yet written
+    session.refresh(passport, with_for_update=True)
+    if passport.erased_at is not None:
+        raise NotFound("No such passport.", code="unknown_passport")
+    if idempotency_key:
+        existing = _by_key(session, principal.account_id, idempotency_key)
+        if existing is not None:
+            return _same_request(existing, passport.id, data), False
+    skill = _skill(session, data.skill_code)
+    if skill.framework_code == "pp":
+        assert skill.level is not None
+        if data.level not in (None, skill.level):
+            raise InvalidInput(
+                f"{skill.code} is a level {skill.level} skill.", code="level_mismatch"
+            )
+        level = skill.level
+    elif data.level is None:
+        raise InvalidInput("Give the level observed (1 to 8).", code="level_required")
+    else:
+        level = data.level
+    structure = _structure_in_territory(session, principal, data.structure_id)
+    validation = Validation(
+        passport_id=passport.id,
+        skill_code=skill.code,
+        level=level,
+        method=data.method,
+        evidence=data.evidence or None,
+        observed_on=data.observed_on,
+        account_id=principal.account_id,
+        structure_id=structure.id,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        with session.begin_nested():
+            session.add(validation)
+            session.flush()
+    except IntegrityError:
+        # A concurrent retry with the same key won the race: answer with its validation.
+        existing = _by_key(session, principal.account_id, idempotency_key or "")
+        if existing is None:
+            raise
+        return _same_request(existing, passport.id, data), False
+    journal(session, principal, passport, "validation.created")
+    return validation, True
+
+
+def _by_key(session: Session, account_id: int, key: str) -> Validation | None:
+    return session.exec(
+        select(Validation).where(
+            Validation.account_id == account_id, Validation.idempotency_key == key
+        )
+    ).first()
+
+
+def _same_request(existing: Validation, passport_id: int, data: ValidationCreate) -> Validation:
+    if existing.passport_id != passport_id or existing.skill_code != data.skill_code:
+        raise Conflict(
+            "This Idempotency-Key was used for another request.", code="idempotency_key_reused"
+        )
+    return existing
+
+
+def withdraw(
+    session: Session, principal: Principal, passport: Passport, validation_id: int, reason: str
+) -> Validation:
+    validation = session.get(Validation, validation_id, with_for_update=True)
+    if validation is None or validation.passport_id != passport.id:
+        raise NotFound("No such validation in this passport.", code="unknown_validation")
+    if validation.method is Method.SELF_ASSESSMENT:
+        raise Forbidden("A self-assessment belongs to the citizen.", code="not_withdrawable")
+    if validation.withdrawn_at is not None:
+        raise Conflict("This validation is already withdrawn.", code="already_withdrawn")
+    if validation.structure_id is not None:
+        structure = session.get(Structure, validation.structure_id)
+        assert structure is not None
+        authz.ensure_structure_member(principal, structure.territory_id, structure.id or 0)
+    validation.withdrawn_at = utcnow()
+    validation.withdrawn_by_account_id = principal.account_id
+    validation.withdrawal_reason = reason
+    journal(session, principal, passport, "validation.withdrawn")
+    return validation
+
+
+# --- the view ------------------------------------------------------------------------------------
+
+
+def _public(
+    validation: Validation, skill: Skill, mediator_name: str | None, structure_name: str | None
+) -> ValidationPublic:
+    return ValidationPublic(
+        id=validation.id or 0,
+        skill_code=skill.code,
+        skill_label_fr=skill.label_fr,
+        level=validation.level,
+        method=validation.method,
+        evidence=validation.evidence,
+        observed_on=validation.observed_on,
+        mediator_name=mediator_name,
+        structure_name=structure_name or validation.source_structure,
+        created_at=validation.created_at,
+        withdrawn_at=validation.withdrawn_at,
+        withdrawal_reason=validation.withdrawal_reason,
+        source_issuer=validation.source_issuer,
+    )
+
+
+def _validation_rows(session: Session) -> Any:
+    return (
+        select(Validation, Skill, Account.display_name, Structure.nom)
+        .join(Skill, col(Skill.code) == Validation.skill_code)
+        .outerjoin(Account, col(Account.id) == Validation.account_id)
+        .outerjoin(Structure, col(Structure.id) == Validation.structure_id)
+    )
+
+
+def validation_public(session: Session, validation_id: int) -> ValidationPublic:
+    session.flush()
+    row = session.exec(_validation_rows(session).where(Validation.id == validation_id)).one()
+    return _public(*row)
+
+
+def view(session: Session, passport: Passport) -> PassportView:
+    """The whole passport in four queries, however many validations it holds."""
+    assert passport.id is not None
+    rows = session.exec(
+        _validation_rows(session)
+        .where(Validation.passport_id == passport.id)
+        .order_by(col(Validation.observed_on).desc(), col(Validation.id).desc())
+    ).all()
+    crcn = session.exec(
+        select(Skill, FrameworkArea)
+        .join(FrameworkArea, col(FrameworkArea.code) == Skill.area_code)
+        .where(Skill.framework_code == "crcn")
+        .order_by(col(Skill.position))
+    ).all()
+    first_steps = session.exec(
+        select(Skill).where(Skill.framework_code == "pp").order_by(col(Skill.position))
+    ).all()
+
+    history: list[ValidationPublic] = []
+    own: list[ValidationPublic] = []
+    best: dict[str, tuple[int, date]] = {}
+    self_best: dict[str, int] = {}
+    acquired: dict[str, date] = {}
+    for validation, skill, mediator_name, structure_name in rows:
+        public = _public(validation, skill, mediator_name, structure_name)
+        # A Premiers pas skill counts for its CRCN competence, at its own level.
+        competence = skill.crcn_code if skill.framework_code == "pp" else skill.code
+        if validation.method is Method.SELF_ASSESSMENT:
+            own.append(public)
+            if competence and validation.withdrawn_at is None:
+                self_best[competence] = max(self_best.get(competence, 0), validation.level)
+            continue
+        history.append(public)
+        if validation.withdrawn_at is not None:
+            continue
+        if skill.framework_code == "pp":
+            acquired[skill.code] = min(
+                acquired.get(skill.code, validation.observed_on), validation.observed_on
+            )
+        if competence:
+            current = best.get(competence)
+            if current is None or (validation.level, validation.observed_on) > current:
+                best[competence] = (validation.level, validation.observed_on)
+
+    areas: dict[str, AreaView] = {}
+    for skill, area in crcn:
+        view_area = areas.setdefault(
+            area.code, AreaView(code=area.code, label_fr=area.label_fr, competences=[])
+        )
+        if skill.code in best:
+            level, since = best[skill.code]
+            view_area.competences.append(
+                CompetenceLevel(code=skill.code, label_fr=skill.label_fr, level=level, since=since)
+            )
+    in_progress = [
+        code for code, level in self_best.items() if level > best.get(code, (0, date.min))[0]
+    ]
+    return PassportView(
+        passport=summary(session, passport),
+        areas=list(areas.values()),
+        premiers_pas=[
+            FirstStepView(code=s.code, label_fr=s.label_fr, acquired_on=acquired.get(s.code))
+            for s in first_steps
+        ],
+        in_progress=sorted(in_progress),
+        validations=history,
+        self_assessments=own,
+    )
+
+
+# --- sharing -------------------------------------------------------------------------------------
+
+
+def grant(
+    session: Session, principal: Principal, passport: Passport, structure_id: int
+) -> AccessGrant:
+    structure = session.get(Structure, structure_id)
+    if structure is None:
+        raise InvalidInput("No such structure.", code="unknown_structure")
+    if structure.territory_id == passport.territory_id:
+        raise InvalidInput(
+            "The territory's own structures already see this passport.", code="grant_not_needed"
+        )
+    existing = session.exec(
+        select(AccessGrant).where(
+            AccessGrant.passport_id == passport.id,
+            AccessGrant.structure_id == structure_id,
+            col(AccessGrant.revoked_at).is_(None),
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    access = AccessGrant(
+        passport_id=passport.id or 0,
+        structure_id=structure_id,
+        granted_by_account_id=principal.account_id,
+    )
+    session.add(access)
+    session.flush()
+    journal(session, principal, passport, "access.granted")
+    return access
+
+
+def revoke_grant(
+    session: Session, principal: Principal, passport: Passport, grant_id: int
+) -> AccessGrant:
+    access = session.get(AccessGrant, grant_id)
+    if access is None or access.passport_id != passport.id:
+        raise NotFound("No such access.", code="unknown_grant")
+    if access.revoked_at is None:
+        access.revoked_at = utcnow()
+        journal(session, principal, passport, "access.revoked")
+    return access
+
+
+def access_log(
+    session: Session, passport: Passport, limit: int = 200
+) -> Sequence[tuple[AccessLog, str | None, str | None]]:
+    return session.exec(
+        select(AccessLog, Account.display_name, Structure.nom)
+        .outerjoin(Account, col(Account.id) == AccessLog.account_id)
+        .outerjoin(Structure, col(Structure.id) == AccessLog.structure_id)
+        .where(AccessLog.passport_id == passport.id)
+        .order_by(col(AccessLog.id).desc())
+        .limit(limit)
+    ).all()
+
+
+def active_grants(session: Session, passport: Passport) -> Sequence[AccessGrant]:
+    return session.exec(
+        select(AccessGrant).where(
+            AccessGrant.passport_id == passport.id, col(AccessGrant.revoked_at).is_(None)
+        )
+    ).all()
+
+
+# --- the citizen's own records, and merging duplicates -------------------------------------------
+
+MAX_SELF_ASSESSMENTS = 500
+
+
+def self_assess(
+    session: Session, principal: Principal, passport: Passport, skill_code: str, level: int | None
+) -> Validation:
+    """The citizen's own view of a skill, kept apart from what mediators observed."""
+    skill = _skill(session, skill_code)
+    if skill.framework_code == "pp":
+        level = skill.level
+    elif level is None:
+        raise InvalidInput("Give the level you think you have (1 to 8).", code="level_required")
+    count = session.exec(
+        select(func.count())
+        .select_from(Validation)
+        .where(Validation.passport_id == passport.id, Validation.method == Method.SELF_ASSESSMENT)
+    ).one()
+    if count >= MAX_SELF_ASSESSMENTS:
+        raise Conflict("Too many self-assessments in this passport.", code="too_many")
+    assert passport.id is not None and level is not None
+    validation = Validation(
+        passport_id=passport.id,
+        skill_code=skill.code,
+        level=level,
+        method=Method.SELF_ASSESSMENT,
+        observed_on=utcnow().date(),
+    )
+    session.add(validation)
+    session.flush()
+    journal(session, principal, passport, "self_assessment.created")
+    return validation
+
+
+def merge(session: Session, principal: Principal, keep: Passport, absorb: Passport) -> Passport:
+    """Fold a duplicate into `keep`: every validation moves, the duplicate keeps only its number
+    (so that a card already printed says where it went) and the trace of the merge."""
+    assert keep.id is not None and absorb.id is not None
+    authz.ensure_territory_admin(principal, keep.territory_id)
+    if keep.id == absorb.id:
+        raise InvalidInput("A passport cannot be merged into itself.", code="same_passport")
+    if keep.territory_id != absorb.territory_id:
+        raise InvalidInput("Only passports of one territory can be merged.", code="other_territory")
+    moved = 0
+    for validation in session.exec(
+        select(Validation).where(Validation.passport_id == absorb.id)
+    ).all():
+        validation.passport_id = keep.id
+        moved += 1
+    for access in session.exec(
+        select(AccessGrant).where(AccessGrant.passport_id == absorb.id)
+    ).all():
+        access.passport_id = keep.id
+    absorb.merged_into_id = keep.id
+    for field in ("first_name", "last_name", "birth_year", "commune_insee", "phone", "email"):
+        setattr(absorb, field, None)
+    absorb.search_name = None
+    absorb.access_code_hash = None
+    journal(session, principal, keep, "passport.merged")
+    journal(session, principal, absorb, "passport.merged")
+    audit.record(
+        session,
+        "passport.merged",
+        actor_account_id=principal.account_id,
+        territory_id=keep.territory_id,
+        target_type="passport",
+        target_id=keep.id,
+        absorbed=absorb.id,
+        validations_moved=moved,
+    )
+    return keep

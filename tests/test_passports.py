@@ -1,0 +1,468 @@
+"""Passports and validations: the mediator records, the citizen sees, nothing is lost or changed."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from app.passports import numbers
+from tests.factories import World, make_world
+
+PROBLEM = "application/problem+json"
+TODAY = date.today().isoformat()
+
+
+@pytest.fixture
+def world(engine: sa.Engine) -> World:
+    return make_world(engine)
+
+
+def _problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    return body
+
+
+def _open(client: TestClient, world: World, **extra: Any) -> dict[str, Any]:
+    body = {
+        "first_name": "Amina",
+        "last_name": "Diallo",
+        "birth_year": 1961,
+        "structure_id": world.a1.id,
+        "consent": True,
+        **extra,
+    }
+    response = client.post(
+        "/api/v1/passports", json=body, headers=world.headers["mediator_of_structure"]
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def _validate(client: TestClient, world: World, passport_id: int, **extra: Any) -> Any:
+    body = {
+        "skill_code": "pp:PP-06",
+        "method": "observation",
+        "observed_on": TODAY,
+        "structure_id": world.a1.id,
+        "evidence": "A envoyé sa facture en pièce jointe à la CAF.",
+        **extra,
+    }
+    return client.post(
+        f"/api/v1/passports/{passport_id}/validations",
+        json=body,
+        headers=extra.pop("headers", None) or world.headers["mediator_of_structure"],
+    )
+
+
+def test_numbers_are_unambiguous_and_checked() -> None:
+    for _ in range(200):
+        number = numbers.new_number()
+        assert number.startswith("P-") and len(number) == 10
+        assert not set(number[2:]) & set("01OILAEU")
+        assert numbers.normalise_number(number.lower().replace("-", " ")) == number
+        typo = number[:3] + ("B" if number[3] != "B" else "C") + number[4:]
+        assert numbers.normalise_number(typo) is None
+
+
+def test_the_whole_story(client: TestClient, world: World, engine: sa.Engine) -> None:
+    opened = _open(client, world)
+    number, code, pid = opened["number"], opened["access_code"], opened["id"]
+    mediator = world.headers["mediator_of_structure"]
+
+    first = _validate(client, world, pid)
+    assert first.status_code == 201, first.text
+    assert first.json()["level"] == 2  # PP-06 carries its own level
+    second = _validate(client, world, pid, skill_code="crcn:4.1", level=3, method="situation")
+    third = _validate(client, world, pid, skill_code="crcn:1.1", level=2, method="exercise")
+    assert second.status_code == third.status_code == 201
+    withdrawn = client.post(
+        f"/api/v1/passports/{pid}/validations/{third.json()['id']}/withdraw",
+        json={"reason": "Mauvaise personne sélectionnée"},
+        headers=mediator,
+    )
+    assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn_at"]
+    _problem(
+        client.post(
+            f"/api/v1/passports/{pid}/validations/{third.json()['id']}/withdraw",
+            json={"reason": "encore"},
+            headers=mediator,
+        ),
+        409,
+        "already_withdrawn",
+    )
+    seen_by_mediator = client.get(f"/api/v1/passports/{pid}", headers=mediator).json()
+
+    # The citizen signs in with the number and the code from the card, and sees exactly that.
+    citizen = TestClient(client.app)
+    login = citizen.post("/api/v1/citizen/login", json={"number": number.lower(), "code": code})
+    assert login.status_code == 200, login.text
+    mine = citizen.get("/api/v1/citizen/passport").json()
+    assert mine["validations"] == seen_by_mediator["validations"]
+    by_code = {v["skill_code"]: v for v in mine["validations"]}
+    assert by_code["crcn:1.1"]["withdrawn_at"] and by_code["crcn:1.1"]["withdrawal_reason"]
+    assert by_code["pp:PP-06"]["mediator_name"] == "Test User"
+    levels = {c["code"]: c["level"] for a in mine["areas"] for c in a["competences"]}
+    assert levels == {"crcn:4.1": 3, "crcn:2.1": 2}  # the withdrawn one does not count
+    acquired = {s["code"] for s in mine["premiers_pas"] if s["acquired_on"]}
+    assert acquired == {"pp:PP-06"}
+
+    log = citizen.get("/api/v1/citizen/access-log").json()
+    actions = [(e["action"], e["actor_kind"]) for e in log]
+    assert ("passport.opened", "mediator") in actions
+    assert actions.count(("validation.created", "mediator")) == 3
+    assert ("validation.withdrawn", "mediator") in actions
+    assert ("passport.read", "mediator") in actions
+    assert ("passport.read", "citizen") in actions
+    assert all(e["who"] == "Test User" for e in log if e["actor_kind"] == "mediator")
+
+    # A citizen cannot act as a mediator, nor read another passport.
+    _problem(citizen.get(f"/api/v1/passports/{pid}"), 403, "forbidden_role")
+    csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+    assert citizen.post("/api/v1/citizen/logout", headers=csrf).status_code == 204
+    _problem(citizen.get("/api/v1/citizen/passport"), 401, "unauthenticated")
+
+
+def test_bad_input_changes_nothing(client: TestClient, world: World, engine: sa.Engine) -> None:
+    pid = _open(client, world)["id"]
+    cases = [
+        ({"skill_code": "crcn:9.9", "level": 2}, 422, "unknown_skill"),
+        ({"skill_code": "crcn:4.1", "level": 9}, 422, "validation_error"),
+        ({"skill_code": "crcn:4.1", "level": 0}, 422, "validation_error"),
+        ({"skill_code": "crcn:4.1"}, 422, "level_required"),
+        ({"skill_code": "pp:PP-06", "level": 5}, 422, "level_mismatch"),
+        (
+            {
+                "skill_code": "crcn:4.1",
+                "level": 2,
+                "observed_on": (date.today() + timedelta(days=1)).isoformat(),
+            },
+            422,
+            "validation_error",
+        ),
+        ({"skill_code": "crcn:4.1", "level": 2, "evidence": "x" * 1001}, 422, "validation_error"),
+        (
+            {"skill_code": "crcn:4.1", "level": 2, "method": "self_assessment"},
+            422,
+            "validation_error",
+        ),
+        (
+            {"skill_code": "crcn:4.1", "level": 2, "structure_id": world.a2.id},
+            403,
+            "not_structure_member",
+        ),
+    ]
+    for extra, status, code in cases:
+        _problem(_validate(client, world, pid, **extra), status, code)
+    # Someone else's passport: a mediator of another territory cannot tell it exists.
+    _problem(
+        _validate(client, world, pid, headers=world.headers["mediator_other_territory"]),
+        404,
+        "unknown_passport",
+    )
+    _problem(
+        client.get("/api/v1/passports/999999", headers=world.headers["mediator_of_structure"]),
+        404,
+        "unknown_passport",
+    )
+    _problem(
+        client.get(f"/api/v1/passports/{pid}", headers=world.headers["platform_admin"]),
+        403,
+        "forbidden_role",
+    )
+    _problem(
+        client.post("/api/v1/citizen/login", json={"number": "P-2345678B", "code": "WRONG"}),
+        401,
+        "invalid_access_code",
+    )
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM validation")).scalar_one() == 0
+
+
+def test_consent_and_duplicates(client: TestClient, world: World) -> None:
+    mediator = world.headers["mediator_of_structure"]
+    body = {
+        "first_name": "Jean",
+        "last_name": "Dupont",
+        "birth_year": 1950,
+        "structure_id": world.a1.id,
+    }
+    _problem(
+        client.post("/api/v1/passports", json={**body, "consent": False}, headers=mediator),
+        422,
+        "consent_required",
+    )
+    first = client.post("/api/v1/passports", json={**body, "consent": True}, headers=mediator)
+    assert first.status_code == 201
+    same = {**body, "first_name": "JEAN", "last_name": "Dupônt", "consent": True}
+    dup = _problem(
+        client.post("/api/v1/passports", json=same, headers=mediator), 409, "likely_duplicate"
+    )
+    assert dup["candidates"] == [first.json()["number"]]
+    confirmed = client.post(
+        "/api/v1/passports", json={**same, "confirm_not_duplicate": True}, headers=mediator
+    )
+    assert confirmed.status_code == 201
+    assert confirmed.json()["number"] != first.json()["number"]
+
+
+def test_search_by_name_number_or_birth_year(client: TestClient, world: World) -> None:
+    amina = _open(client, world)
+    _open(client, world, first_name="Paul", last_name="Bernard", birth_year=1980)
+    mediator = world.headers["mediator_of_structure"]
+
+    def names(**params: Any) -> list[str]:
+        found = client.get("/api/v1/passports", params=params, headers=mediator).json()
+        return [p["last_name"] for p in found]
+
+    assert names(q="diallo") == ["Diallo"]
+    assert names(q="AMINA dial") == ["Diallo"]
+    assert names(q=amina["number"].replace("-", " ").lower()) == ["Diallo"]
+    assert names(birth_year=1980) == ["Bernard"]
+    assert sorted(names()) == ["Bernard", "Diallo", "Martin"]  # Martin: the world's passport
+    other = client.get(
+        "/api/v1/passports", headers=world.headers["mediator_other_territory"]
+    ).json()
+    assert other == []
+
+
+def test_idempotent_retries_land_once(client: TestClient, world: World, engine: sa.Engine) -> None:
+    pid = _open(client, world)["id"]
+    headers = {**world.headers["mediator_of_structure"], "Idempotency-Key": "retry-0123456789"}
+    answers = [
+        client.post(
+            f"/api/v1/passports/{pid}/validations",
+            json={
+                "skill_code": "pp:PP-12",
+                "method": "observation",
+                "observed_on": TODAY,
+                "structure_id": world.a1.id,
+            },
+            headers=headers,
+        )
+        for _ in range(50)
+    ]
+    assert answers[0].status_code == 201
+    assert {a.status_code for a in answers[1:]} == {200}
+    assert all(a.headers.get("idempotent-replayed") == "true" for a in answers[1:])
+    assert len({a.json()["id"] for a in answers}) == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM validation")).scalar_one() == 1
+    reused = client.post(
+        f"/api/v1/passports/{pid}/validations",
+        json={
+            "skill_code": "pp:PP-01",
+            "method": "observation",
+            "observed_on": TODAY,
+            "structure_id": world.a1.id,
+        },
+        headers=headers,
+    )
+    _problem(reused, 409, "idempotency_key_reused")
+
+
+def test_view_statement_count_does_not_grow(
+    client: TestClient, world: World, engine: sa.Engine, app: Any
+) -> None:
+    pid = _open(client, world)["id"]
+    mediator = world.headers["mediator_of_structure"]
+
+    def count_statements() -> int:
+        statements: list[str] = []
+
+        def listener(*args: Any) -> None:
+            statements.append(args[2])
+
+        app_engine = app.state.engine
+        sa.event.listen(app_engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(f"/api/v1/passports/{pid}", headers=mediator).status_code == 200
+        finally:
+            sa.event.remove(app_engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    assert _validate(client, world, pid).status_code == 201
+    with_one = count_statements()
+    with engine.begin() as conn:
+        row = conn.execute(sa.text("SELECT * FROM validation")).mappings().one()
+        template = {k: v for k, v in row.items() if k not in ("id", "idempotency_key")}
+        conn.execute(
+            sa.text(
+                "INSERT INTO validation ("
+                + ", ".join(template)
+                + ") VALUES ("
+                + ", ".join(f":{k}" for k in template)
+                + ")"
+            ),
+            [template] * 499,
+        )
+    with_500 = count_statements()
+    assert with_one == with_500
+    view = client.get(f"/api/v1/passports/{pid}", headers=mediator).json()
+    assert len(view["validations"]) == 500
+
+
+def test_sharing_with_another_territory(client: TestClient, world: World) -> None:
+    opened = _open(client, world)
+    pid, code = opened["id"], opened["access_code"]
+    outsider = world.headers["mediator_other_territory"]
+    _problem(client.get(f"/api/v1/passports/{pid}", headers=outsider), 404, "unknown_passport")
+
+    mediator = world.headers["mediator_of_structure"]
+    _problem(
+        client.post(
+            f"/api/v1/passports/{pid}/grants",
+            json={"structure_id": world.b1.id, "access_code": "WRONGCOD"},
+            headers=mediator,
+        ),
+        401,
+        "invalid_access_code",
+    )
+    granted = client.post(
+        f"/api/v1/passports/{pid}/grants",
+        json={"structure_id": world.b1.id, "access_code": code},
+        headers=mediator,
+    )
+    assert granted.status_code == 201, granted.text
+    assert client.get(f"/api/v1/passports/{pid}", headers=outsider).status_code == 200
+    # The other territory's mediator may read, not manage the sharing.
+    _problem(
+        client.delete(f"/api/v1/passports/{pid}/grants/{granted.json()['id']}", headers=outsider),
+        403,
+        "not_holder",
+    )
+
+    citizen = TestClient(client.app)
+    login = citizen.post(
+        "/api/v1/citizen/login", json={"number": opened["number"], "code": code}
+    ).json()
+    csrf = {"X-CSRF-Token": login["csrf_token"]}
+    grants = citizen.get("/api/v1/citizen/grants").json()
+    assert [g["structure_id"] for g in grants] == [world.b1.id]
+    revoked = citizen.delete(f"/api/v1/citizen/grants/{grants[0]['id']}", headers=csrf)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    _problem(client.get(f"/api/v1/passports/{pid}", headers=outsider), 404, "unknown_passport")
+
+
+def test_renewed_code_replaces_the_old_one(client: TestClient, world: World) -> None:
+    opened = _open(client, world)
+    renewed = client.post(
+        f"/api/v1/passports/{opened['id']}/access-code",
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert renewed.status_code == 200
+    new_code = renewed.json()["access_code"]
+    assert new_code != opened["access_code"]
+    citizen = TestClient(client.app)
+    _problem(
+        citizen.post(
+            "/api/v1/citizen/login",
+            json={"number": opened["number"], "code": opened["access_code"]},
+        ),
+        401,
+        "invalid_access_code",
+    )
+    assert (
+        citizen.post(
+            "/api/v1/citizen/login", json={"number": opened["number"], "code": new_code}
+        ).status_code
+        == 200
+    )
+
+
+def test_wrong_codes_lock_the_passport_for_a_while(client: TestClient, world: World) -> None:
+    opened = _open(client, world)
+    for _ in range(5):
+        client.post("/api/v1/citizen/login", json={"number": opened["number"], "code": "BBBBBBBB"})
+    blocked = client.post(
+        "/api/v1/citizen/login", json={"number": opened["number"], "code": opened["access_code"]}
+    )
+    _problem(blocked, 429, "rate_limited")
+    assert int(blocked.headers["retry-after"]) > 0
+
+
+def test_self_assessments_are_kept_apart(client: TestClient, world: World) -> None:
+    opened = _open(client, world)
+    assert _validate(client, world, opened["id"], skill_code="crcn:4.1", level=1).status_code == 201
+    citizen = TestClient(client.app)
+    login = citizen.post(
+        "/api/v1/citizen/login", json={"number": opened["number"], "code": opened["access_code"]}
+    ).json()
+    csrf = {"X-CSRF-Token": login["csrf_token"]}
+    mine = citizen.post(
+        "/api/v1/citizen/self-assessments",
+        json={"skill_code": "crcn:4.1", "level": 3},
+        headers=csrf,
+    )
+    assert mine.status_code == 201 and mine.json()["method"] == "self_assessment"
+    _problem(
+        citizen.post(
+            "/api/v1/citizen/self-assessments", json={"skill_code": "crcn:4.1", "level": 3}
+        ),
+        403,
+        "csrf_failed",
+    )
+    view = citizen.get("/api/v1/citizen/passport").json()
+    assert [v["method"] for v in view["self_assessments"]] == ["self_assessment"]
+    assert all(v["method"] != "self_assessment" for v in view["validations"])
+    # The mediator's level stands; the citizen's higher opinion shows as in progress.
+    levels = {c["code"]: c["level"] for a in view["areas"] for c in a["competences"]}
+    assert levels["crcn:4.1"] == 1
+    assert view["in_progress"] == ["crcn:4.1"]
+    # A mediator cannot withdraw what the citizen said.
+    _problem(
+        client.post(
+            f"/api/v1/passports/{opened['id']}/validations/{mine.json()['id']}/withdraw",
+            json={"reason": "pas d'accord"},
+            headers=world.headers["mediator_of_structure"],
+        ),
+        403,
+        "not_withdrawable",
+    )
+
+
+def test_merging_duplicates_keeps_every_validation(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    keep = _open(client, world)
+    dup = _open(client, world, confirm_not_duplicate=True)
+    assert _validate(client, world, keep["id"]).status_code == 201
+    assert _validate(client, world, dup["id"], skill_code="crcn:4.1", level=2).status_code == 201
+    _problem(
+        client.post(
+            f"/api/v1/passports/{keep['id']}/merge",
+            json={"absorb_id": dup["id"]},
+            headers=world.headers["mediator_of_structure"],
+        ),
+        403,
+        "forbidden_role",
+    )
+    merged = client.post(
+        f"/api/v1/passports/{keep['id']}/merge",
+        json={"absorb_id": dup["id"]},
+        headers=world.headers["territory_admin"],
+    )
+    assert merged.status_code == 200, merged.text
+    view = client.get(f"/api/v1/passports/{keep['id']}", headers=world.headers["territory_admin"])
+    assert {v["skill_code"] for v in view.json()["validations"]} == {"pp:PP-06", "crcn:4.1"}
+    gone = _problem(
+        client.get(f"/api/v1/passports/{dup['id']}", headers=world.headers["territory_admin"]),
+        404,
+        "passport_merged",
+    )
+    assert gone["merged_into"] == keep["number"]
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT first_name, search_name FROM passport WHERE id = :i"), {"i": dup["id"]}
+        ).one()
+        assert tuple(row) == (None, None)
+        actions = conn.execute(
+            sa.text("SELECT action FROM audit_event WHERE action = 'passport.merged'")
+        ).all()
+        assert len(actions) == 1
