@@ -12,7 +12,14 @@ from app.accounts.oidc_models import OidcLogin
 from app.audit.models import AuditEvent
 from app.core.ratelimit import RateLimitBucket
 from app.framework.models import Framework, FrameworkArea, FrameworkLevel, Skill, SkillMapping
-from app.passports.models import AccessGrant, AccessLog, CitizenSession, Passport, Validation
+from app.passports.models import (
+    AccessGrant,
+    AccessLog,
+    CitizenLink,
+    CitizenSession,
+    Passport,
+    Validation,
+)
 from app.structures.models import Structure
 from app.territory.models import Territory
 
@@ -22,6 +29,7 @@ __all__ = [
     "Account",
     "ApiToken",
     "AuditEvent",
+    "CitizenLink",
     "CitizenSession",
     "Framework",
     "FrameworkArea",

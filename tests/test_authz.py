@@ -397,6 +397,13 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/citizen/self-assessments"): Case(
         CITIZEN, CITIZEN_ONLY, lambda w, e, c: ("", {"skill_code": "crcn:2.1", "level": 2})
     ),
+    ("POST", "/api/v1/citizen/link"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("", {"email": "someone@example.org"})
+    ),
+    # Anyone may try a link; an unknown one is refused the same way for everybody.
+    ("POST", "/api/v1/citizen/link/login"): Case(
+        PUBLIC, dict.fromkeys(CALLERS, 401), lambda w, e, c: ("", {"token": "n" * 43})
+    ),
     ("POST", "/api/v1/citizen/logout"): Case(CITIZEN, CITIZEN_ONLY),
     ("GET", "/api/v1/citizen/passport"): Case(CITIZEN, CITIZEN_ONLY),
     ("GET", "/api/v1/citizen/access-log"): Case(CITIZEN, CITIZEN_ONLY),

@@ -466,3 +466,36 @@ def test_merging_duplicates_keeps_every_validation(
             sa.text("SELECT action FROM audit_event WHERE action = 'passport.merged'")
         ).all()
         assert len(actions) == 1
+
+
+def test_citizen_with_email_signs_in_by_a_one_time_link(
+    client: TestClient, world: World, engine: sa.Engine, capfd: pytest.CaptureFixture[str]
+) -> None:
+    opened = _open(client, world, email="amina.d@example.org")
+    capfd.readouterr()
+    for email in ("AMINA.D@example.org", "unknown@example.org"):
+        sent = client.post("/api/v1/citizen/link", json={"email": email})
+        assert sent.status_code == 202 and sent.json() == {"status": "accepted"}
+    printed = capfd.readouterr().err
+    assert "amina.d@example.org" in printed and "unknown@example.org" not in printed
+    token = printed.split("/#/citoyen/lien/")[1].split()[0]
+
+    citizen = TestClient(client.app)
+    signed = citizen.post("/api/v1/citizen/link/login", json={"token": token})
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["passport"]["number"] == opened["number"]
+    assert citizen.get("/api/v1/citizen/passport").status_code == 200
+    # Once only.
+    _problem(
+        TestClient(client.app).post("/api/v1/citizen/link/login", json={"token": token}),
+        401,
+        "invalid_link",
+    )
+    _problem(
+        client.post("/api/v1/citizen/link/login", json={"token": "x" * 43}), 401, "invalid_link"
+    )
+    with engine.connect() as conn:
+        refused = conn.execute(
+            sa.text("SELECT count(*) FROM audit_event WHERE action = 'citizen.link_refused'")
+        ).scalar_one()
+    assert refused == 2

@@ -48,10 +48,12 @@ class _Found:
     citizen: bool = False
 
 
-def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
-    """The browser session cookie, the same for password and SSO sign-in."""
+def set_session_cookie(
+    response: Response, settings: Settings, token: str, *, name: str = SESSION_COOKIE
+) -> None:
+    """A session cookie, the same for staff (password or SSO) and for citizens."""
     response.set_cookie(
-        SESSION_COOKIE,
+        name,
         token,
         max_age=settings.session_max_hours * 3600,
         httponly=True,

@@ -346,17 +346,7 @@ def _revoke_sessions(session: Session, account_id: int) -> None:
 
 
 def token_public(token: ApiToken) -> TokenPublic:
-    assert token.id is not None
-    return TokenPublic(
-        id=token.id,
-        name=token.name,
-        prefix=token.prefix,
-        scopes=list(token.scopes),
-        created_at=token.created_at,
-        expires_at=token.expires_at,
-        revoked_at=token.revoked_at,
-        last_used_at=token.last_used_at,
-    )
+    return TokenPublic.model_validate(token, from_attributes=True)
 
 
 def create_token(

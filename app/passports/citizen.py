@@ -16,13 +16,13 @@ from sqlmodel import Session, col, select
 from app.accounts import security
 from app.accounts.principal import CallerKind, Principal
 from app.audit import service as audit
-from app.core import ratelimit
+from app.core import mail, ratelimit
 from app.core.db import transaction
 from app.core.errors import Unauthenticated
 from app.core.settings import Settings
-from app.core.time import utcnow
+from app.core.time import aware, utcnow
 from app.passports import numbers
-from app.passports.models import CitizenSession, Passport
+from app.passports.models import CitizenLink, CitizenSession, Passport
 from app.passports.service import journal
 
 WRONG = "This number and code do not match. Check the card, or ask your mediator for a new code."
@@ -74,6 +74,79 @@ def check_code(
         )
         raise Unauthenticated(WRONG, code="invalid_access_code")
     return passport_id
+
+
+LINK_MINUTES = 30
+
+
+def send_link(session: Session, settings: Settings, email: str) -> None:
+    """Mail a one-time sign-in link to the citizen with this address, if there is one.
+
+    The answer is the same either way, so it does not tell whether the address is known.
+    """
+    address = email.strip().lower()
+    passport = session.exec(
+        select(Passport).where(
+            Passport.email == address,
+            col(Passport.erased_at).is_(None),
+            col(Passport.merged_into_id).is_(None),
+        )
+    ).first()
+    if passport is None or passport.id is None:
+        return
+    raw = security.new_token()
+    session.add(
+        CitizenLink(
+            token_hash=security.token_hash(raw),
+            passport_id=passport.id,
+            expires_at=utcnow() + timedelta(minutes=LINK_MINUTES),
+        )
+    )
+    # In the fragment, so the token never reaches a server log or a Referer header.
+    link = f"{settings.public_url}/#/citoyen/lien/{raw}"
+    mail.send(
+        settings,
+        to=address,
+        subject="Votre lien pour ouvrir votre passeport numérique",
+        body=(
+            "Bonjour,\n\nPour ouvrir votre passeport numérique, cliquez sur ce lien.\n"
+            f"Il marche une seule fois, pendant {LINK_MINUTES} minutes :\n{link}\n\n"
+            "Si vous n'avez rien demandé, ne faites rien.\n"
+        ),
+    )
+
+
+def check_link(engine: Engine, settings: Settings, token: str, address: str | None) -> int:
+    """The passport a sign-in link opens; a wrong or used link is counted and journaled."""
+    window = _window(settings)
+    ratelimit.check(engine, f"citizen:ip:{address}", limit=settings.ip_max_failures, window=window)
+    with transaction(engine, write=False) as session:
+        link = session.exec(
+            select(CitizenLink).where(CitizenLink.token_hash == security.token_hash(token))
+        ).first()
+        usable = link is not None and link.used_at is None and aware(link.expires_at) > utcnow()
+        passport_id = link.passport_id if link is not None and usable else None
+    if passport_id is None:
+        ratelimit.record_failure(engine, f"citizen:ip:{address}", window=window)
+        audit.record_now(engine, "citizen.link_refused", outcome="failure", client_address=address)
+        raise Unauthenticated(
+            "This link does not work any more: ask for a new one.", code="invalid_link"
+        )
+    return passport_id
+
+
+def use_link(session: Session, token: str) -> None:
+    """Spend the link, once: a second tab with the same link is refused."""
+    link = session.exec(
+        select(CitizenLink)
+        .where(CitizenLink.token_hash == security.token_hash(token))
+        .with_for_update()
+    ).first()
+    if link is None or link.used_at is not None:
+        raise Unauthenticated(
+            "This link does not work any more: ask for a new one.", code="invalid_link"
+        )
+    link.used_at = utcnow()
 
 
 def normalise_code(code: str) -> str:

@@ -32,6 +32,7 @@ from app.framework.models import Skill
 from app.passports.models import (
     AccessGrant,
     AccessLog,
+    CitizenLink,
     CitizenSession,
     Method,
     Passport,
@@ -634,6 +635,8 @@ def _erase_row(session: Session, passport: Passport, erasure: Erasure) -> None:
         delete(CitizenSession).where(col(CitizenSession.passport_id) == passport.id)
     )
     erasure.sessions_deleted += ended.rowcount
+    # Sign-in links by e-mail are ways in too.
+    session.exec(delete(CitizenLink).where(col(CitizenLink.passport_id) == passport.id))
     revoked = session.exec(
         update(AccessGrant)
         .where(col(AccessGrant.passport_id) == passport.id, col(AccessGrant.revoked_at).is_(None))

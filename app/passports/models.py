@@ -37,7 +37,7 @@ class Passport(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     territory_id: int = Field(foreign_key="territory.id", index=True)
-    # P-XXXXXXXX: seven random characters and a check character, from an unambiguous alphabet.
+    # "P-" then seven random characters and a check character, from an unambiguous alphabet.
     number: str = Field(max_length=10, unique=True)
     # Personal data: None once erased.
     first_name: str | None = Field(default=None, max_length=100)
@@ -141,3 +141,16 @@ class CitizenSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
     expires_at: datetime = Field(sa_type=TZ)
     revoked_at: datetime | None = Field(default=None, sa_type=TZ)
+
+
+class CitizenLink(SQLModel, table=True):
+    """A one-time sign-in link sent to a citizen who has an e-mail address."""
+
+    __tablename__ = "citizen_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    passport_id: int = Field(foreign_key="passport.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
+    expires_at: datetime = Field(sa_type=TZ)
+    used_at: datetime | None = Field(default=None, sa_type=TZ)

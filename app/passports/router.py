@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from app.accounts.authn import CITIZEN_COOKIE, client_address
+from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
 from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.db import transaction
-from app.core.validation import UtcDateTime
+from app.core.validation import Email, UtcDateTime
 from app.passports import citizen, service
 from app.passports.models import AccessGrant, Passport
 from app.passports.schemas import (
@@ -48,6 +48,14 @@ class CitizenLoginRequest(BaseModel):
     code: str = Field(max_length=20)
 
 
+class LinkRequest(BaseModel):
+    email: Email
+
+
+class LinkLogin(BaseModel):
+    token: str = Field(min_length=20, max_length=100)
+
+
 class CitizenLoginResponse(BaseModel):
     passport: PassportSummary
     csrf_token: str
@@ -80,12 +88,7 @@ class AccessLogEntry(BaseModel):
 
 
 def _grant_public(access: AccessGrant) -> GrantPublic:
-    return GrantPublic(
-        id=access.id or 0,
-        structure_id=access.structure_id,
-        granted_at=access.granted_at,
-        revoked_at=access.revoked_at,
-    )
+    return GrantPublic.model_validate(access, from_attributes=True)
 
 
 # --- mediators -----------------------------------------------------------------------------------
@@ -273,20 +276,50 @@ def citizen_login(
     passport_id = citizen.check_code(
         engine, settings, data.number, data.code, client_address(request)
     )
-    login = citizen.start_session(session, settings, passport_id, client_address(request))
-    response.set_cookie(
-        CITIZEN_COOKIE,
-        login.token,
-        max_age=settings.session_max_hours * 3600,
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        path="/",
-    )
+    return _sign_citizen_in(session, settings, response, passport_id, client_address(request))
+
+
+def _sign_citizen_in(
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    passport_id: int,
+    address: str | None,
+) -> CitizenLoginResponse:
+    login = citizen.start_session(session, settings, passport_id, address)
+    set_session_cookie(response, settings, login.token, name=CITIZEN_COOKIE)
     passport = service.get(session, passport_id)
     return CitizenLoginResponse(
         passport=service.summary(session, passport), csrf_token=login.csrf_token
     )
+
+
+@router.post(
+    "/citizen/link", status_code=status.HTTP_202_ACCEPTED, dependencies=[authorize(PUBLIC)]
+)
+def citizen_request_link(
+    data: LinkRequest, session: SessionDep, settings: SettingsDep
+) -> dict[str, str]:
+    """Send a one-time sign-in link to a citizen's e-mail (the answer never says if it is known)."""
+    citizen.send_link(session, settings, data.email)
+    return {"status": "accepted"}
+
+
+@router.post(
+    "/citizen/link/login", response_model=CitizenLoginResponse, dependencies=[authorize(PUBLIC)]
+)
+def citizen_link_login(
+    data: LinkLogin,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+) -> CitizenLoginResponse:
+    """Sign in with the one-time link received by e-mail."""
+    passport_id = citizen.check_link(engine, settings, data.token, client_address(request))
+    citizen.use_link(session, data.token)
+    return _sign_citizen_in(session, settings, response, passport_id, client_address(request))
 
 
 @router.post("/citizen/logout", status_code=status.HTTP_204_NO_CONTENT)

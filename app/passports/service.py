@@ -23,7 +23,7 @@ from app.accounts.principal import CallerKind, Principal
 from app.audit import service as audit
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.logging import current_request_id
-from app.core.time import utcnow
+from app.core.time import aware, utcnow
 from app.framework.models import FrameworkArea, Skill
 from app.passports import numbers
 from app.passports.models import AccessGrant, AccessLog, Method, Passport, Validation
@@ -322,16 +322,21 @@ def record_validation(
         structure_id=structure.id,
         idempotency_key=idempotency_key,
     )
-    try:
-        with session.begin_nested():
-            session.add(validation)
-            session.flush()
-    except IntegrityError:
-        # A concurrent retry with the same key won the race: answer with its validation.
-        existing = _by_key(session, principal.account_id, idempotency_key or "")
-        if existing is None:
-            raise
-        return _same_request(existing, passport.id, data), False
+    if idempotency_key is None:
+        session.add(validation)
+        session.flush()
+    else:
+        try:
+            # A savepoint only where a unique key can collide: it costs two statements.
+            with session.begin_nested():
+                session.add(validation)
+                session.flush()
+        except IntegrityError:
+            # A concurrent retry with the same key won the race: answer with its validation.
+            existing = _by_key(session, principal.account_id, idempotency_key)
+            if existing is None:
+                raise
+            return _same_request(existing, passport.id, data), False
     journal(session, principal, passport, "validation.created")
     return validation, True
 
@@ -376,57 +381,87 @@ def withdraw(
 # --- the view ------------------------------------------------------------------------------------
 
 
-def _public(
-    validation: Validation, skill: Skill, mediator_name: str | None, structure_name: str | None
-) -> ValidationPublic:
-    return ValidationPublic(
-        id=validation.id or 0,
-        skill_code=skill.code,
-        skill_label_fr=skill.label_fr,
-        level=validation.level,
-        method=validation.method,
-        evidence=validation.evidence,
-        observed_on=validation.observed_on,
-        mediator_name=mediator_name,
-        structure_name=structure_name or validation.source_structure,
-        created_at=validation.created_at,
-        withdrawn_at=validation.withdrawn_at,
-        withdrawal_reason=validation.withdrawal_reason,
-        source_issuer=validation.source_issuer,
+# Plain column rows, not ORM entities: a view of 200 validations spent half its time building
+# identity-mapped objects it never changed (31 ms before, measured in-process on SQLite).
+_V = Validation.__table__.c  # type: ignore[attr-defined]
+_S = Skill.__table__.c  # type: ignore[attr-defined]
+
+
+def _public(row: Any) -> ValidationPublic:
+    # Rows come from our own tables, already checked on the way in: model_construct skips a
+    # second validation, which took a third of a 200-validation view.
+    return ValidationPublic.model_construct(
+        id=row.id,
+        skill_code=row.skill_code,
+        skill_label_fr=row.skill_label_fr,
+        level=row.level,
+        method=Method(row.method),
+        evidence=row.evidence,
+        observed_on=row.observed_on,
+        mediator_name=row.mediator_name,
+        structure_name=row.structure_name or row.source_structure,
+        created_at=aware(row.created_at),
+        withdrawn_at=aware(row.withdrawn_at) if row.withdrawn_at else None,
+        withdrawal_reason=row.withdrawal_reason,
+        source_issuer=row.source_issuer,
     )
 
 
-def _validation_rows(session: Session) -> Any:
+def _validation_rows() -> Any:
     return (
-        select(Validation, Skill, Account.display_name, Structure.nom)
-        .join(Skill, col(Skill.code) == Validation.skill_code)
-        .outerjoin(Account, col(Account.id) == Validation.account_id)
-        .outerjoin(Structure, col(Structure.id) == Validation.structure_id)
+        select(  # type: ignore[call-overload]
+            _V.id,
+            _V.skill_code,
+            _S.label_fr.label("skill_label_fr"),
+            _S.framework_code,
+            _S.crcn_code,
+            _V.level,
+            _V.method,
+            _V.evidence,
+            _V.observed_on,
+            col(Account.display_name).label("mediator_name"),
+            col(Structure.nom).label("structure_name"),
+            _V.source_structure,
+            _V.created_at,
+            _V.withdrawn_at,
+            _V.withdrawal_reason,
+            _V.source_issuer,
+        )
+        .select_from(Validation.__table__)  # type: ignore[attr-defined]
+        .join(Skill.__table__, _S.code == _V.skill_code)  # type: ignore[attr-defined]
+        .outerjoin(Account.__table__, col(Account.id) == _V.account_id)  # type: ignore[attr-defined]
+        .outerjoin(Structure.__table__, col(Structure.id) == _V.structure_id)  # type: ignore[attr-defined]
     )
 
 
 def validation_public(session: Session, validation_id: int) -> ValidationPublic:
     session.flush()
-    row = session.exec(_validation_rows(session).where(Validation.id == validation_id)).one()
-    return _public(*row)
+    row = session.execute(_validation_rows().where(_V.id == validation_id)).one()
+    return _public(row)
 
 
 def view(session: Session, passport: Passport) -> PassportView:
-    """The whole passport in four queries, however many validations it holds."""
+    """The whole passport in a fixed number of queries, however many validations it holds."""
     assert passport.id is not None
-    rows = session.exec(
-        _validation_rows(session)
-        .where(Validation.passport_id == passport.id)
-        .order_by(col(Validation.observed_on).desc(), col(Validation.id).desc())
+    rows = session.execute(
+        _validation_rows()
+        .where(_V.passport_id == passport.id)
+        .order_by(_V.observed_on.desc(), _V.id.desc())
     ).all()
-    crcn = session.exec(
-        select(Skill, FrameworkArea)
-        .join(FrameworkArea, col(FrameworkArea.code) == Skill.area_code)
-        .where(Skill.framework_code == "crcn")
-        .order_by(col(Skill.position))
+    crcn = session.execute(
+        select(
+            _S.code,
+            _S.label_fr,
+            col(FrameworkArea.code).label("area_code"),
+            col(FrameworkArea.label_fr).label("area_label"),
+        )
+        .select_from(Skill.__table__)  # type: ignore[attr-defined]
+        .join(FrameworkArea.__table__, col(FrameworkArea.code) == _S.area_code)  # type: ignore[attr-defined]
+        .where(_S.framework_code == "crcn")
+        .order_by(_S.position)
     ).all()
-    first_steps = session.exec(
-        select(Skill).where(Skill.framework_code == "pp").order_by(col(Skill.position))
+    first_steps = session.execute(
+        select(_S.code, _S.label_fr).where(_S.framework_code == "pp").order_by(_S.position)
     ).all()
 
     history: list[ValidationPublic] = []
@@ -434,31 +469,31 @@ def view(session: Session, passport: Passport) -> PassportView:
     best: dict[str, tuple[int, date]] = {}
     self_best: dict[str, int] = {}
     acquired: dict[str, date] = {}
-    for validation, skill, mediator_name, structure_name in rows:
-        public = _public(validation, skill, mediator_name, structure_name)
+    for row in rows:
+        public = _public(row)
         # A Premiers pas skill counts for its CRCN competence, at its own level.
-        competence = skill.crcn_code if skill.framework_code == "pp" else skill.code
-        if validation.method is Method.SELF_ASSESSMENT:
+        competence = row.crcn_code if row.framework_code == "pp" else row.skill_code
+        if public.method is Method.SELF_ASSESSMENT:
             own.append(public)
-            if competence and validation.withdrawn_at is None:
-                self_best[competence] = max(self_best.get(competence, 0), validation.level)
+            if competence and row.withdrawn_at is None:
+                self_best[competence] = max(self_best.get(competence, 0), row.level)
             continue
         history.append(public)
-        if validation.withdrawn_at is not None:
+        if row.withdrawn_at is not None:
             continue
-        if skill.framework_code == "pp":
-            acquired[skill.code] = min(
-                acquired.get(skill.code, validation.observed_on), validation.observed_on
-            )
+        if row.framework_code == "pp":
+            first = acquired.get(row.skill_code)
+            acquired[row.skill_code] = min(first, row.observed_on) if first else row.observed_on
         if competence:
             current = best.get(competence)
-            if current is None or (validation.level, validation.observed_on) > current:
-                best[competence] = (validation.level, validation.observed_on)
+            if current is None or (row.level, row.observed_on) > current:
+                best[competence] = (row.level, row.observed_on)
 
     areas: dict[str, AreaView] = {}
-    for skill, area in crcn:
+    for skill in crcn:
         view_area = areas.setdefault(
-            area.code, AreaView(code=area.code, label_fr=area.label_fr, competences=[])
+            skill.area_code,
+            AreaView(code=skill.area_code, label_fr=skill.area_label, competences=[]),
         )
         if skill.code in best:
             level, since = best[skill.code]
