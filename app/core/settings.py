@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # `passeport retention run` (personal data gone, anonymous skills kept; docs/privacy.md).
     retention_years: Annotated[int, Field(ge=1, le=100)] = 3
 
+    # The longest validity a credential may be issued with, in days. A rotated signing key stays
+    # published this long after its rotation, so that everything it signed keeps verifying.
+    credential_max_days: Annotated[int, Field(ge=1, le=3660)] = 366
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
