@@ -26,6 +26,8 @@ from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.settings import Settings, get_settings
+from app.credentials import keys_router
+from app.credentials import router as credentials_router
 from app.framework import router as framework_router
 from app.framework.router import FrameworkCache
 from app.passports import documents_router
@@ -75,6 +77,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(health.router)
+    # At the root: the key set lives under the issuer URL ({PUBLIC_URL}/t/{code}), not the API.
+    app.include_router(keys_router.router)
+    app.include_router(credentials_router.public_router)
     app.include_router(framework_router.router, prefix=API_PREFIX)
     app.include_router(territory_router.router, prefix=API_PREFIX)
     app.include_router(accounts_router.router, prefix=API_PREFIX)
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(passports_router.router, prefix=API_PREFIX)
     app.include_router(documents_router.router, prefix=API_PREFIX)
     app.include_router(structures_router.router, prefix=API_PREFIX)
+    app.include_router(credentials_router.router, prefix=API_PREFIX)
     _mount_frontend(app)
     check_routes(app)
     return app

@@ -11,6 +11,8 @@ from app.accounts.models import (
 from app.accounts.oidc_models import OidcLogin
 from app.audit.models import AuditEvent
 from app.core.ratelimit import RateLimitBucket
+from app.credentials.keys import SigningKey
+from app.credentials.models import Credential, StatusListRow
 from app.framework.models import Framework, FrameworkArea, FrameworkLevel, Skill, SkillMapping
 from app.passports.models import (
     AccessGrant,
@@ -31,6 +33,7 @@ __all__ = [
     "AuditEvent",
     "CitizenLink",
     "CitizenSession",
+    "Credential",
     "Framework",
     "FrameworkArea",
     "FrameworkLevel",
@@ -39,8 +42,10 @@ __all__ = [
     "Passport",
     "PasswordReset",
     "RateLimitBucket",
+    "SigningKey",
     "Skill",
     "SkillMapping",
+    "StatusListRow",
     "Structure",
     "StructureMembership",
     "Territory",

@@ -38,6 +38,7 @@ from app.authz import (
 from app.core.db import transaction
 from app.core.settings import Settings
 from app.core.time import utcnow
+from app.credentials.models import Credential
 from app.main import create_app
 from app.passports.models import AccessGrant, Method, Validation
 from tests.factories import ACCESS_CODE, PASSWORD, World, make_passport, make_world
@@ -170,6 +171,23 @@ def _duplicate(world: World, engine: sa.Engine) -> int:
     passport = make_passport(engine, world.a, world.a1, last_name="Doublon")
     assert passport.id is not None
     return passport.id
+
+
+def _credential(world: World, engine: sa.Engine) -> int:
+    with transaction(engine) as session:
+        credential = Credential(
+            territory_id=world.a.id,  # type: ignore[arg-type]
+            passport_id=world.passport.id,  # type: ignore[arg-type]
+            jti=f"jti-{world.passport.id}",
+            kid="test-kid",
+            status_index=7,
+            skill_codes=["crcn:4.1"],
+            expires_at=utcnow().replace(year=utcnow().year + 1),
+        )
+        session.add(credential)
+        session.flush()
+        assert credential.id is not None
+        return credential.id
 
 
 def _passport_url(world: World, suffix: str = "") -> str:
@@ -378,6 +396,40 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/citizen/export"): Case(CITIZEN, CITIZEN_ONLY),
     ("POST", "/api/v1/citizen/erasure"): Case(
         CITIZEN, CITIZEN_ONLY, lambda w, e, c: ("", {"confirm": True})
+    ),
+    # Credentials: the holding territory issues and revokes; anyone verifies and reads what a
+    # verifier needs (key sets, status lists).
+    ("POST", "/api/v1/passports/{passport_id}/credentials"): Case(
+        PASSPORT_WRITE,
+        TA_PASSPORT_READ,
+        lambda w, e, c: (
+            _validation(w, e) and _passport_url(w, "/credentials"),
+            {"skills": ["crcn:4.1"]},
+        ),
+    ),
+    ("GET", "/api/v1/passports/{passport_id}/credentials"): Case(
+        PASSPORT_READ, TA_PASSPORT_READ, lambda w, e, c: (_passport_url(w, "/credentials"), None)
+    ),
+    ("POST", "/api/v1/passports/{passport_id}/credentials/{credential_id}/revoke"): Case(
+        PASSPORT_WRITE,
+        TA_PASSPORT_READ,
+        lambda w, e, c: (_passport_url(w, f"/credentials/{_credential(w, e)}/revoke"), {}),
+    ),
+    ("POST", "/api/v1/citizen/credentials"): Case(
+        CITIZEN, CITIZEN_ONLY, lambda w, e, c: (_validation(w, e) and "", {"skills": ["crcn:4.1"]})
+    ),
+    ("GET", "/api/v1/citizen/credentials"): Case(CITIZEN, CITIZEN_ONLY),
+    ("POST", "/api/v1/citizen/credentials/{credential_id}/revoke"): Case(
+        CITIZEN,
+        CITIZEN_ONLY,
+        lambda w, e, c: (f"/api/v1/citizen/credentials/{_credential(w, e)}/revoke", {}),
+    ),
+    ("POST", "/api/v1/verify"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("", {"qr_text": "PN1:00"})),
+    ("GET", "/t/{code}/status/{list_id}"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/t/ta/status/1", None)
+    ),
+    ("GET", "/t/{code}/.well-known/jwks.json"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/t/ta/.well-known/jwks.json", None)
     ),
     ("POST", "/api/v1/citizen/login"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("", {"number": w.passport.number, "code": ACCESS_CODE})

@@ -28,6 +28,7 @@ from app.core.pdf import CORE_FONT, Document
 from app.core.ratelimit import RateLimitBucket
 from app.core.time import aware, utcnow
 from app.core.validation import UtcDateTime
+from app.credentials import service as credentials
 from app.framework.models import Skill
 from app.passports.models import (
     AccessGrant,
@@ -535,6 +536,7 @@ class Erasure:
     grants_revoked: int = 0
     journal_rows_deleted: int = 0
     merged_passports: int = 0
+    credentials_revoked: int = 0
 
 
 def tombstone_number(passport_id: int) -> str:
@@ -561,6 +563,10 @@ def erase(
     erasure = Erasure(erased_at=utcnow(), merged_passports=len(merged))
     for row in [passport, *merged]:
         _erase_row(session, row, erasure)
+        # Every credential issued from the passport stops verifying (its status bit flips), and
+        # the QR texts kept for the holder, which may carry the name, go.
+        assert row.id is not None
+        erasure.credentials_revoked += credentials.revoke_all(session, row.id, "erasure")
     # Nothing personal in the journal: the coordinator's free text would have kept the very
     # names erased here, in a table nobody may edit. Hence a reason chosen from a list.
     audit.record(
@@ -577,6 +583,7 @@ def erase(
         grants_revoked=erasure.grants_revoked,
         journal_rows_deleted=erasure.journal_rows_deleted,
         merged_passports=erasure.merged_passports,
+        credentials_revoked=erasure.credentials_revoked,
     )
     return erasure
 

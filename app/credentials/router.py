@@ -1,0 +1,211 @@
+"""Credentials: issuance and revocation (mediators, the citizen), status lists and verification."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from app.accounts.principal import Principal
+from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
+from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, authorize
+from app.core.db import transaction
+from app.core.validation import UtcDateTime
+from app.credentials import format as fmt
+from app.credentials import service
+from app.credentials.models import Credential
+from app.passports import service as passports
+from app.territory import service as territories
+
+router = APIRouter(tags=["credentials"])
+public_router = APIRouter(tags=["credentials"])
+
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+SkillCode = Annotated[str, Field(max_length=32)]
+
+
+class CredentialRequest(BaseModel):
+    skills: list[SkillCode] = Field(min_length=1, max_length=fmt.MAX_SKILLS)
+    validity_days: int = Field(default=service.DEFAULT_VALIDITY_DAYS, ge=1, le=3650)
+    include_name: bool = False
+
+
+class CredentialPublic(BaseModel):
+    id: int
+    jti: str
+    skills: list[str]
+    with_name: bool
+    issued_at: UtcDateTime
+    expires_at: UtcDateTime
+    revoked_at: UtcDateTime | None
+    qr_text: str | None = Field(description="The QR's content (PN1: and digits)")
+
+
+class CredentialIssued(CredentialPublic):
+    qr_version: int = Field(description="QR version at error correction Q")
+
+
+class Revocation(BaseModel):
+    reason: str = Field(default="holder_request", pattern=r"^[a-z_]{3,40}$")
+
+
+class VerifyRequest(BaseModel):
+    qr_text: str = Field(max_length=fmt.MAX_QR_TEXT + 100)
+
+
+def _public(credential: Credential) -> CredentialPublic:
+    return CredentialPublic(
+        id=credential.id or 0,
+        jti=credential.jti,
+        skills=list(credential.skill_codes),
+        with_name=credential.with_name,
+        issued_at=credential.issued_at,
+        expires_at=credential.expires_at,
+        revoked_at=credential.revoked_at,
+        qr_text=credential.qr_text,
+    )
+
+
+def _issued(issued: service.Issued) -> CredentialIssued:
+    return CredentialIssued(**_public(issued.credential).model_dump(), qr_version=issued.qr_version)
+
+
+@router.post(
+    "/passports/{passport_id}/credentials",
+    response_model=CredentialIssued,
+    status_code=status.HTTP_201_CREATED,
+)
+def issue_for_citizen(
+    passport_id: Id,
+    data: CredentialRequest,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> CredentialIssued:
+    """Sign chosen skills of the passport into a QR credential (the holding territory signs)."""
+    passport = passports.load(session, principal, passport_id)
+    passports.ensure_holder(principal, passport)
+    return _issued(
+        service.issue(
+            session,
+            settings,
+            principal,
+            passport,
+            skill_codes=data.skills,
+            validity_days=data.validity_days,
+            with_name=data.include_name,
+        )
+    )
+
+
+@router.get("/passports/{passport_id}/credentials", response_model=list[CredentialPublic])
+def list_credentials(
+    passport_id: Id,
+    principal: Annotated[Principal, authorize(PASSPORT_READ)],
+    session: SessionDep,
+) -> list[CredentialPublic]:
+    """The passport's credentials, newest first."""
+    passport = passports.load(session, principal, passport_id)
+    passports.ensure_holder(principal, passport)
+    return [_public(c) for c in service.list_for(session, passport)]
+
+
+@router.post(
+    "/passports/{passport_id}/credentials/{credential_id}/revoke",
+    response_model=CredentialPublic,
+)
+def revoke_credential(
+    passport_id: Id,
+    credential_id: Id,
+    data: Revocation,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    session: SessionDep,
+) -> CredentialPublic:
+    """Revoke a credential: its bit flips in the published status list at once."""
+    passport = passports.load(session, principal, passport_id)
+    passports.ensure_holder(principal, passport)
+    return _public(service.revoke(session, principal, passport, credential_id, data.reason))
+
+
+@router.post(
+    "/citizen/credentials", response_model=CredentialIssued, status_code=status.HTTP_201_CREATED
+)
+def citizen_issue(
+    data: CredentialRequest,
+    principal: Annotated[Principal, authorize(CITIZEN)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> CredentialIssued:
+    """Make a credential of my own, with the skills I choose."""
+    passport = passports.load(session, principal, principal.passport_id or 0)
+    return _issued(
+        service.issue(
+            session,
+            settings,
+            principal,
+            passport,
+            skill_codes=data.skills,
+            validity_days=data.validity_days,
+            with_name=data.include_name,
+        )
+    )
+
+
+@router.get("/citizen/credentials", response_model=list[CredentialPublic])
+def citizen_credentials(
+    principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
+) -> list[CredentialPublic]:
+    """My credentials."""
+    passport = passports.load(session, principal, principal.passport_id or 0)
+    return [_public(c) for c in service.list_for(session, passport)]
+
+
+@router.post("/citizen/credentials/{credential_id}/revoke", response_model=CredentialPublic)
+def citizen_revoke(
+    credential_id: Id,
+    data: Revocation,
+    principal: Annotated[Principal, authorize(CITIZEN)],
+    session: SessionDep,
+) -> CredentialPublic:
+    """Revoke one of my credentials."""
+    passport = passports.load(session, principal, principal.passport_id or 0)
+    return _public(service.revoke(session, principal, passport, credential_id, data.reason))
+
+
+@router.post("/verify", dependencies=[authorize(PUBLIC)])
+async def verify(data: VerifyRequest, engine: EngineDep) -> dict[str, Any]:
+    """Check a credential's QR text: a verdict, and the skills when the signature holds."""
+
+    def run() -> dict[str, Any]:
+        verdict = service.verify_here(engine, data.qr_text)
+        with transaction(engine, write=False) as session:
+            return service.verdict_public(verdict, session)
+
+    return await run_in_threadpool(run)
+
+
+@public_router.get(
+    "/t/{code}/status/{list_id}",
+    dependencies=[authorize(PUBLIC)],
+    responses={200: {"content": {"application/statuslist+jwt": {}}}},
+)
+def status_list(
+    code: Annotated[str, Path(max_length=40)],
+    list_id: Annotated[int, Path(ge=1, le=1)],
+    session: WriteSessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """The territory's revocation status list, as a signed statuslist+jwt (IETF draft)."""
+    # A write session: the first use of a territory's signing key creates it.
+    territory = territories.get_by_code(session, code)
+    token = service.status_list_token(session, settings, territory)
+    return Response(
+        token,
+        media_type="application/statuslist+jwt",
+        headers={
+            "Cache-Control": f"public, max-age={service.STATUS_TTL_SECONDS}",
+            "Access-Control-Allow-Origin": "*",
+        },
+    )

@@ -1,0 +1,349 @@
+"""Issue, list and revoke credentials; publish the status lists; verify for this instance.
+
+Services know nothing of HTTP (see app/credentials/router.py). The format itself, signatures and
+the verification pipeline live in app/credentials/format.py and statuslist.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from joserfc.jwk import ECKey
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.accounts.principal import Principal
+from app.audit import service as audit
+from app.core.db import transaction
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.settings import Settings
+from app.core.time import aware, utcnow
+from app.credentials import format as fmt
+from app.credentials import keys
+from app.credentials.models import Credential, StatusListRow
+from app.credentials.statuslist import StatusList, status_list_jwt
+from app.framework.models import Framework, Skill
+from app.passports import service as passports
+from app.passports.models import Method, Passport, Validation
+from app.structures.models import Structure
+from app.territory.models import Territory
+
+# 2^17 one-bit slots (16 KiB raw, a few hundred bytes compressed while mostly zero), handed out
+# at random: a verifier who fetches the list learns nothing from a credential's position.
+LIST_SIZE = 2**17
+LIST_ID = 1
+# How long a verifier may keep a fetched status list before asking again.
+STATUS_TTL_SECONDS = 300
+DEFAULT_VALIDITY_DAYS = 365
+
+
+def status_uri(territory: Territory) -> str:
+    return f"{territory.issuer_url}/status/{LIST_ID}"
+
+
+def _status_row(session: Session, territory_id: int) -> StatusListRow:
+    row = session.get(StatusListRow, (territory_id, LIST_ID), with_for_update=True)
+    if row is None:
+        row = StatusListRow(
+            territory_id=territory_id, list_id=LIST_ID, size=LIST_SIZE, bits=bytes(LIST_SIZE // 8)
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _free_index(session: Session, territory_id: int) -> int:
+    for _ in range(32):
+        idx = secrets.randbelow(LIST_SIZE)
+        taken = session.exec(
+            select(Credential.id).where(
+                Credential.territory_id == territory_id, Credential.status_index == idx
+            )
+        ).first()
+        if taken is None:
+            return idx
+    raise Conflict("The status list is full; rotate to a new list.", code="status_list_full")
+
+
+@dataclass(frozen=True)
+class Chosen:
+    code: str
+    level: int
+    on: date
+    structure: str
+
+
+def _chosen_skills(session: Session, passport: Passport, codes: Sequence[str]) -> list[Chosen]:
+    """For each code, the passport's best active validation by a mediator (level, then date)."""
+    rows = session.exec(
+        select(Validation, Structure.nom)
+        .outerjoin(Structure, col(Structure.id) == Validation.structure_id)
+        .where(
+            Validation.passport_id == passport.id,
+            col(Validation.skill_code).in_(codes),
+            col(Validation.withdrawn_at).is_(None),
+            Validation.method != Method.SELF_ASSESSMENT,
+        )
+    ).all()
+    best: dict[str, tuple[Validation, str | None]] = {}
+    for validation, structure in rows:
+        current = best.get(validation.skill_code)
+        if current is None or (validation.level, validation.observed_on) > (
+            current[0].level,
+            current[0].observed_on,
+        ):
+            best[validation.skill_code] = (validation, structure)
+    missing = [code for code in codes if code not in best]
+    if missing:
+        raise InvalidInput(
+            f"No active validation for {', '.join(missing)} in this passport.",
+            code="skill_not_validated",
+        )
+    return [
+        Chosen(
+            code=code,
+            level=best[code][0].level,
+            on=best[code][0].observed_on,
+            structure=best[code][1] or best[code][0].source_structure or "—",
+        )
+        for code in codes
+    ]
+
+
+def _framework_versions(session: Session, codes: Sequence[str]) -> dict[str, str]:
+    frameworks = {f.code: f.version for f in session.exec(select(Framework)).all()}
+    used = {
+        s.framework_code
+        for s in session.exec(select(Skill).where(col(Skill.code).in_(codes))).all()
+    }
+    return {code: frameworks[code] for code in sorted(used)}
+
+
+@dataclass(frozen=True)
+class Issued:
+    credential: Credential
+    qr_text: str
+    qr_version: int
+
+
+def issue(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    passport: Passport,
+    *,
+    skill_codes: Sequence[str],
+    validity_days: int,
+    with_name: bool,
+) -> Issued:
+    """Sign the chosen skills (and nothing else) into a credential for the passport's holder."""
+    codes = list(dict.fromkeys(skill_codes))
+    if not codes:
+        raise InvalidInput("Choose at least one skill.", code="no_skills")
+    if validity_days > settings.credential_max_days:
+        raise InvalidInput(
+            f"A credential is valid {settings.credential_max_days} days at most.",
+            code="validity_too_long",
+        )
+    assert passport.id is not None
+    territory = session.get(Territory, passport.territory_id)
+    assert territory is not None and territory.id is not None
+    chosen = _chosen_skills(session, passport, codes)
+    kid, key = keys.signing_key(session, territory, settings)
+    _status_row(session, territory.id)  # locks the list: two issuances never share an index
+    idx = _free_index(session, territory.id)
+    now = utcnow()
+    expires = now + timedelta(days=validity_days)
+    jti = secrets.token_urlsafe(12)
+    name = f"{passport.first_name or ''} {passport.last_name or ''}".strip() if with_name else None
+    claims = fmt.build_claims(
+        iss=territory.issuer_url,
+        sub=passport.holder_id,
+        jti=jti,
+        iat=int(now.timestamp()),
+        exp=int(expires.timestamp()),
+        skills=[
+            fmt.Skill(code=c.code, level=c.level, date=c.on, structure=c.structure) for c in chosen
+        ],
+        fv=_framework_versions(session, codes),
+        status_uri=status_uri(territory),
+        status_idx=idx,
+        name=name or None,
+    )
+    qr_text = fmt.jws_to_qr_text(fmt.sign(claims, key))
+    credential = Credential(
+        territory_id=territory.id,
+        passport_id=passport.id,
+        jti=jti,
+        kid=kid,
+        status_index=idx,
+        skill_codes=codes,
+        with_name=with_name,
+        issued_at=now,
+        expires_at=expires,
+        qr_text=qr_text,
+    )
+    session.add(credential)
+    session.flush()
+    passports.journal(session, principal, passport, "credential.issued")
+    audit.record(
+        session,
+        "credential.issued",
+        actor_account_id=principal.account_id,
+        territory_id=territory.id,
+        target_type="credential",
+        target_id=credential.id,
+        skills=len(codes),
+    )
+    return Issued(credential, qr_text, fmt.make_qr(qr_text).version)
+
+
+def list_for(session: Session, passport: Passport) -> Sequence[Credential]:
+    return session.exec(
+        select(Credential)
+        .where(Credential.passport_id == passport.id)
+        .order_by(col(Credential.id).desc())
+    ).all()
+
+
+def _flip(session: Session, credential: Credential, reason: str) -> bool:
+    if credential.revoked_at is not None:
+        return False
+    row = _status_row(session, credential.territory_id)
+    bits = StatusList.from_bytes(row.bits)
+    bits.set(credential.status_index, 1)
+    row.bits = bits.to_bytes()
+    row.updated_at = utcnow()
+    credential.revoked_at = utcnow()
+    credential.revocation_reason = reason
+    return True
+
+
+def revoke(
+    session: Session, principal: Principal, passport: Passport, credential_id: int, reason: str
+) -> Credential:
+    credential = session.get(Credential, credential_id)
+    if credential is None or credential.passport_id != passport.id:
+        raise NotFound("No such credential in this passport.", code="unknown_credential")
+    if not _flip(session, credential, reason):
+        raise Conflict("This credential is already revoked.", code="already_revoked")
+    passports.journal(session, principal, passport, "credential.revoked")
+    audit.record(
+        session,
+        "credential.revoked",
+        actor_account_id=principal.account_id,
+        territory_id=credential.territory_id,
+        target_type="credential",
+        target_id=credential.id,
+        reason=reason,
+    )
+    return credential
+
+
+def revoke_all(session: Session, passport_id: int, reason: str) -> int:
+    """Revoke every credential of a passport (erasure); their QR texts go too."""
+    count = 0
+    for credential in session.exec(
+        select(Credential).where(Credential.passport_id == passport_id)
+    ).all():
+        count += int(_flip(session, credential, reason))
+        credential.qr_text = None
+    return count
+
+
+def status_list_token(session: Session, settings: Settings, territory: Territory) -> str:
+    """The territory's status list as a signed statuslist+jwt, valid a little over its ttl."""
+    assert territory.id is not None
+    row = session.get(StatusListRow, (territory.id, LIST_ID))
+    bits = StatusList.from_bytes(row.bits) if row else StatusList(LIST_SIZE)
+    _, key = keys.signing_key(session, territory, settings)
+    now = int(utcnow().timestamp())
+    return status_list_jwt(
+        bits,
+        key=key,
+        uri=status_uri(territory),
+        iat=now,
+        exp=now + 24 * 3600,
+        ttl=STATUS_TTL_SECONDS,
+        iss=territory.issuer_url,
+    )
+
+
+def verify_here(engine: Engine, qr_text: str) -> fmt.Verdict:
+    """Verify against this instance's own territories: their published keys and status lists.
+
+    Never fetches anything named by the credential: an issuer not hosted here is untrusted.
+    """
+    now = utcnow()
+    with transaction(engine, write=False) as session:
+        territories = {t.issuer_url: t for t in session.exec(select(Territory)).all()}
+
+        def trusted(iss: str) -> Mapping[str, ECKey] | None:
+            territory = territories.get(iss)
+            if territory is None:
+                return None
+            jwks = {"keys": keys.published_keys(session, territory, now)}
+            return keys.trust_keys(jwks)
+
+        lists: dict[str, StatusList | None] = {}
+
+        def revoked(uri: str, idx: int) -> bool | None:
+            if uri not in lists:
+                lists[uri] = _local_list(session, territories, uri)
+            found = lists[uri]
+            if found is None or not 0 <= idx < found.size:
+                return None
+            return found.get(idx) == 1
+
+        return fmt.verify(qr_text, keys=trusted, now=int(now.timestamp()), status=revoked)
+
+
+def _local_list(
+    session: Session, territories: Mapping[str, Territory], uri: str
+) -> StatusList | None:
+    for territory in territories.values():
+        if status_uri(territory) == uri and territory.id is not None:
+            row = session.get(StatusListRow, (territory.id, LIST_ID))
+            return StatusList.from_bytes(row.bits) if row else StatusList(LIST_SIZE)
+    return None
+
+
+def verdict_public(verdict: fmt.Verdict, session: Session) -> dict[str, Any]:
+    """The verdict with the issuing territory's name and the skills' labels when signed."""
+    out: dict[str, Any] = {"result": verdict.result.value, "reason": verdict.reason}
+    claims = verdict.claims
+    if claims is None:
+        return out
+    territory = session.exec(select(Territory).where(Territory.issuer_url == claims.iss)).first()
+    labels = {
+        s.code: s.label_fr
+        for s in session.exec(
+            select(Skill).where(col(Skill.code).in_([k.code for k in claims.skills]))
+        ).all()
+    }
+    out.update(
+        issuer=claims.iss,
+        territory=territory.name if territory else None,
+        holder_name=claims.name,
+        issued_at=claims.iat,
+        expires_at=claims.exp,
+        skills=[
+            {
+                "code": k.code,
+                "label_fr": labels.get(k.code),
+                "level": k.level,
+                "date": k.date.isoformat(),
+                "structure": k.structure,
+            }
+            for k in claims.skills
+        ],
+    )
+    return out
+
+
+def expired(credential: Credential) -> bool:
+    return aware(credential.expires_at) <= utcnow()

@@ -1,0 +1,243 @@
+"""Issuing, verifying and revoking credentials through the API; checked by other JOSE libraries."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zlib
+from datetime import date
+from typing import Any
+
+import jwcrypto.jwk
+import jwcrypto.jws
+import jwt as pyjwt
+import pytest
+import sqlalchemy as sa
+import zxingcpp
+from fastapi.testclient import TestClient
+from joserfc.jwk import ECKey
+from PIL import Image
+
+from app.credentials import format as fmt
+from app.credentials.statuslist import verify_status_list_jwt
+from tests.factories import ACCESS_CODE, World, make_world
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def world(engine: sa.Engine) -> World:
+    return make_world(engine)
+
+
+def _problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    return body
+
+
+def _validate(client: TestClient, world: World, code: str, level: int | None = None) -> None:
+    response = client.post(
+        f"/api/v1/passports/{world.passport.id}/validations",
+        json={
+            "skill_code": code,
+            "level": level,
+            "method": "observation",
+            "observed_on": date.today().isoformat(),
+            "structure_id": world.a1.id,
+        },
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert response.status_code == 201, response.text
+
+
+def _issue(client: TestClient, world: World, **body: Any) -> dict[str, Any]:
+    response = client.post(
+        f"/api/v1/passports/{world.passport.id}/credentials",
+        json={"skills": ["pp:PP-06", "crcn:4.1"], **body},
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def _verify(client: TestClient, qr_text: str) -> dict[str, Any]:
+    response = client.post("/api/v1/verify", json={"qr_text": qr_text})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _public_keys(client: TestClient, code: str = "ta") -> dict[str, Any]:
+    response = client.get(f"/t/{code}/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    return dict(response.json())
+
+
+def test_issue_verify_and_read_back_everywhere(client: TestClient, world: World) -> None:
+    _validate(client, world, "pp:PP-06")
+    _validate(client, world, "crcn:4.1", 3)
+    issued = _issue(client, world, include_name=True)
+    qr_text = issued["qr_text"]
+    assert qr_text.startswith(fmt.PREFIX) and issued["qr_version"] <= fmt.TARGET_QR_VERSION
+
+    verdict = _verify(client, qr_text)
+    assert verdict["result"] == "valid", verdict
+    assert verdict["territory"] == "Territoire ta"
+    assert verdict["holder_name"] == "Lucie Martin"
+    assert {(s["code"], s["level"]) for s in verdict["skills"]} == {
+        ("pp:PP-06", 2),
+        ("crcn:4.1", 3),
+    }
+    assert all(s["label_fr"] and s["structure"] for s in verdict["skills"])
+
+    # Two independent JOSE implementations accept the signature with the published key.
+    jwk = _public_keys(client)["keys"][0]
+    assert "d" not in jwk and jwk["use"] == "sig" and jwk["alg"] == "ES256"
+    token = fmt.qr_text_to_jws(qr_text)
+    payload = pyjwt.api_jws.PyJWS().decode(
+        token, key=pyjwt.algorithms.ECAlgorithm.from_jwk(json.dumps(jwk)), algorithms=["ES256"]
+    )
+    claims = json.loads(zlib.decompress(payload, wbits=-15))
+    assert claims["iss"].endswith("/t/ta") and claims["n"] == "Lucie Martin"
+    signed = jwcrypto.jws.JWS()
+    signed.deserialize(token)
+    signed.verify(jwcrypto.jwk.JWK(**jwk))
+    # The holder is pseudonymous: the passport number is nowhere in the credential.
+    assert world.passport.number not in json.dumps(claims)
+
+    # A real decoder reads the QR image back to the same text.
+    image = Image.open(io.BytesIO(fmt.qr_png(qr_text)))
+    decoded = zxingcpp.read_barcodes(image)
+    assert [d.text for d in decoded] == [qr_text]
+
+
+def test_only_validated_skills_and_nothing_else(client: TestClient, world: World) -> None:
+    _validate(client, world, "pp:PP-06")
+    _problem(
+        client.post(
+            f"/api/v1/passports/{world.passport.id}/credentials",
+            json={"skills": ["pp:PP-06", "crcn:5.2"]},
+            headers=world.headers["mediator_of_structure"],
+        ),
+        422,
+        "skill_not_validated",
+    )
+    _problem(
+        client.post(
+            f"/api/v1/passports/{world.passport.id}/credentials",
+            json={"skills": []},
+            headers=world.headers["mediator_of_structure"],
+        ),
+        422,
+        "validation_error",
+    )
+    issued = _issue(client, world, skills=["pp:PP-06"])
+    claims = json.loads(
+        zlib.decompress(
+            base64.urlsafe_b64decode(fmt.qr_text_to_jws(issued["qr_text"]).split(".")[1] + "=="),
+            wbits=-15,
+        )
+    )
+    assert [s[0] for s in claims["sk"]] == ["pp:PP-06"]
+    assert "n" not in claims  # no name unless the holder chose it
+
+
+def test_revocation_shows_in_the_status_list_and_the_verdict(
+    client: TestClient, world: World
+) -> None:
+    _validate(client, world, "pp:PP-06")
+    _validate(client, world, "crcn:4.1", 2)
+    issued = _issue(client, world)
+    revoked = client.post(
+        f"/api/v1/passports/{world.passport.id}/credentials/{issued['id']}/revoke",
+        json={"reason": "holder_request"},
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert _verify(client, issued["qr_text"])["result"] == "revoked"
+    _problem(
+        client.post(
+            f"/api/v1/passports/{world.passport.id}/credentials/{issued['id']}/revoke",
+            json={},
+            headers=world.headers["mediator_of_structure"],
+        ),
+        409,
+        "already_revoked",
+    )
+    # The published list says so too, signed by the issuer's published key.
+    listed = client.get("/t/ta/status/1")
+    assert listed.status_code == 200
+    assert listed.headers["content-type"].startswith("application/statuslist+jwt")
+    assert "max-age=" in listed.headers["cache-control"]
+    keys = {k["kid"]: ECKey.import_key(k) for k in _public_keys(client)["keys"]}
+    claims = fmt.parse_claims(
+        json.loads(
+            zlib.decompress(
+                base64.urlsafe_b64decode(
+                    fmt.qr_text_to_jws(issued["qr_text"]).split(".")[1] + "=="
+                ),
+                wbits=-15,
+            )
+        )
+    )
+    bits = verify_status_list_jwt(listed.text, keys, uri=claims.status.uri)
+    assert bits.get(claims.status.idx) == 1
+
+
+def test_the_citizen_issues_lists_and_revokes(client: TestClient, world: World) -> None:
+    _validate(client, world, "pp:PP-12")
+    citizen = TestClient(client.app)
+    login = citizen.post(
+        "/api/v1/citizen/login", json={"number": world.passport.number, "code": ACCESS_CODE}
+    ).json()
+    csrf = {"X-CSRF-Token": login["csrf_token"]}
+    mine = citizen.post("/api/v1/citizen/credentials", json={"skills": ["pp:PP-12"]}, headers=csrf)
+    assert mine.status_code == 201, mine.text
+    listed = citizen.get("/api/v1/citizen/credentials").json()
+    assert [c["id"] for c in listed] == [mine.json()["id"]]
+    gone = citizen.post(
+        f"/api/v1/citizen/credentials/{mine.json()['id']}/revoke", json={}, headers=csrf
+    )
+    assert gone.status_code == 200
+    assert _verify(client, mine.json()["qr_text"])["result"] == "revoked"
+
+
+def test_erasure_revokes_every_credential(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    _validate(client, world, "pp:PP-06")
+    issued = _issue(client, world, skills=["pp:PP-06"], include_name=True)
+    erased = client.post(
+        f"/api/v1/passports/{world.passport.id}/erasure",
+        json={"reason": "request"},
+        headers=world.headers["territory_admin"],
+    )
+    assert erased.status_code == 200, erased.text
+    assert _verify(client, issued["qr_text"])["result"] == "revoked"
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT qr_text, revoked_at FROM credential")).one()
+    assert kept.qr_text is None and kept.revoked_at is not None
+
+
+def test_foreign_and_garbage_credentials(client: TestClient, world: World) -> None:
+    stranger = ECKey.generate_key("P-256", private=True)
+    claims = fmt.build_claims(
+        iss="https://elsewhere.test/t/x",
+        sub="abc",
+        jti="j1",
+        iat=1_700_000_000,
+        exp=4_000_000_000,
+        skills=[fmt.Skill(code="crcn:4.1", level=2, date=date.today(), structure="Ailleurs")],
+        fv={"crcn": "2019"},
+        status_uri="https://elsewhere.test/t/x/status/1",
+        status_idx=1,
+    )
+    foreign = fmt.jws_to_qr_text(fmt.sign(claims, stranger))
+    assert _verify(client, foreign)["result"] == "untrusted_issuer"
+    for garbage, result in (("PN1:123", "malformed"), ("HC1:0000", "malformed"), ("", "malformed")):
+        assert _verify(client, garbage)["result"] == result
+    _problem(client.post("/api/v1/verify", json={"qr_text": "9" * 5000}), 422, "validation_error")
