@@ -179,6 +179,8 @@ def _credential(world: World, engine: sa.Engine) -> int:
             territory_id=world.a.id,  # type: ignore[arg-type]
             passport_id=world.passport.id,  # type: ignore[arg-type]
             jti=f"jti-{world.passport.id}",
+            code="V-BCDF2345",
+            qr_text="PN1:00",
             kid="test-kid",
             status_index=7,
             skill_codes=["crcn:4.1"],
@@ -423,6 +425,16 @@ ROUTES: dict[tuple[str, str], Case] = {
         CITIZEN,
         CITIZEN_ONLY,
         lambda w, e, c: (f"/api/v1/citizen/credentials/{_credential(w, e)}/revoke", {}),
+    ),
+    ("GET", "/api/v1/passports/{passport_id}/credentials/{credential_id}/qr.{image}"): Case(
+        PASSPORT_READ,
+        TA_PASSPORT_READ,
+        lambda w, e, c: (_passport_url(w, f"/credentials/{_credential(w, e)}/qr.svg"), None),
+    ),
+    ("GET", "/api/v1/citizen/credentials/{credential_id}/qr.{image}"): Case(
+        CITIZEN,
+        CITIZEN_ONLY,
+        lambda w, e, c: (f"/api/v1/citizen/credentials/{_credential(w, e)}/qr.png", None),
     ),
     ("POST", "/api/v1/verify"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("", {"qr_text": "PN1:00"})),
     ("GET", "/t/{code}/status/{list_id}"): Case(

@@ -241,3 +241,56 @@ def test_foreign_and_garbage_credentials(client: TestClient, world: World) -> No
     for garbage, result in (("PN1:123", "malformed"), ("HC1:0000", "malformed"), ("", "malformed")):
         assert _verify(client, garbage)["result"] == result
     _problem(client.post("/api/v1/verify", json={"qr_text": "9" * 5000}), 422, "validation_error")
+
+
+def test_typed_code_and_qr_images(client: TestClient, world: World) -> None:
+    _validate(client, world, "pp:PP-06")
+    issued = _issue(client, world, skills=["pp:PP-06"])
+    code = issued["code"]
+    assert code.startswith("V-") and len(code) == 10
+    # People type it as they read it: lower case, spaces, no dash.
+    typed = _verify_code(client, code.lower().replace("-", " "))
+    assert typed["result"] == "valid" and typed["skills"][0]["code"] == "pp:PP-06"
+    assert _verify_code(client, "V-" + "B" * 8)["result"] == "malformed"  # check character
+    unknown = client.post("/api/v1/verify", json={"code": "V-2345678" + _check("2345678")})
+    _problem(unknown, 404, "unknown_code")
+    _problem(client.post("/api/v1/verify", json={}), 422, "validation_error")
+    _problem(
+        client.post("/api/v1/verify", json={"qr_text": "PN1:00", "code": code}),
+        422,
+        "validation_error",
+    )
+
+    base = f"/api/v1/passports/{world.passport.id}/credentials/{issued['id']}"
+    png = client.get(f"{base}/qr.png", headers=world.headers["mediator_of_structure"])
+    assert png.headers["content-type"] == "image/png"
+    assert png.headers["cache-control"] == "private, no-store"
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
+    assert [d.text for d in decoded] == [issued["qr_text"]]
+    svg = client.get(f"{base}/qr.svg", headers=world.headers["mediator_of_structure"])
+    assert svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content
+    _problem(
+        client.get(f"{base}/qr.gif", headers=world.headers["mediator_of_structure"]),
+        422,
+        "validation_error",
+    )
+
+    # After erasure the typed code still answers, and says revoked.
+    client.post(
+        f"/api/v1/passports/{world.passport.id}/erasure",
+        json={"reason": "request"},
+        headers=world.headers["territory_admin"],
+    )
+    assert _verify_code(client, code)["result"] == "revoked"
+
+
+def _verify_code(client: TestClient, code: str) -> dict[str, Any]:
+    response = client.post("/api/v1/verify", json={"code": code})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _check(body: str) -> str:
+    from app.passports.numbers import check_character
+
+    return check_character(body)

@@ -22,6 +22,9 @@ class Credential(SQLModel, table=True):
     territory_id: int = Field(foreign_key="territory.id", index=True)
     passport_id: int = Field(foreign_key="passport.id", index=True)
     jti: str = Field(max_length=32, unique=True)
+    # The short code printed beside the QR (V- and eight characters), for people without a
+    # smartphone: anyone can check it on the issuer's instance.
+    code: str = Field(max_length=10, unique=True)
     kid: str = Field(max_length=64)
     # The bit of the territory's status list (list 1) that says whether it is revoked.
     status_index: int

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, authorize
 from app.core.db import transaction
+from app.core.errors import NotFound
 from app.core.validation import UtcDateTime
 from app.credentials import format as fmt
 from app.credentials import service
@@ -35,6 +36,7 @@ class CredentialRequest(BaseModel):
 class CredentialPublic(BaseModel):
     id: int
     jti: str
+    code: str = Field(description="The short code to type on the issuer's site")
     skills: list[str]
     with_name: bool
     issued_at: UtcDateTime
@@ -52,13 +54,21 @@ class Revocation(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    qr_text: str = Field(max_length=fmt.MAX_QR_TEXT + 100)
+    qr_text: str | None = Field(default=None, max_length=fmt.MAX_QR_TEXT + 100)
+    code: str | None = Field(default=None, max_length=20, description="The typed code, V-…")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> VerifyRequest:
+        if (self.qr_text is None) == (self.code is None):
+            raise ValueError("send either qr_text or code")
+        return self
 
 
 def _public(credential: Credential) -> CredentialPublic:
     return CredentialPublic(
         id=credential.id or 0,
         jti=credential.jti,
+        code=credential.code,
         skills=list(credential.skill_codes),
         with_name=credential.with_name,
         issued_at=credential.issued_at,
@@ -174,12 +184,66 @@ def citizen_revoke(
     return _public(service.revoke(session, principal, passport, credential_id, data.reason))
 
 
+QrFormat = Annotated[str, Path(pattern="^(svg|png)$")]
+
+
+def _qr_image(credential: Credential, image: str) -> Response:
+    if credential.qr_text is None:
+        raise NotFound("This credential's QR was erased.", code="unknown_credential")
+    if image == "svg":
+        body: bytes = fmt.qr_svg(credential.qr_text).encode()
+        media = "image/svg+xml"
+    else:
+        body = fmt.qr_png(credential.qr_text, box_size=8)
+        media = "image/png"
+    # The QR may carry the holder's name: never kept by shared caches.
+    return Response(body, media_type=media, headers={"Cache-Control": "private, no-store"})
+
+
+@router.get(
+    "/passports/{passport_id}/credentials/{credential_id}/qr.{image}",
+    responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}},
+    response_class=Response,
+)
+def credential_qr(
+    passport_id: Id,
+    credential_id: Id,
+    image: QrFormat,
+    principal: Annotated[Principal, authorize(PASSPORT_READ)],
+    session: SessionDep,
+) -> Response:
+    """The credential's QR code as SVG or PNG, to print or to show."""
+    passport = passports.load(session, principal, passport_id)
+    passports.ensure_holder(principal, passport)
+    return _qr_image(service.get_for(session, passport, credential_id), image)
+
+
+@router.get(
+    "/citizen/credentials/{credential_id}/qr.{image}",
+    responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}},
+    response_class=Response,
+)
+def citizen_credential_qr(
+    credential_id: Id,
+    image: QrFormat,
+    principal: Annotated[Principal, authorize(CITIZEN)],
+    session: SessionDep,
+) -> Response:
+    """My credential's QR code, to show full screen."""
+    passport = passports.load(session, principal, principal.passport_id or 0)
+    return _qr_image(service.get_for(session, passport, credential_id), image)
+
+
 @router.post("/verify", dependencies=[authorize(PUBLIC)])
 async def verify(data: VerifyRequest, engine: EngineDep) -> dict[str, Any]:
-    """Check a credential's QR text: a verdict, and the skills when the signature holds."""
+    """Check a credential's QR text or typed code: a verdict, and the skills when it is signed."""
 
     def run() -> dict[str, Any]:
-        verdict = service.verify_here(engine, data.qr_text)
+        verdict = (
+            service.verify_here(engine, data.qr_text)
+            if data.qr_text is not None
+            else service.verify_code(engine, data.code or "")
+        )
         with transaction(engine, write=False) as session:
             return service.verdict_public(verdict, session)
 

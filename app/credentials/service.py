@@ -27,6 +27,7 @@ from app.credentials import keys
 from app.credentials.models import Credential, StatusListRow
 from app.credentials.statuslist import StatusList, status_list_jwt
 from app.framework.models import Framework, Skill
+from app.passports import numbers
 from app.passports import service as passports
 from app.passports.models import Method, Passport, Validation
 from app.structures.models import Structure
@@ -67,6 +68,18 @@ def _free_index(session: Session, territory_id: int) -> int:
         if taken is None:
             return idx
     raise Conflict("The status list is full; rotate to a new list.", code="status_list_full")
+
+
+CODE_PREFIX = "V-"
+
+
+def _free_code(session: Session) -> str:
+    # 27^7 codes: a clash is rare, and the unique index still decides.
+    for _ in range(8):
+        code = numbers.new_number(CODE_PREFIX)
+        if session.exec(select(Credential.id).where(Credential.code == code)).first() is None:
+            return code
+    raise Conflict("Could not allocate a verification code; retry.", code="code_exhausted")
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,7 @@ def issue(
         territory_id=territory.id,
         passport_id=passport.id,
         jti=jti,
+        code=_free_code(session),
         kid=kid,
         status_index=idx,
         skill_codes=codes,
@@ -210,6 +224,13 @@ def list_for(session: Session, passport: Passport) -> Sequence[Credential]:
     ).all()
 
 
+def get_for(session: Session, passport: Passport, credential_id: int) -> Credential:
+    credential = session.get(Credential, credential_id)
+    if credential is None or credential.passport_id != passport.id:
+        raise NotFound("No such credential in this passport.", code="unknown_credential")
+    return credential
+
+
 def _flip(session: Session, credential: Credential, reason: str) -> bool:
     if credential.revoked_at is not None:
         return False
@@ -226,9 +247,7 @@ def _flip(session: Session, credential: Credential, reason: str) -> bool:
 def revoke(
     session: Session, principal: Principal, passport: Passport, credential_id: int, reason: str
 ) -> Credential:
-    credential = session.get(Credential, credential_id)
-    if credential is None or credential.passport_id != passport.id:
-        raise NotFound("No such credential in this passport.", code="unknown_credential")
+    credential = get_for(session, passport, credential_id)
     if not _flip(session, credential, reason):
         raise Conflict("This credential is already revoked.", code="already_revoked")
     passports.journal(session, principal, passport, "credential.revoked")
@@ -300,6 +319,22 @@ def verify_here(engine: Engine, qr_text: str) -> fmt.Verdict:
             return found.get(idx) == 1
 
         return fmt.verify(qr_text, keys=trusted, now=int(now.timestamp()), status=revoked)
+
+
+def verify_code(engine: Engine, typed: str) -> fmt.Verdict:
+    """Check a typed verification code: the credential it names, verified like its QR."""
+    code = numbers.normalise_number(typed, CODE_PREFIX)
+    if code is None:
+        return fmt.Verdict(fmt.Result.MALFORMED, "not a verification code (V- and 8 characters)")
+    with transaction(engine, write=False) as session:
+        credential = session.exec(select(Credential).where(Credential.code == code)).first()
+        if credential is None:
+            raise NotFound("No credential has this code here.", code="unknown_code")
+        qr_text = credential.qr_text
+    if qr_text is None:
+        # Erased with its passport: revoked, and nothing left to show.
+        return fmt.Verdict(fmt.Result.REVOKED, "revoked when its holder's data was erased")
+    return verify_here(engine, qr_text)
 
 
 def _local_list(

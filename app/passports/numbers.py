@@ -25,15 +25,15 @@ def check_character(body: str) -> str:
     return ALPHABET[total % len(ALPHABET)]
 
 
-def new_number() -> str:
+def new_number(prefix: str = PREFIX) -> str:
     body = "".join(secrets.choice(ALPHABET) for _ in range(BODY))
-    return PREFIX + body + check_character(body)
+    return prefix + body + check_character(body)
 
 
-def normalise_number(raw: str) -> str | None:
-    """The canonical number for what a person typed, or None if it cannot be one."""
+def normalise_number(raw: str, prefix: str = PREFIX) -> str | None:
+    """The canonical number (or code) for what a person typed, or None if it cannot be one."""
     text = raw.strip().upper().replace(" ", "").replace("-", "")
-    if text.startswith("P"):
+    if text.startswith(prefix[0]):
         text = text[1:]
     # People type O for 0 and I or L for 1; neither exists in numbers, so map them to nothing
     # valid rather than guessing.
@@ -42,7 +42,7 @@ def normalise_number(raw: str) -> str | None:
     body, check = text[:BODY], text[BODY]
     if check_character(body) != check:
         return None
-    return PREFIX + text
+    return prefix + text
 
 
 def new_access_code() -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-11-28 15:09:03.491228
+Create Date: 2026-11-28 15:21:11.587233
 """
 
 from collections.abc import Sequence
@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("territory_id", sa.Integer(), nullable=False),
         sa.Column("passport_id", sa.Integer(), nullable=False),
         sa.Column("jti", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("code", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("kid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("status_index", sa.Integer(), nullable=False),
         sa.Column("skill_codes", sa.JSON(), nullable=False),
@@ -53,6 +54,7 @@ def upgrade() -> None:
             ["territory_id"], ["territory.id"], name=op.f("fk_credential_territory_id_territory")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_credential")),
+        sa.UniqueConstraint("code", name=op.f("uq_credential_code")),
         sa.UniqueConstraint("jti", name=op.f("uq_credential_jti")),
         sa.UniqueConstraint("territory_id", "status_index", name="uq_credential_status_slot"),
     )
