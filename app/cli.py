@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -460,3 +461,67 @@ def keys_retire(kid: str) -> None:
         except AppError as exc:
             raise ConfigurationError(exc.detail) from None
     click.echo(f"retired {kid}: no longer published nor trusted")
+
+
+@main.group()
+def credential() -> None:
+    """Signed QR credentials."""
+
+
+@credential.command("issue")
+@click.option("--passport", "number", required=True, help="The passport number, P-…")
+@click.option("--skills", default="", help="Comma-separated skill codes (default: all validated).")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650))
+@click.option("--with-name", is_flag=True, help="Put the holder's name in the credential.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, writable=True, path_type=Path),
+)
+@clean_errors
+def credential_issue(number: str, skills: str, days: int, with_name: bool, out_dir: Path) -> None:
+    """Issue a credential and write credential.txt, .svg, .png and attestation.pdf."""
+    from sqlmodel import select
+
+    from app.accounts.principal import CallerKind, Principal
+    from app.core.errors import AppError
+    from app.credentials import format as fmt
+    from app.credentials import service as credentials
+    from app.passports import numbers
+    from app.passports.models import Passport
+
+    settings = load_settings()
+    canonical = numbers.normalise_number(number)
+    if canonical is None:
+        raise ConfigurationError(f"{number!r} is not a passport number (P- and 8 characters)")
+    try:
+        with connected(settings) as engine, transaction(engine) as session:
+            passport = session.exec(select(Passport).where(Passport.number == canonical)).first()
+            if passport is None or passport.erased_at is not None:
+                raise ConfigurationError(f"no passport {canonical} here")
+            operator = Principal(kind=CallerKind.OPERATOR, territory_id=passport.territory_id)
+            codes = [c.strip() for c in skills.split(",") if c.strip()] or (
+                credentials.validated_codes(session, passport)
+            )
+            issued = credentials.issue(
+                session,
+                settings,
+                operator,
+                passport,
+                skill_codes=codes,
+                validity_days=days,
+                with_name=with_name,
+            )
+            pdf = credentials.attestation_pdf(session, settings, passport, issued.credential)
+            code = issued.credential.code
+    except AppError as exc:
+        raise ConfigurationError(exc.detail) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "credential.txt").write_text(issued.qr_text + "\n", encoding="ascii")
+    (out_dir / "credential.svg").write_text(fmt.qr_svg(issued.qr_text), encoding="utf-8")
+    (out_dir / "credential.png").write_bytes(fmt.qr_png(issued.qr_text, box_size=8))
+    (out_dir / "attestation.pdf").write_bytes(pdf)
+    click.echo(
+        f"credential {code}: {len(codes)} skill(s), QR version {issued.qr_version}, in {out_dir}"
+    )

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from app.accounts import security
 from app.accounts.models import Invitation, PasswordReset, Role
+from app.accounts.principal import CallerKind, Principal
 from app.authz import (
     BROWSER_SESSION,
     CITIZEN,
@@ -38,9 +39,11 @@ from app.authz import (
 from app.core.db import transaction
 from app.core.settings import Settings
 from app.core.time import utcnow
+from app.credentials import service as credentials
 from app.credentials.models import Credential
 from app.main import create_app
-from app.passports.models import AccessGrant, Method, Validation
+from app.passports.models import AccessGrant, Method, Passport, Validation
+from tests.conftest import make_settings
 from tests.factories import ACCESS_CODE, PASSWORD, World, make_passport, make_world
 
 ALLOW = "allow"
@@ -190,6 +193,27 @@ def _credential(world: World, engine: sa.Engine) -> int:
         session.flush()
         assert credential.id is not None
         return credential.id
+
+
+def _signed_credential(world: World, engine: sa.Engine) -> int:
+    # A real one: the attestation reads the skills back from the signed QR.
+    _validation(world, engine)
+    settings = make_settings(engine.url.render_as_string(hide_password=False))
+    with transaction(engine) as session:
+        passport = session.get(Passport, world.passport.id)
+        assert passport is not None
+        operator = Principal(kind=CallerKind.OPERATOR, territory_id=passport.territory_id)
+        issued = credentials.issue(
+            session,
+            settings,
+            operator,
+            passport,
+            skill_codes=["crcn:4.1"],
+            validity_days=30,
+            with_name=False,
+        )
+        assert issued.credential.id is not None
+        return issued.credential.id
 
 
 def _passport_url(world: World, suffix: str = "") -> str:
@@ -435,6 +459,22 @@ ROUTES: dict[tuple[str, str], Case] = {
         CITIZEN,
         CITIZEN_ONLY,
         lambda w, e, c: (f"/api/v1/citizen/credentials/{_credential(w, e)}/qr.png", None),
+    ),
+    ("GET", "/api/v1/passports/{passport_id}/credentials/{credential_id}/attestation.pdf"): Case(
+        PASSPORT_READ,
+        TA_PASSPORT_READ,
+        lambda w, e, c: (
+            _passport_url(w, f"/credentials/{_signed_credential(w, e)}/attestation.pdf"),
+            None,
+        ),
+    ),
+    ("GET", "/api/v1/citizen/credentials/{credential_id}/attestation.pdf"): Case(
+        CITIZEN,
+        CITIZEN_ONLY,
+        lambda w, e, c: (
+            f"/api/v1/citizen/credentials/{_signed_credential(w, e)}/attestation.pdf",
+            None,
+        ),
     ),
     ("POST", "/api/v1/verify"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("", {"qr_text": "PN1:00"})),
     ("GET", "/t/{code}/status/{list_id}"): Case(

@@ -294,3 +294,57 @@ def _check(body: str) -> str:
     from app.passports.numbers import check_character
 
     return check_character(body)
+
+
+def test_printable_attestation(client: TestClient, world: World) -> None:
+    _validate(client, world, "pp:PP-06")
+    issued = _issue(client, world, skills=["pp:PP-06"], include_name=True)
+    url = f"/api/v1/passports/{world.passport.id}/credentials/{issued['id']}/attestation.pdf"
+    pdf = client.get(url, headers=world.headers["mediator_of_structure"])
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    assert issued["code"] in pdf.headers["content-disposition"]
+    assert pdf.headers["cache-control"] == "no-store"
+    _problem(
+        client.get(url, headers=world.headers["mediator_other_territory"]), 404, "unknown_passport"
+    )
+
+
+def test_command_line_issues_every_file(
+    world: World, database_url: str, client: TestClient, tmp_path: Any
+) -> None:
+    from tests.servers import passeport_env, run_cli
+
+    _validate(client, world, "pp:PP-06")
+    _validate(client, world, "crcn:4.1", 2)
+    out = tmp_path / "out"
+    result = run_cli(
+        "credential",
+        "issue",
+        "--passport",
+        world.passport.number,
+        "--out",
+        str(out),
+        env=passeport_env(database_url),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 skill(s)" in result.stdout
+    qr_text = (out / "credential.txt").read_text().strip()
+    assert _verify(client, qr_text)["result"] == "valid"
+    decoded = zxingcpp.read_barcodes(Image.open(out / "credential.png"))
+    assert [d.text for d in decoded] == [qr_text]
+    assert (out / "credential.svg").read_text().startswith("<?xml") or b"<svg" in (
+        out / "credential.svg"
+    ).read_bytes()
+    assert (out / "attestation.pdf").read_bytes().startswith(b"%PDF-")
+    refused = run_cli(
+        "credential",
+        "issue",
+        "--passport",
+        "P-BBBBBBBB",
+        "--out",
+        str(out),
+        env=passeport_env(database_url),
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr

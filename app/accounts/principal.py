@@ -12,6 +12,8 @@ class CallerKind(StrEnum):
     ANONYMOUS = "anonymous"
     ACCOUNT = "account"
     CITIZEN = "citizen"
+    # Someone at the server's command line (passeport credential issue): no route admits it.
+    OPERATOR = "operator"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, authorize
 from app.core.db import transaction
 from app.core.errors import NotFound
+from app.core.pdf import attachment_headers
 from app.core.validation import UtcDateTime
 from app.credentials import format as fmt
 from app.credentials import service
@@ -232,6 +233,55 @@ def citizen_credential_qr(
     """My credential's QR code, to show full screen."""
     passport = passports.load(session, principal, principal.passport_id or 0)
     return _qr_image(service.get_for(session, passport, credential_id), image)
+
+
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}}}
+
+
+@router.get(
+    "/passports/{passport_id}/credentials/{credential_id}/attestation.pdf",
+    response_class=Response,
+    responses=PDF_RESPONSE,
+)
+def credential_attestation(
+    passport_id: Id,
+    credential_id: Id,
+    principal: Annotated[Principal, authorize(PASSPORT_READ)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """The printable attestation: the QR, the skills in plain words, the dates and the code."""
+    passport = passports.load(session, principal, passport_id)
+    passports.ensure_holder(principal, passport)
+    credential = service.get_for(session, passport, credential_id)
+    pdf = service.attestation_pdf(session, settings, passport, credential)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers=attachment_headers(f"attestation-{credential.code}.pdf"),
+    )
+
+
+@router.get(
+    "/citizen/credentials/{credential_id}/attestation.pdf",
+    response_class=Response,
+    responses=PDF_RESPONSE,
+)
+def citizen_attestation(
+    credential_id: Id,
+    principal: Annotated[Principal, authorize(CITIZEN)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """My printable attestation."""
+    passport = passports.load(session, principal, principal.passport_id or 0)
+    credential = service.get_for(session, passport, credential_id)
+    pdf = service.attestation_pdf(session, settings, passport, credential)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers=attachment_headers(f"attestation-{credential.code}.pdf"),
+    )
 
 
 @router.post("/verify", dependencies=[authorize(PUBLIC)])

@@ -216,12 +216,60 @@ def issue(
     return Issued(credential, qr_text, fmt.make_qr(qr_text).version)
 
 
+def validated_codes(session: Session, passport: Passport) -> list[str]:
+    """Every skill with an active validation by a mediator, in the framework's order."""
+    return list(
+        session.exec(
+            select(Validation.skill_code)
+            .join(Skill, col(Skill.code) == Validation.skill_code)
+            .where(
+                Validation.passport_id == passport.id,
+                col(Validation.withdrawn_at).is_(None),
+                Validation.method != Method.SELF_ASSESSMENT,
+            )
+            .distinct()
+            .order_by(Validation.skill_code)
+        ).all()
+    )
+
+
 def list_for(session: Session, passport: Passport) -> Sequence[Credential]:
     return session.exec(
         select(Credential)
         .where(Credential.passport_id == passport.id)
         .order_by(col(Credential.id).desc())
     ).all()
+
+
+def attestation_pdf(
+    session: Session, settings: Settings, passport: Passport, credential: Credential
+) -> bytes:
+    """The printable attestation of a credential that can still be shown."""
+    from app.credentials import attestation
+
+    if credential.qr_text is None:
+        raise NotFound("This credential's QR was erased.", code="unknown_credential")
+    claims = fmt.parse_claims(fmt.decode_payload(_payload(credential.qr_text)))
+    labels = {
+        s.code: s.label_fr
+        for s in session.exec(
+            select(Skill).where(col(Skill.code).in_([k.code for k in claims.skills]))
+        ).all()
+    }
+    territory = session.get(Territory, credential.territory_id)
+    assert territory is not None
+    return attestation.render(
+        credential,
+        territory,
+        [(labels.get(k.code, k.code), k.level, k.date.strftime("%d/%m/%Y")) for k in claims.skills],
+        holder_name=claims.name,
+        public_url=settings.public_url,
+    )
+
+
+def _payload(qr_text: str) -> bytes:
+    token = fmt.qr_text_to_jws(qr_text)
+    return fmt.b64url_decode(token.split(".")[1])
 
 
 def get_for(session: Session, passport: Passport, credential_id: int) -> Credential:

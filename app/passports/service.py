@@ -119,6 +119,7 @@ def journal(session: Session, principal: Principal, passport: Passport, action: 
     kind = {
         CallerKind.CITIZEN: "citizen",
         CallerKind.ACCOUNT: "admin" if principal.role is Role.TERRITORY_ADMIN else "mediator",
+        CallerKind.OPERATOR: "operator",
     }.get(principal.kind, "anonymous")
     structure_id = None
     if principal.kind is CallerKind.ACCOUNT and len(principal.structure_ids) == 1:
