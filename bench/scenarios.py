@@ -194,3 +194,80 @@ register(
         setup=_passport_with_200,
     )
 )
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+
+async def _credential(ctx: SetupContext, *, revoke: bool = False) -> None:
+    """A passport with twelve validated skills, and a 12-skill credential issued from it."""
+    await _passport(ctx)
+    codes = [f"pp:PP-{n:02d}" for n in range(1, 13)]
+    for code in codes:
+        response = await ctx.client.post(
+            f"{API}/passports/{ctx.state['passport_id']}/validations",
+            json={
+                "skill_code": code,
+                "method": "observation",
+                "observed_on": date.today().isoformat(),
+                "structure_id": ctx.state["structure_id"],
+            },
+            headers=ctx.headers,
+        )
+        if response.status_code != 201:
+            raise BenchError(f"recording a validation gave {response.status_code}")
+    issued = await ctx.client.post(
+        f"{API}/passports/{ctx.state['passport_id']}/credentials",
+        json={"skills": codes},
+        headers=ctx.headers,
+    )
+    if issued.status_code != 201:
+        raise BenchError(f"issuing a credential gave {issued.status_code}: {issued.text}")
+    ctx.state["qr_text"] = issued.json()["qr_text"]
+    if revoke:
+        await ctx.client.post(
+            f"{API}/passports/{ctx.state['passport_id']}/credentials/{issued.json()['id']}/revoke",
+            json={},
+            headers=ctx.headers,
+        )
+    # Verifiers need no account.
+    ctx.headers.pop("Authorization")
+
+
+async def _revoked_credential(ctx: SetupContext) -> None:
+    await _credential(ctx, revoke=True)
+
+
+register(
+    Scenario(
+        name="verify-valid",
+        method="POST",
+        path=f"{API}/verify",
+        description="POST /verify a valid 12-skill credential (keys and status from the database)",
+        setup=_credential,
+        body=lambda ctx, index: {"qr_text": ctx.state["qr_text"]},
+        # The issue's target: at least 15 % of the baseline's requests per second.
+        min_rps_ratio=0.15,
+    )
+)
+
+register(
+    Scenario(
+        name="verify-revoked",
+        method="POST",
+        path=f"{API}/verify",
+        description="POST /verify a revoked credential (the whole pipeline, then the status bit)",
+        setup=_revoked_credential,
+        body=lambda ctx, index: {"qr_text": ctx.state["qr_text"]},
+    )
+)
+
+register(
+    Scenario(
+        name="verify-garbage",
+        method="POST",
+        path=f"{API}/verify",
+        description="POST /verify a malformed QR text (refused before any decoding work)",
+        body=lambda ctx, index: {"qr_text": "PN1:" + "9" * 3999},
+    )
+)

@@ -110,7 +110,9 @@ def scratch_database(
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id_safe: str) -> Iterator[str]:
-    name = f"passeport_test_{worker_id_safe}"
+    # The process id keeps two runs on one PostgreSQL server (a developer's and CI's, say) from
+    # dropping each other's databases.
+    name = f"passeport_test_{worker_id_safe}_{os.getpid()}"
     url = create_database(name, tmp_path_factory.mktemp("db"))
     upgrade(url)
     yield url

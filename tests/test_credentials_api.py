@@ -83,6 +83,8 @@ def test_issue_verify_and_read_back_everywhere(client: TestClient, world: World)
     issued = _issue(client, world, include_name=True)
     qr_text = issued["qr_text"]
     assert qr_text.startswith(fmt.PREFIX) and issued["qr_version"] <= fmt.TARGET_QR_VERSION
+    # Read from the segments' lengths at issuance; the built matrix must agree.
+    assert issued["qr_version"] == fmt.make_qr(qr_text).version
 
     verdict = _verify(client, qr_text)
     assert verdict["result"] == "valid", verdict

@@ -213,7 +213,7 @@ def issue(
         target_id=credential.id,
         skills=len(codes),
     )
-    return Issued(credential, qr_text, fmt.make_qr(qr_text).version)
+    return Issued(credential, qr_text, fmt.qr_version(qr_text))
 
 
 def validated_codes(session: Session, passport: Passport) -> list[str]:
