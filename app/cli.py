@@ -513,7 +513,7 @@ def credential_issue(number: str, skills: str, days: int, with_name: bool, out_d
                 validity_days=days,
                 with_name=with_name,
             )
-            pdf = credentials.attestation_pdf(session, settings, passport, issued.credential)
+            pdf = credentials.attestation_pdf(session, settings, issued.credential)
             code = issued.credential.code
     except AppError as exc:
         raise ConfigurationError(exc.detail) from None

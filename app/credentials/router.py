@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
+from sqlmodel import Session
 
 from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
@@ -14,11 +15,13 @@ from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, authorize
 from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.pdf import attachment_headers
+from app.core.settings import Settings
 from app.core.validation import UtcDateTime
 from app.credentials import format as fmt
 from app.credentials import service
 from app.credentials.models import Credential
 from app.passports import service as passports
+from app.passports.models import Passport
 from app.territory import service as territories
 
 router = APIRouter(tags=["credentials"])
@@ -79,8 +82,31 @@ def _public(credential: Credential) -> CredentialPublic:
     )
 
 
-def _issued(issued: service.Issued) -> CredentialIssued:
+def _issue(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    passport: Passport,
+    data: CredentialRequest,
+) -> CredentialIssued:
+    issued = service.issue(
+        session,
+        settings,
+        principal,
+        passport,
+        skill_codes=data.skills,
+        validity_days=data.validity_days,
+        with_name=data.include_name,
+    )
     return CredentialIssued(**_public(issued.credential).model_dump(), qr_version=issued.qr_version)
+
+
+def _attestation(session: Session, settings: Settings, credential: Credential) -> Response:
+    return Response(
+        service.attestation_pdf(session, settings, credential),
+        media_type="application/pdf",
+        headers=attachment_headers(f"attestation-{credential.code}.pdf"),
+    )
 
 
 @router.post(
@@ -98,17 +124,7 @@ def issue_for_citizen(
     """Sign chosen skills of the passport into a QR credential (the holding territory signs)."""
     passport = passports.load(session, principal, passport_id)
     passports.ensure_holder(principal, passport)
-    return _issued(
-        service.issue(
-            session,
-            settings,
-            principal,
-            passport,
-            skill_codes=data.skills,
-            validity_days=data.validity_days,
-            with_name=data.include_name,
-        )
-    )
+    return _issue(session, settings, principal, passport, data)
 
 
 @router.get("/passports/{passport_id}/credentials", response_model=list[CredentialPublic])
@@ -151,17 +167,7 @@ def citizen_issue(
 ) -> CredentialIssued:
     """Make a credential of my own, with the skills I choose."""
     passport = passports.load(session, principal, principal.passport_id or 0)
-    return _issued(
-        service.issue(
-            session,
-            settings,
-            principal,
-            passport,
-            skill_codes=data.skills,
-            validity_days=data.validity_days,
-            with_name=data.include_name,
-        )
-    )
+    return _issue(session, settings, principal, passport, data)
 
 
 @router.get("/citizen/credentials", response_model=list[CredentialPublic])
@@ -253,13 +259,7 @@ def credential_attestation(
     """The printable attestation: the QR, the skills in plain words, the dates and the code."""
     passport = passports.load(session, principal, passport_id)
     passports.ensure_holder(principal, passport)
-    credential = service.get_for(session, passport, credential_id)
-    pdf = service.attestation_pdf(session, settings, passport, credential)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers=attachment_headers(f"attestation-{credential.code}.pdf"),
-    )
+    return _attestation(session, settings, service.get_for(session, passport, credential_id))
 
 
 @router.get(
@@ -275,13 +275,7 @@ def citizen_attestation(
 ) -> Response:
     """My printable attestation."""
     passport = passports.load(session, principal, principal.passport_id or 0)
-    credential = service.get_for(session, passport, credential_id)
-    pdf = service.attestation_pdf(session, settings, passport, credential)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers=attachment_headers(f"attestation-{credential.code}.pdf"),
-    )
+    return _attestation(session, settings, service.get_for(session, passport, credential_id))
 
 
 @router.post("/verify", dependencies=[authorize(PUBLIC)])

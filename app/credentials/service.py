@@ -241,9 +241,7 @@ def list_for(session: Session, passport: Passport) -> Sequence[Credential]:
     ).all()
 
 
-def attestation_pdf(
-    session: Session, settings: Settings, passport: Passport, credential: Credential
-) -> bytes:
+def attestation_pdf(session: Session, settings: Settings, credential: Credential) -> bytes:
     """The printable attestation of a credential that can still be shown."""
     from app.credentials import attestation
 
