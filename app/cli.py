@@ -525,3 +525,9 @@ def credential_issue(number: str, skills: str, days: int, with_name: bool, out_d
     click.echo(
         f"credential {code}: {len(codes)} skill(s), QR version {issued.qr_version}, in {out_dir}"
     )
+    if issued.qr_version > fmt.TARGET_QR_VERSION:
+        click.echo(
+            f"warning: QR version {issued.qr_version} is above {fmt.TARGET_QR_VERSION}: print it "
+            "at least 6 cm wide, or issue fewer skills",
+            err=True,
+        )

@@ -28,6 +28,7 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.settings import Settings, get_settings
 from app.credentials import keys_router
 from app.credentials import router as credentials_router
+from app.credentials.verifier import Verifier
 from app.framework import router as framework_router
 from app.framework.router import FrameworkCache
 from app.passports import documents_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     app.state.write_gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
     app.state.framework_cache = FrameworkCache(engine, settings.framework_recheck_seconds)
+    app.state.verifier = Verifier(engine)
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -18,10 +18,14 @@ import zxingcpp
 from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
 from PIL import Image
+from sqlmodel import Session, select
 
+from app.accounts.models import Role
+from app.audit.models import AuditEvent
 from app.credentials import format as fmt
+from app.credentials.models import Credential
 from app.credentials.statuslist import verify_status_list_jwt
-from tests.factories import ACCESS_CODE, World, make_world
+from tests.factories import ACCESS_CODE, World, bearer, make_account, make_structure, make_world
 
 PROBLEM = "application/problem+json"
 
@@ -350,3 +354,70 @@ def test_command_line_issues_every_file(
         env=passeport_env(database_url),
     )
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
+def test_a_credential_too_large_for_a_printed_qr_is_refused_and_leaves_nothing(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    premiers_pas = [f"pp:PP-{n:02d}" for n in range(1, 21)]
+    crcn = [
+        f"crcn:{d}.{c}"
+        for d, n in ((1, 3), (2, 4), (3, 4), (4, 3), (5, 2))
+        for c in range(1, n + 1)
+    ]
+    # Long, distinct structure names are what makes a credential big: each is carried once.
+    places = [
+        make_structure(engine, world.a, f"{town} — Espace France services et tiers-lieu numérique")
+        for town in (
+            "Saint-Laurent-du-Maroni",
+            "Maripasoula",
+            "Saint-Georges",
+            "Apatou",
+            "Iracoubo",
+        )
+    ]
+    mediator = make_account(engine, Role.MEDIATOR, world.a, places)
+    headers = bearer(engine, mediator)
+    for n, code in enumerate(premiers_pas + crcn):
+        response = client.post(
+            f"/api/v1/passports/{world.passport.id}/validations",
+            json={
+                "skill_code": code,
+                "level": None if code.startswith("pp:") else 1 + n % 8,
+                "method": "observation",
+                "observed_on": date.fromordinal(date.today().toordinal() - 17 * n).isoformat(),
+                "structure_id": places[n % len(places)].id,
+            },
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+    # Twelve skills from two places fit the version the format is sized for: no warning.
+    everything = premiers_pas + crcn
+    twelve = _issue(client, world, skills=[c for n, c in enumerate(everything) if n % 5 < 2][:12])
+    assert twelve["qr_version"] <= fmt.TARGET_QR_VERSION, twelve["qr_version"]
+    assert twelve["warnings"] == []
+    # ... because the structure names were shortened to fit, the skills left whole.
+    payload = fmt.qr_text_to_jws(twelve["qr_text"]).split(".")[1]
+    claims = json.loads(zlib.decompress(base64.urlsafe_b64decode(payload + "=="), wbits=-15))
+    assert len(claims["sk"]) == 12
+    assert all(name.endswith("…") and len(name) < 60 for name in claims["st"])
+    # Twenty are above it but still printable: issued, with a warning.
+    dense = _issue(client, world, skills=everything[:20])
+    assert fmt.TARGET_QR_VERSION < dense["qr_version"] <= fmt.MAX_QR_VERSION, dense["qr_version"]
+    assert dense["warnings"] == ["qr_dense"]
+    with Session(engine) as session:
+        before = len(session.exec(select(Credential)).all())
+        journal = len(session.exec(select(AuditEvent)).all())
+    refused = _problem(
+        client.post(
+            f"/api/v1/passports/{world.passport.id}/credentials",
+            json={"skills": everything, "include_name": True},
+            headers=world.headers["mediator_of_structure"],
+        ),
+        422,
+        "credential_too_large",
+    )
+    assert refused["qr_version"] > fmt.MAX_QR_VERSION and "name" in refused["detail"]
+    with Session(engine) as session:
+        assert len(session.exec(select(Credential)).all()) == before
+        assert len(session.exec(select(AuditEvent)).all()) == journal

@@ -53,8 +53,11 @@ ZIP: Final = "DEF"
 HEADER_KEYS: Final = frozenset({"alg", "kid", "typ", "zip"})
 
 #: The QR version the format is sized for: a typical 12-skill credential fits (see the docs);
-#: issuers should check ``make_qr(text).version`` against it and offer to drop skills if over.
+#: issuers check ``qr_version(text)`` against it and warn when over.
 TARGET_QR_VERSION: Final = 22
+#: The largest QR an issuer here signs: 117 modules a side, still read by phone cameras from a
+#: printed A4 attestation; a bigger one is refused and the holder drops skills or the name.
+MAX_QR_VERSION: Final = 25
 #: Most digits after the prefix (so a JWS of at most 2,000 characters); checked before decoding.
 MAX_QR_DIGITS: Final = 4000
 MAX_QR_TEXT: Final = len(PREFIX) + MAX_QR_DIGITS
@@ -362,20 +365,23 @@ def build_claims(
     status_idx: int,
     nbf: int | None = None,
     name: str | None = None,
+    structure_chars: int = MAX_STRUCTURE_CHARS,
 ) -> dict[str, Any]:
     """The claims object, in the documented member order, checked by :func:`parse_claims`.
 
-    Structure names longer than 60 characters are cut (with a trailing ``…``); a display name is
-    included only when given. Raises :class:`ClaimsError` for anything a verifier would refuse.
+    Structure names longer than ``structure_chars`` (at most 60) are cut with a trailing ``…``;
+    a display name is included only when given. Raises :class:`ClaimsError` for anything a
+    verifier would refuse.
     """
+    limit = min(structure_chars, MAX_STRUCTURE_CHARS)
     cut = [
         Skill(
             code=s.code,
             level=s.level,
             date=s.date,
             structure=s.structure
-            if len(s.structure) <= MAX_STRUCTURE_CHARS
-            else s.structure[: MAX_STRUCTURE_CHARS - 1].rstrip() + "…",
+            if len(s.structure) <= limit
+            else s.structure[: limit - 1].rstrip() + "…",
         )
         for s in skills
     ]

@@ -322,9 +322,9 @@ def _public_only(stored: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def published_keys(session: Session, territory: Territory, now: datetime) -> list[dict[str, Any]]:
-    """The JWKs of ``{iss}/.well-known/jwks.json``: the active key, then rotated keys still
-    within publish_until, newest first; never a retired key."""
+def publishable(session: Session, territory: Territory, now: datetime) -> list[SigningKey]:
+    """The keys a verifier may use: the active key, then rotated keys still within
+    publish_until, newest first; never a retired key."""
     rows = session.exec(
         select(SigningKey)
         .where(
@@ -334,7 +334,16 @@ def published_keys(session: Session, territory: Territory, now: datetime) -> lis
         .order_by(col(SigningKey.activated_at).desc(), col(SigningKey.id).desc())
     ).all()
     # Dates compared in Python: SQLite keeps them as naive text.
-    return [_public_only(row.public_jwk) for row in rows if row.state(now) in {"active", "rotated"}]
+    return [row for row in rows if row.state(now) in {"active", "rotated"}]
+
+
+def published_jwk(row: SigningKey) -> dict[str, Any]:
+    return _public_only(row.public_jwk)
+
+
+def published_keys(session: Session, territory: Territory, now: datetime) -> list[dict[str, Any]]:
+    """The JWKs of ``{iss}/.well-known/jwks.json``."""
+    return [published_jwk(row) for row in publishable(session, territory, now)]
 
 
 def list_keys(session: Session, territory: Territory, now: datetime) -> list[KeyInfo]:

@@ -11,6 +11,12 @@ from app.core.time import utcnow
 
 TZ = sa.DateTime(timezone=True)
 
+# One status list per territory (list 1) of 2^17 one-bit slots (16 KiB raw, a few hundred bytes
+# compressed while mostly zero), handed out at random: a verifier who fetches the list learns
+# nothing from a credential's position.
+LIST_ID = 1
+LIST_SIZE = 2**17
+
 
 class Credential(SQLModel, table=True):
     __tablename__ = "credential"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session
@@ -20,6 +20,7 @@ from app.core.validation import UtcDateTime
 from app.credentials import format as fmt
 from app.credentials import service
 from app.credentials.models import Credential
+from app.credentials.verifier import Verifier, describe
 from app.passports import service as passports
 from app.passports.models import Passport
 from app.territory import service as territories
@@ -51,6 +52,10 @@ class CredentialPublic(BaseModel):
 
 class CredentialIssued(CredentialPublic):
     qr_version: int = Field(description="QR version at error correction Q")
+    warnings: list[str] = Field(
+        description="`qr_dense`: above the version 22 the format is sized for; print the QR at "
+        "least 6 cm wide, or issue fewer skills"
+    )
 
 
 class Revocation(BaseModel):
@@ -98,7 +103,12 @@ def _issue(
         validity_days=data.validity_days,
         with_name=data.include_name,
     )
-    return CredentialIssued(**_public(issued.credential).model_dump(), qr_version=issued.qr_version)
+    dense = issued.qr_version > fmt.TARGET_QR_VERSION
+    return CredentialIssued(
+        **_public(issued.credential).model_dump(),
+        qr_version=issued.qr_version,
+        warnings=["qr_dense"] if dense else [],
+    )
 
 
 def _attestation(session: Session, settings: Settings, credential: Credential) -> Response:
@@ -278,18 +288,26 @@ def citizen_attestation(
     return _attestation(session, settings, service.get_for(session, passport, credential_id))
 
 
+def get_verifier(request: Request) -> Verifier:
+    verifier: Verifier = request.app.state.verifier
+    return verifier
+
+
 @router.post("/verify", dependencies=[authorize(PUBLIC)])
-async def verify(data: VerifyRequest, engine: EngineDep) -> dict[str, Any]:
+async def verify(
+    data: VerifyRequest, engine: EngineDep, verifier: Annotated[Verifier, Depends(get_verifier)]
+) -> dict[str, Any]:
     """Check a credential's QR text or typed code: a verdict, and the skills when it is signed."""
 
     def run() -> dict[str, Any]:
-        verdict = (
-            service.verify_here(engine, data.qr_text)
-            if data.qr_text is not None
-            else service.verify_code(engine, data.code or "")
-        )
-        with transaction(engine, write=False) as session:
-            return service.verdict_public(verdict, session)
+        qr_text = data.qr_text
+        if qr_text is None:
+            with transaction(engine, write=False) as session:
+                found = service.qr_text_for_code(session, data.code or "")
+            if isinstance(found, fmt.Verdict):
+                return describe(found, None)
+            qr_text = found
+        return describe(*verifier.verify(qr_text))
 
     return await run_in_threadpool(run)
 

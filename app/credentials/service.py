@@ -7,24 +7,20 @@ the verification pipeline live in app/credentials/format.py and statuslist.py.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
-from joserfc.jwk import ECKey
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal
 from app.audit import service as audit
-from app.core.db import transaction
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.settings import Settings
 from app.core.time import aware, utcnow
 from app.credentials import format as fmt
-from app.credentials import keys
-from app.credentials.models import Credential, StatusListRow
+from app.credentials import keys, verifier
+from app.credentials.models import LIST_ID, LIST_SIZE, Credential, StatusListRow
 from app.credentials.statuslist import StatusList, status_list_jwt
 from app.framework.models import Framework, Skill
 from app.passports import numbers
@@ -33,17 +29,15 @@ from app.passports.models import Method, Passport, Validation
 from app.structures.models import Structure
 from app.territory.models import Territory
 
-# 2^17 one-bit slots (16 KiB raw, a few hundred bytes compressed while mostly zero), handed out
-# at random: a verifier who fetches the list learns nothing from a credential's position.
-LIST_SIZE = 2**17
-LIST_ID = 1
 # How long a verifier may keep a fetched status list before asking again.
 STATUS_TTL_SECONDS = 300
 DEFAULT_VALIDITY_DAYS = 365
+# The lengths structure names are cut to, in turn, when a credential's QR is above the target.
+STRUCTURE_NAME_STEPS = (fmt.MAX_STRUCTURE_CHARS, 40, 28, 20)
 
 
 def status_uri(territory: Territory) -> str:
-    return f"{territory.issuer_url}/status/{LIST_ID}"
+    return verifier.status_uri(territory.issuer_url)
 
 
 def _status_row(session: Session, territory_id: int) -> StatusListRow:
@@ -173,21 +167,38 @@ def issue(
     expires = now + timedelta(days=validity_days)
     jti = secrets.token_urlsafe(12)
     name = f"{passport.first_name or ''} {passport.last_name or ''}".strip() if with_name else None
-    claims = fmt.build_claims(
-        iss=territory.issuer_url,
-        sub=passport.holder_id,
-        jti=jti,
-        iat=int(now.timestamp()),
-        exp=int(expires.timestamp()),
-        skills=[
-            fmt.Skill(code=c.code, level=c.level, date=c.on, structure=c.structure) for c in chosen
-        ],
-        fv=_framework_versions(session, codes),
-        status_uri=status_uri(territory),
-        status_idx=idx,
-        name=name or None,
-    )
-    qr_text = fmt.jws_to_qr_text(fmt.sign(claims, key))
+    # Long structure names are what makes a QR big. They are shortened, step by step, until the
+    # QR fits the version the format is sized for; the attestation prints them in full.
+    for structure_chars in STRUCTURE_NAME_STEPS:
+        claims = fmt.build_claims(
+            iss=territory.issuer_url,
+            sub=passport.holder_id,
+            jti=jti,
+            iat=int(now.timestamp()),
+            exp=int(expires.timestamp()),
+            skills=[
+                fmt.Skill(code=c.code, level=c.level, date=c.on, structure=c.structure)
+                for c in chosen
+            ],
+            fv=_framework_versions(session, codes),
+            status_uri=status_uri(territory),
+            status_idx=idx,
+            name=name or None,
+            structure_chars=structure_chars,
+        )
+        qr_text = fmt.jws_to_qr_text(fmt.sign(claims, key))
+        version = fmt.qr_version(qr_text)
+        if version <= fmt.TARGET_QR_VERSION:
+            break
+    if version > fmt.MAX_QR_VERSION:
+        # Raised before anything is written: the slot and the code chosen above are not kept.
+        raise InvalidInput(
+            f"These {len(codes)} skills need a QR of version {version}, larger than the "
+            f"{fmt.MAX_QR_VERSION} a phone reads reliably from paper: choose fewer skills"
+            + (" or leave the name out." if name else "."),
+            code="credential_too_large",
+            qr_version=version,
+        )
     credential = Credential(
         territory_id=territory.id,
         passport_id=passport.id,
@@ -213,7 +224,7 @@ def issue(
         target_id=credential.id,
         skills=len(codes),
     )
-    return Issued(credential, qr_text, fmt.qr_version(qr_text))
+    return Issued(credential, qr_text, version)
 
 
 def validated_codes(session: Session, passport: Passport) -> list[str]:
@@ -338,92 +349,19 @@ def status_list_token(session: Session, settings: Settings, territory: Territory
     )
 
 
-def verify_here(engine: Engine, qr_text: str) -> fmt.Verdict:
-    """Verify against this instance's own territories: their published keys and status lists.
-
-    Never fetches anything named by the credential: an issuer not hosted here is untrusted.
-    """
-    now = utcnow()
-    with transaction(engine, write=False) as session:
-        territories = {t.issuer_url: t for t in session.exec(select(Territory)).all()}
-
-        def trusted(iss: str) -> Mapping[str, ECKey] | None:
-            territory = territories.get(iss)
-            if territory is None:
-                return None
-            jwks = {"keys": keys.published_keys(session, territory, now)}
-            return keys.trust_keys(jwks)
-
-        lists: dict[str, StatusList | None] = {}
-
-        def revoked(uri: str, idx: int) -> bool | None:
-            if uri not in lists:
-                lists[uri] = _local_list(session, territories, uri)
-            found = lists[uri]
-            if found is None or not 0 <= idx < found.size:
-                return None
-            return found.get(idx) == 1
-
-        return fmt.verify(qr_text, keys=trusted, now=int(now.timestamp()), status=revoked)
-
-
-def verify_code(engine: Engine, typed: str) -> fmt.Verdict:
-    """Check a typed verification code: the credential it names, verified like its QR."""
+def qr_text_for_code(session: Session, typed: str) -> str | fmt.Verdict:
+    """The QR text a typed verification code names, to verify like a scanned one; or the verdict
+    when there is nothing to verify (not a code; the holder's data erased)."""
     code = numbers.normalise_number(typed, CODE_PREFIX)
     if code is None:
         return fmt.Verdict(fmt.Result.MALFORMED, "not a verification code (V- and 8 characters)")
-    with transaction(engine, write=False) as session:
-        credential = session.exec(select(Credential).where(Credential.code == code)).first()
-        if credential is None:
-            raise NotFound("No credential has this code here.", code="unknown_code")
-        qr_text = credential.qr_text
-    if qr_text is None:
+    credential = session.exec(select(Credential).where(Credential.code == code)).first()
+    if credential is None:
+        raise NotFound("No credential has this code here.", code="unknown_code")
+    if credential.qr_text is None:
         # Erased with its passport: revoked, and nothing left to show.
         return fmt.Verdict(fmt.Result.REVOKED, "revoked when its holder's data was erased")
-    return verify_here(engine, qr_text)
-
-
-def _local_list(
-    session: Session, territories: Mapping[str, Territory], uri: str
-) -> StatusList | None:
-    for territory in territories.values():
-        if status_uri(territory) == uri and territory.id is not None:
-            row = session.get(StatusListRow, (territory.id, LIST_ID))
-            return StatusList.from_bytes(row.bits) if row else StatusList(LIST_SIZE)
-    return None
-
-
-def verdict_public(verdict: fmt.Verdict, session: Session) -> dict[str, Any]:
-    """The verdict with the issuing territory's name and the skills' labels when signed."""
-    out: dict[str, Any] = {"result": verdict.result.value, "reason": verdict.reason}
-    claims = verdict.claims
-    if claims is None:
-        return out
-    territory = session.exec(select(Territory).where(Territory.issuer_url == claims.iss)).first()
-    labels = {
-        s.code: s.label_fr
-        for s in session.exec(
-            select(Skill).where(col(Skill.code).in_([k.code for k in claims.skills]))
-        ).all()
-    }
-    out.update(
-        issuer=claims.iss,
-        territory=territory.name if territory else None,
-        holder_name=claims.name,
-        issued_at=claims.iat,
-        expires_at=claims.exp,
-        skills=[
-            {
-                "code": k.code,
-                "label_fr": labels.get(k.code),
-                "level": k.level,
-                "date": k.date.isoformat(),
-                "structure": k.structure,
-            }
-            for k in claims.skills
-        ],
-    )
-    return out
+    return credential.qr_text
 
 
 def expired(credential: Credential) -> bool:
