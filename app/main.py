@@ -29,6 +29,7 @@ from app.core.settings import Settings, get_settings
 from app.credentials import keys_router
 from app.credentials import router as credentials_router
 from app.credentials.verifier import Verifier
+from app.federation import router as federation_router
 from app.framework import router as framework_router
 from app.framework.router import FrameworkCache
 from app.passports import documents_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(documents_router.router, prefix=API_PREFIX)
     app.include_router(structures_router.router, prefix=API_PREFIX)
     app.include_router(credentials_router.router, prefix=API_PREFIX)
+    app.include_router(federation_router.router, prefix=API_PREFIX)
     _mount_frontend(app)
     check_routes(app)
     return app

@@ -477,6 +477,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("POST", "/api/v1/verify"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("", {"qr_text": "PN1:00"})),
+    ("GET", "/api/v1/trust/bundle"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("", None)),
     ("GET", "/t/{code}/status/{list_id}"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("/t/ta/status/1", None)
     ),

@@ -234,6 +234,22 @@ def signing_key(session: Session, territory: Territory, settings: Settings) -> t
     return row.kid, key
 
 
+def existing_signing_key(
+    session: Session, territory: Territory, settings: Settings
+) -> tuple[str, ECKey] | None:
+    """The active key if the territory has one; never creates one (for read-only callers)."""
+    row = _active(session, _territory_id(territory))
+    if row is None:
+        return None
+    key = decrypt_private_key(
+        row.private_encrypted,
+        kid=row.kid,
+        territory_code=territory.code,
+        secret=settings.key_encryption_key,
+    )
+    return row.kid, key
+
+
 def rotate(
     session: Session,
     territory: Territory,

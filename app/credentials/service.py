@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from joserfc.jwk import ECKey
 from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal
@@ -332,11 +333,25 @@ def revoke_all(session: Session, passport_id: int, reason: str) -> int:
 
 
 def status_list_token(session: Session, settings: Settings, territory: Territory) -> str:
-    """The territory's status list as a signed statuslist+jwt, valid a little over its ttl."""
+    """The territory's status list as a signed statuslist+jwt, valid a little over its ttl.
+
+    Call it in a writing transaction: a territory's first token makes its signing key.
+    """
+    return _status_token(session, territory, keys.signing_key(session, territory, settings)[1])
+
+
+def published_status_token(
+    session: Session, settings: Settings, territory: Territory
+) -> str | None:
+    """The same, for read-only callers: None for a territory that never signed anything."""
+    found = keys.existing_signing_key(session, territory, settings)
+    return _status_token(session, territory, found[1]) if found else None
+
+
+def _status_token(session: Session, territory: Territory, key: ECKey) -> str:
     assert territory.id is not None
     row = session.get(StatusListRow, (territory.id, LIST_ID))
     bits = StatusList.from_bytes(row.bits) if row else StatusList(LIST_SIZE)
-    _, key = keys.signing_key(session, territory, settings)
     now = int(utcnow().timestamp())
     return status_list_jwt(
         bits,
