@@ -216,6 +216,36 @@ def _signed_credential(world: World, engine: sa.Engine) -> int:
         return issued.credential.id
 
 
+def _foreign_qr_text(world: World, engine: sa.Engine) -> str:
+    """A credential of territory `tb`'s own passport, for an import into P."""
+    there = make_passport(engine, world.b, world.b1, last_name="Nguyen")
+    settings = make_settings(engine.url.render_as_string(hide_password=False))
+    with transaction(engine) as session:
+        session.add(
+            Validation(
+                passport_id=there.id,  # type: ignore[arg-type]
+                skill_code="crcn:4.1",
+                level=2,
+                method=Method.OBSERVATION,
+                observed_on=utcnow().date(),
+                account_id=world.mediator_b1.id,
+                structure_id=world.b1.id,
+            )
+        )
+        session.flush()
+        operator = Principal(kind=CallerKind.OPERATOR, territory_id=there.territory_id)
+        issued = credentials.issue(
+            session,
+            settings,
+            operator,
+            session.get(Passport, there.id) or there,
+            skill_codes=["crcn:4.1"],
+            validity_days=30,
+            with_name=False,
+        )
+        return issued.qr_text
+
+
 def _passport_url(world: World, suffix: str = "") -> str:
     return f"/api/v1/passports/{world.passport.id}{suffix}"
 
@@ -365,6 +395,12 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/passports/{passport_id}"): Case(
         PASSPORT_READ, TA_PASSPORT_READ, lambda w, e, c: (_passport_url(w), None)
+    ),
+    # No structure is involved: anyone who may write in the passport may import.
+    ("POST", "/api/v1/passports/{passport_id}/imports"): Case(
+        PASSPORT_WRITE,
+        TA_PASSPORT_READ,
+        lambda w, e, c: (_passport_url(w, "/imports"), {"qr_text": _foreign_qr_text(w, e)}),
     ),
     ("POST", "/api/v1/passports/{passport_id}/validations"): Case(
         PASSPORT_WRITE,

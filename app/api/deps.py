@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.core.db import open_session
 from app.core.settings import Settings
+from app.credentials.verifier import Verifier
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -23,6 +24,11 @@ def get_settings(request: Request) -> Settings:
 def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
+
+
+def get_verifier(request: Request) -> Verifier:
+    verifier: Verifier = request.app.state.verifier
+    return verifier
 
 
 def _session(engine: Engine, *, write: bool) -> Iterator[Session]:
@@ -83,5 +89,6 @@ def get_write_session(
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+VerifierDep = Annotated[Verifier, Depends(get_verifier)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]

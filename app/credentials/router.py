@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session
 
 from app.accounts.principal import Principal
-from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
+from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep, WriteSessionDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, authorize
 from app.core.db import transaction
 from app.core.errors import NotFound
@@ -20,7 +20,7 @@ from app.core.validation import UtcDateTime
 from app.credentials import format as fmt
 from app.credentials import service
 from app.credentials.models import Credential
-from app.credentials.verifier import Verifier, describe
+from app.credentials.verifier import describe
 from app.passports import service as passports
 from app.passports.models import Passport
 from app.territory import service as territories
@@ -288,15 +288,8 @@ def citizen_attestation(
     return _attestation(session, settings, service.get_for(session, passport, credential_id))
 
 
-def get_verifier(request: Request) -> Verifier:
-    verifier: Verifier = request.app.state.verifier
-    return verifier
-
-
 @router.post("/verify", dependencies=[authorize(PUBLIC)])
-async def verify(
-    data: VerifyRequest, engine: EngineDep, verifier: Annotated[Verifier, Depends(get_verifier)]
-) -> dict[str, Any]:
+async def verify(data: VerifyRequest, engine: EngineDep, verifier: VerifierDep) -> dict[str, Any]:
     """Check a credential's QR text or typed code: a verdict, and the skills when it is signed."""
 
     def run() -> dict[str, Any]:

@@ -292,6 +292,7 @@ ACTIONS_FR = {
     "passport.merged": "Regroupement de deux passeports",
     "validation.created": "Compétence validée",
     "validation.withdrawn": "Validation retirée",
+    "validation.imported": "Compétences importées d'une attestation",
     "self_assessment.created": "Auto-évaluation",
     "access_code.renewed": "Nouveau code secret",
     "card.printed": "Carte imprimée",

@@ -74,6 +74,14 @@ class Validation(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("level BETWEEN 1 AND 8", name="level_range"),
         sa.UniqueConstraint("account_id", "idempotency_key", name="uq_validation_idempotency"),
+        # A credential's skill is imported once per passport (NULLs differ: other methods pass).
+        sa.UniqueConstraint(
+            "passport_id",
+            "source_issuer",
+            "source_credential_id",
+            "skill_code",
+            name="uq_validation_import",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -9,11 +9,12 @@ from pydantic import BaseModel, Field
 
 from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
 from app.accounts.principal import Principal
-from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
+from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep, WriteSessionDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.db import transaction
 from app.core.validation import Email, UtcDateTime
-from app.passports import citizen, service
+from app.credentials import format as fmt
+from app.passports import citizen, imports, service
 from app.passports.models import AccessGrant, Passport
 from app.passports.schemas import (
     PassportCreate,
@@ -154,6 +155,62 @@ def record_validation(
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     return service.validation_public(session, validation.id or 0)
+
+
+class ImportRequest(BaseModel):
+    qr_text: str = Field(max_length=fmt.MAX_QR_TEXT + 100, description="The QR's content, PN1:…")
+
+
+class ImportSkipped(BaseModel):
+    code: str
+    reason: str = Field(
+        description="`unknown_skill` (not in this instance's frameworks) or "
+        "`level_mismatch` (a Premiers pas skill at another level than its own)"
+    )
+
+
+class ImportResult(BaseModel):
+    issuer: str
+    territory: str | None
+    credential_id: str = Field(description="The credential's jti")
+    imported: list[ValidationPublic]
+    already_imported: list[str] = Field(description="Skills imported from it before")
+    skipped: list[ImportSkipped]
+
+
+@router.post(
+    "/passports/{passport_id}/imports",
+    response_model=ImportResult,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "Imported before: nothing new was added"}},
+)
+def import_credential(
+    passport_id: Id,
+    data: ImportRequest,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    session: SessionDep,
+    verifier: VerifierDep,
+    response: Response,
+) -> ImportResult:
+    """Take the skills of a credential verified here (another territory's, usually) into this
+    passport, as validations that keep their provenance. Importing it again adds nothing."""
+    passport = service.load(session, principal, passport_id)
+    verdict, snapshot = verifier.verify(data.qr_text)
+    issuer = snapshot.issuers.get(verdict.claims.iss) if verdict.claims else None
+    done = imports.import_credential(
+        session, principal, passport, verdict, issuer.name if issuer else None
+    )
+    if not done.created:
+        response.status_code = status.HTTP_200_OK
+    session.flush()
+    return ImportResult(
+        issuer=done.issuer,
+        territory=issuer.name if issuer else None,
+        credential_id=done.credential_id,
+        imported=[service.validation_public(session, v.id or 0) for v in done.created],
+        already_imported=done.already,
+        skipped=[ImportSkipped(code=c, reason=r) for c, r in done.skipped],
+    )
 
 
 @router.post(
