@@ -199,10 +199,15 @@ register(
 # --- credentials ---------------------------------------------------------------------------------
 
 
-async def _credential(ctx: SetupContext, *, revoke: bool = False) -> None:
+TWELVE = [f"pp:PP-{n:02d}" for n in range(1, 13)]
+
+
+async def _credential(
+    ctx: SetupContext, *, revoke: bool = False, keep_account: bool = False
+) -> None:
     """A passport with twelve validated skills, and a 12-skill credential issued from it."""
     await _passport(ctx)
-    codes = [f"pp:PP-{n:02d}" for n in range(1, 13)]
+    codes = TWELVE
     for code in codes:
         response = await ctx.client.post(
             f"{API}/passports/{ctx.state['passport_id']}/validations",
@@ -224,14 +229,16 @@ async def _credential(ctx: SetupContext, *, revoke: bool = False) -> None:
     if issued.status_code != 201:
         raise BenchError(f"issuing a credential gave {issued.status_code}: {issued.text}")
     ctx.state["qr_text"] = issued.json()["qr_text"]
+    ctx.state["credential_id"] = issued.json()["id"]
     if revoke:
         await ctx.client.post(
             f"{API}/passports/{ctx.state['passport_id']}/credentials/{issued.json()['id']}/revoke",
             json={},
             headers=ctx.headers,
         )
-    # Verifiers need no account.
-    ctx.headers.pop("Authorization")
+    if not keep_account:
+        # Verifiers need no account.
+        ctx.headers.pop("Authorization")
 
 
 async def _revoked_credential(ctx: SetupContext) -> None:
@@ -269,5 +276,43 @@ register(
         path=f"{API}/verify",
         description="POST /verify a malformed QR text (refused before any decoding work)",
         body=lambda ctx, index: {"qr_text": "PN1:" + "9" * 3999},
+    )
+)
+
+
+async def _mediator_credential(ctx: SetupContext) -> None:
+    await _credential(ctx, keep_account=True)
+
+
+register(
+    Scenario(
+        name="issue-credential",
+        method="POST",
+        path=f"{API}/passports/{{passport_id}}/credentials",
+        expected_status=201,
+        description="POST a 12-skill credential (choose, sign, QR version check, journal)",
+        setup=_mediator_credential,
+        body=lambda ctx, index: {"skills": TWELVE},
+    )
+)
+
+for _image in ("png", "svg"):
+    register(
+        Scenario(
+            name=f"credential-{_image}",
+            method="GET",
+            path=f"{API}/passports/{{passport_id}}/credentials/{{credential_id}}/qr.{_image}",
+            description=f"GET a 12-skill credential's QR as {_image.upper()} (drawn per request)",
+            setup=_mediator_credential,
+        )
+    )
+
+register(
+    Scenario(
+        name="attestation-pdf",
+        method="GET",
+        path=f"{API}/passports/{{passport_id}}/credentials/{{credential_id}}/attestation.pdf",
+        description="GET the printable attestation of a 12-skill credential (QR, skills, code)",
+        setup=_mediator_credential,
     )
 )
