@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session
 
@@ -288,8 +289,28 @@ def citizen_attestation(
     return _attestation(session, settings, service.get_for(session, passport, credential_id))
 
 
-@router.post("/verify", dependencies=[authorize(PUBLIC)])
-async def verify(data: VerifyRequest, engine: EngineDep, verifier: VerifierDep) -> dict[str, Any]:
+class VerifiedSkill(BaseModel):
+    code: str
+    label_fr: str | None
+    label_en: str | None
+    level: int
+    date: str
+    structure: str
+
+
+class Verdict(BaseModel):
+    result: str = Field(description="valid, or the reason it is not (docs/credential-format.md)")
+    reason: str
+    issuer: str | None = Field(default=None, description="Present when the signature holds")
+    territory: str | None = None
+    holder_name: str | None = None
+    issued_at: int | None = None
+    expires_at: int | None = None
+    skills: list[VerifiedSkill] | None = None
+
+
+@router.post("/verify", dependencies=[authorize(PUBLIC)], responses={200: {"model": Verdict}})
+async def verify(data: VerifyRequest, engine: EngineDep, verifier: VerifierDep) -> Response:
     """Check a credential's QR text or typed code: a verdict, and the skills when it is signed."""
 
     def run() -> dict[str, Any]:
@@ -302,7 +323,9 @@ async def verify(data: VerifyRequest, engine: EngineDep, verifier: VerifierDep) 
             qr_text = found
         return describe(*verifier.verify(qr_text))
 
-    return await run_in_threadpool(run)
+    # Built from our own plain values: returned as is, without a second serialisation pass,
+    # since this is the route anyone may call as often as they like.
+    return JSONResponse(await run_in_threadpool(run))
 
 
 @public_router.get(
