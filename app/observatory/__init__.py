@@ -1,0 +1,1 @@
+"""The observatory: territory figures with no personal data, under statistical secrecy."""

@@ -1,0 +1,17 @@
+"""The observatory's request and response bodies (the figures themselves are a plain document)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from app.core.validation import UtcDateTime
+
+
+class PublicationUpdate(BaseModel):
+    public: bool
+
+
+class PublicationView(BaseModel):
+    territory_code: str
+    public: bool
+    changed_at: UtcDateTime | None
