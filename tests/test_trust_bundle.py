@@ -72,6 +72,7 @@ def test_the_bundle_lists_every_territory_and_shows_a_revocation_at_once(
         "name": world.a.name,
         "jwks": {"keys": []},
         "status_lists": [],
+        "source": "local",
     }
 
     issued = _issue(client, world)

@@ -10,8 +10,11 @@ pipeline of app/credentials/format.py plus two small SQL statements on one conne
 - the one status byte the credential points into, read with ``substr`` from the stored list rather
   than loading and decoding the 16 KiB list.
 
-The trust set here is this instance's own territories; other instances' issuers come from the
-federation's trust store (see docs/federation.md when it lands) through the same snapshot.
+The trust set is this instance's own territories plus the trust store (issuers of other
+instances pinned by an admin or imported from the federation's trust list, docs/federation.md),
+whose revision joins the same statement. A remote issuer's revocation bits come from its signed
+status list, fetched from a URI registered for it and kept within its ttl
+(app/federation/status_cache.py): no network call while the cached list is fresh.
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ from joserfc.jwk import ECKey
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.core.settings import Settings
 from app.core.time import aware, utcnow
 from app.credentials import format as fmt
 from app.credentials import keys
 from app.credentials.models import LIST_ID, LIST_SIZE
+from app.federation.models import TRUST_LIST, HeldTrustList, TrustedIssuer
+from app.federation.status_cache import StatusCache
 from app.framework.models import Skill
 from app.territory.models import Territory
 
@@ -45,6 +51,14 @@ class Issuer:
     keys: Mapping[str, ECKey]
     jwks: list[dict[str, Any]]
     status_uris: tuple[str, ...]
+    # local (a territory hosted here), manual (pinned by an admin) or trust_list.
+    source: str = "local"
+
+
+#: What a verifier answers for a credential that would be valid but whose issuer is trusted
+#: only through a federation trust list past its freshness period. Not a verdict of the format's
+#: pipeline (which knows nothing of trust lists): it is decided here, after it.
+STALE_TRUST_LIST = "stale_trust_list"
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,18 @@ class Snapshot:
     # The first moment a published key stops being published by the passage of time alone
     # (a rotated key's publish_until): the snapshot is rebuilt then, even with no change.
     expires_at: datetime | None
+    # The held federation trust list, if any: its end of freshness, sequence and hub.
+    trust_list: HeldTrustList | None = None
     loaded_at: float = field(default_factory=time.monotonic)
+
+    def stale_since(self, iss: str, now: datetime) -> datetime | None:
+        """When the trust list vouching for this issuer went stale; None if it is not stale
+        (or the issuer does not depend on it)."""
+        issuer = self.issuers.get(iss)
+        if issuer is None or issuer.source != TRUST_LIST or self.trust_list is None:
+            return None
+        until = aware(self.trust_list.fresh_until)
+        return until if until <= now else None
 
 
 def status_uri(issuer_url: str) -> str:
@@ -67,7 +92,9 @@ _REVISION = sa.text(
     " (SELECT count(*) FROM signing_key), (SELECT coalesce(max(id), 0) FROM signing_key),"
     " (SELECT count(rotated_at) FROM signing_key), (SELECT count(retired_at) FROM signing_key),"
     " (SELECT min(kid) FROM signing_key), (SELECT max(kid) FROM signing_key),"
-    " (SELECT count(*) FROM skill)"
+    " (SELECT count(*) FROM skill),"
+    " (SELECT count(*) FROM trusted_issuer), (SELECT coalesce(max(id), 0) FROM trusted_issuer),"
+    " (SELECT max(updated_at) FROM trusted_issuer), (SELECT max(sequence) FROM held_trust_list)"
 )
 _STATUS_BYTE = sa.text(
     "SELECT substr(bits, :pos, 1) FROM status_list"
@@ -99,7 +126,7 @@ class TrustedIssuers:
         with self._lock:
             snapshot = self._snapshot
             if snapshot is None or not self._fresh(snapshot, revision):
-                snapshot = self._load(revision)
+                snapshot = self._load(connection, revision)
                 self._snapshot = snapshot
             return snapshot
 
@@ -110,11 +137,14 @@ class TrustedIssuers:
             and (snapshot.expires_at is None or utcnow() < snapshot.expires_at)
         )
 
-    def _load(self, revision: tuple[Any, ...]) -> Snapshot:
+    def _load(self, connection: sa.Connection, revision: tuple[Any, ...]) -> Snapshot:
         now = utcnow()
         issuers: dict[str, Issuer] = {}
         expires_at: datetime | None = None
-        with Session(self._engine) as session:
+        # On the caller's connection: a loader that waited for a second one while the requests
+        # queued behind its lock held the whole pool would wait forever (measured: 32 parallel
+        # verifications against a pool of 20 hung until the pool's 30 s timeout).
+        with Session(bind=connection) as session:
             for territory in session.exec(select(Territory)).all():
                 rows = keys.publishable(session, territory, now)
                 jwks = [keys.published_jwk(row) for row in rows]
@@ -130,13 +160,30 @@ class TrustedIssuers:
                     jwks=jwks,
                     status_uris=(status_uri(territory.issuer_url),),
                 )
+            local = set(issuers)
+            for trusted in session.exec(select(TrustedIssuer)).all():
+                if trusted.iss in local:
+                    continue  # a territory hosted here is trusted on this database's own keys
+                jwks = list(trusted.jwks.get("keys", []))
+                issuers[trusted.iss] = Issuer(
+                    iss=trusted.iss,
+                    name=trusted.name,
+                    territory_id=None,
+                    keys=keys.trust_keys({"keys": jwks}),
+                    jwks=jwks,
+                    status_uris=tuple(trusted.status_uris),
+                    source=trusted.source,
+                )
+            held = session.get(HeldTrustList, 1)
+            if held is not None:
+                session.expunge(held)
             labels = {
                 code: (fr, en)
                 for code, fr, en in session.exec(
                     select(col(Skill.code), col(Skill.label_fr), col(Skill.label_en))
                 ).all()
             }
-        return Snapshot(revision, issuers, labels, expires_at)
+        return Snapshot(revision, issuers, labels, expires_at, held)
 
 
 def local_revoked(connection: sa.Connection, issuer: Issuer, uri: str, idx: int) -> bool | None:
@@ -157,13 +204,30 @@ def local_revoked(connection: sa.Connection, issuer: Issuer, uri: str, idx: int)
 class Verifier:
     """Verify QR texts for this instance and describe the verdict for people."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, settings: Settings | None = None) -> None:
+        settings = settings or Settings(_env_file=None)
         self._engine = engine
         self.trusted = TrustedIssuers(engine)
+        self.status_cache = StatusCache(
+            engine,
+            timeout=settings.federation_fetch_timeout_seconds,
+            max_stale=settings.status_max_stale_seconds,
+        )
+        self._seen: Snapshot | None = None
 
     def verify(self, qr_text: str) -> tuple[fmt.Verdict, Snapshot]:
         with self._engine.connect() as connection:
             snapshot = self.trusted.current(connection)
+            if snapshot is not self._seen:
+                self._seen = snapshot
+                self.status_cache.retain(
+                    {
+                        u
+                        for i in snapshot.issuers.values()
+                        if i.territory_id is None
+                        for u in i.status_uris
+                    }
+                )
 
             def issuer_keys(iss: str) -> Mapping[str, ECKey] | None:
                 issuer = snapshot.issuers.get(iss)
@@ -174,10 +238,17 @@ class Verifier:
                 issuer = next((i for i in snapshot.issuers.values() if uri in i.status_uris), None)
                 if issuer is None or not 0 <= idx < LIST_SIZE:
                     return None
-                return local_revoked(connection, issuer, uri, idx)
+                if issuer.territory_id is not None:
+                    return local_revoked(connection, issuer, uri, idx)
+                found = self.status_cache.lookup(issuer.iss, issuer.keys, uri, connection)
+                if found is None or idx >= found.size:
+                    return None
+                return found.get(idx) != 0
 
             verdict = fmt.verify(qr_text, keys=issuer_keys, now=int(time.time()), status=revoked)
             connection.rollback()
+        # Lists fetched on the way are kept once this request's connection is back in the pool.
+        self.status_cache.store_pending()
         return verdict, snapshot
 
 
@@ -187,6 +258,13 @@ def describe(verdict: fmt.Verdict, snapshot: Snapshot | None) -> dict[str, Any]:
     claims = verdict.claims
     if claims is None or snapshot is None:
         return out
+    stale = snapshot.stale_since(claims.iss, utcnow()) if verdict.valid else None
+    if stale is not None:
+        out.update(
+            result=STALE_TRUST_LIST,
+            reason="signed and not revoked, but the federation trust list vouching for this "
+            f"issuer is stale since {stale.isoformat(timespec='seconds')}",
+        )
     issuer = snapshot.issuers.get(claims.iss)
     out.update(
         issuer=claims.iss,
