@@ -1,71 +1,95 @@
-// Lists the skills frameworks from GET /api/v1/framework, with a search by everyday words.
-const state = document.getElementById("etat");
-const root = document.getElementById("referentiels");
-const search = document.getElementById("recherche");
+// The skills frameworks (GET /api/v1/framework): loading once, a flat index searchable by
+// everyday words ("mail", "CAF", "arnaque": skills carry keywords), and the home page's browser.
+import { currentLang, el, normalise, t } from "/static/js/common.js";
 
-const normalise = (text) =>
-  text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+let loading = null;
 
-function element(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  for (const child of children) node.append(child);
-  return node;
+export function loadFramework() {
+  // One request per page; the server answers with an ETag so a reload is cheap too.
+  if (!loading) loading = fetch("/api/v1/framework", { headers: { Accept: "application/json" } }).then((r) => {
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    return r.json();
+  });
+  return loading;
+}
+
+export const label = (item) => (currentLang() === "en" ? item.label_en : item.label_fr) || item.label_fr;
+
+// Every skill one can validate, with what the search looks in.
+export function skillIndex(tree) {
+  const skills = [];
+  for (const framework of tree.frameworks) {
+    const add = (skill, extra = {}) =>
+      skills.push({
+        ...skill,
+        ...extra,
+        frameworkCode: framework.code,
+        frameworkName: currentLang() === "en" ? framework.name_en : framework.name_fr,
+        haystack: normalise(
+          [skill.code, skill.number, skill.label_fr, skill.label_en, ...skill.keywords].join(" "),
+        ),
+      });
+    for (const area of framework.areas) for (const skill of area.competences) add(skill, { areaLabel: label(area) });
+    for (const skill of framework.skills) add(skill);
+  }
+  return skills;
+}
+
+export function matchSkills(skills, query) {
+  const words = normalise(query).split(/\s+/).filter(Boolean);
+  if (!words.length) return [];
+  return skills.filter((skill) => words.every((w) => skill.haystack.includes(w)));
 }
 
 function skillItem(skill, extra) {
-  const haystack = normalise([skill.code, skill.label_fr, skill.label_en, ...skill.keywords].join(" "));
-  const item = element("li", { "data-search": haystack },
-    element("span", { class: "skill-code" }, skill.code), " — ", skill.label_fr);
-  if (extra) item.append(" ", element("span", { class: "fr-badge fr-badge--sm fr-badge--info" }, extra));
+  const item = el("li", { "data-search": skill.haystack },
+    el("span", { class: "skill-code", text: skill.code }), " — ", label(skill));
+  if (extra) item.append(" ", el("span", { class: "fr-badge fr-badge--sm fr-badge--info", text: extra }));
   return item;
 }
 
-function render(tree) {
+// The home page: every framework, filtered as one types.
+export async function frameworkBrowser(root, search, state) {
+  state.textContent = t("home.loading");
+  let tree;
+  try {
+    tree = await loadFramework();
+  } catch {
+    state.textContent = t("home.load_failed");
+    return;
+  }
+  const index = new Map(skillIndex(tree).map((s) => [s.code, s]));
   for (const framework of tree.frameworks) {
-    const section = element("section", { class: "fr-mb-6w", "aria-labelledby": `fw-${framework.code}` });
-    section.append(element("h2", { id: `fw-${framework.code}` }, `${framework.name_fr} (version ${framework.version})`));
+    const name = currentLang() === "en" ? framework.name_en : framework.name_fr;
+    const section = el("section", { class: "fr-mb-6w", "aria-labelledby": `fw-${framework.code}` });
+    section.append(el("h3", { id: `fw-${framework.code}`, text: `${name} (${t("home.version", { version: framework.version })})` }));
     for (const area of framework.areas) {
-      section.append(element("h3", { class: "fr-h5" }, `${area.number}. ${area.label_fr}`));
-      const list = element("ul");
+      section.append(el("h4", { class: "fr-h6", text: `${area.number}. ${label(area)}` }));
+      const list = el("ul");
       for (const skill of area.competences) {
         const mapped = skill.digcomp.length ? `DigComp ${skill.digcomp.map((c) => c.split(":")[1]).join(", ")}` : "";
-        list.append(skillItem(skill, mapped));
+        list.append(skillItem(index.get(skill.code), mapped));
       }
       section.append(list);
     }
     if (framework.skills.length) {
-      const list = element("ul");
+      const list = el("ul");
       for (const skill of framework.skills) {
-        list.append(skillItem(skill, `CRCN ${skill.crcn.split(":")[1]}, niveau ${skill.level}`));
+        list.append(skillItem(index.get(skill.code), t("home.crcn_level", { code: skill.crcn.split(":")[1], level: skill.level })));
       }
       section.append(list);
     }
     root.append(section);
   }
-}
-
-function filter() {
-  const words = normalise(search.value).split(/\s+/).filter(Boolean);
-  let shown = 0;
-  for (const item of root.querySelectorAll("li[data-search]")) {
-    const match = words.every((w) => item.dataset.search.includes(w));
-    item.hidden = !match;
-    if (match) shown += 1;
-  }
-  state.textContent = words.length ? `${shown} compétence(s) trouvée(s)` : "";
-}
-
-fetch("/api/v1/framework", { headers: { Accept: "application/json" } })
-  .then((response) => {
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return response.json();
-  })
-  .then((tree) => {
-    render(tree);
-    state.textContent = "";
-    search.addEventListener("input", filter);
-  })
-  .catch(() => {
-    state.textContent = "Les référentiels n'ont pas pu être chargés. Réessayez dans un instant.";
+  state.textContent = "";
+  search.addEventListener("input", () => {
+    const words = normalise(search.value).split(/\s+/).filter(Boolean);
+    let shown = 0;
+    for (const item of root.querySelectorAll("li[data-search]")) {
+      const match = words.every((w) => item.dataset.search.includes(w));
+      item.hidden = !match;
+      if (match) shown += 1;
+    }
+    state.textContent = words.length ? t("home.found", { n: shown }) : "";
   });
+}

@@ -1,0 +1,261 @@
+// The citizen's page: sign in with the number and access code of the card, then the passport
+// as a picture (levels per domain, Premiers pas), the details, the credentials (QR full screen,
+// revoke), who looked at it, and my data (download, erasure).
+import {
+  $, alertBox, announce, api, clear, el, formatDateTime, getCsrf, hasKey, initPage, renderHeader,
+  setCsrf, show, t, ApiError,
+} from "/static/js/common.js";
+import { loadFramework } from "/static/framework.js";
+import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
+
+const state = { view: null, tree: null, lastFocus: null };
+const CSRF = { csrf: "citizen" };
+
+function setView(name) {
+  for (const view of ["signin", "passport"]) show($(`#view-${view}`), view === name);
+  show($("#page-status"), false);
+}
+
+function showError(box, error) {
+  clear(box).append(alertBox("error", error.message || String(error)));
+}
+
+function signedOutLocally(message) {
+  setCsrf("citizen", null);
+  renderHeader("citizen", { signedIn: false });
+  setView("signin");
+  if (message) clear($("#signin-message")).append(alertBox("info", message));
+  $("#signin-number").focus();
+}
+
+async function signOut() {
+  try {
+    await api("POST", "/api/v1/citizen/logout", null, CSRF);
+  } catch {
+    // The session may be over already; forgetting it here is what counts.
+  }
+  signedOutLocally(t("citizen.signed_out"));
+}
+
+// --- sign in ------------------------------------------------------------------------------------
+
+$("#signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = clear($("#signin-error"));
+  clear($("#signin-message"));
+  const number = $("#signin-number").value.trim();
+  const code = $("#signin-code").value.trim();
+  if (!number || !code) {
+    box.append(alertBox("error", t("citizen.signin_missing")));
+    return;
+  }
+  try {
+    const login = await api("POST", "/api/v1/citizen/login", { number, code });
+    setCsrf("citizen", login.csrf_token);
+    $("#signin-code").value = "";
+    await showPassport();
+    $("#passport-title").focus();
+  } catch (error) {
+    showError(box, error);
+    $("#signin-code").focus();
+  }
+});
+
+// --- the passport -------------------------------------------------------------------------------
+
+async function showPassport() {
+  const [view, tree] = await Promise.all([api("GET", "/api/v1/citizen/passport"), loadFramework()]);
+  state.view = view;
+  state.tree = tree;
+  renderHeader("citizen", { signedIn: true, onSignOut: signOut });
+  const p = view.passport;
+  $("#passport-meta").textContent = t("citizen.passport_meta", {
+    name: [p.first_name, p.last_name].filter(Boolean).join(" "),
+    number: p.number,
+  });
+  clear($("#citizen-levels")).append(levelsCharts(view, tree));
+  clear($("#citizen-first-steps")).append(firstStepsList(view, tree));
+  clear($("#citizen-history")).append(historyTable(view.validations, tree));
+  setView("passport");
+  await Promise.all([refreshCredentials(), refreshJournal()]);
+}
+
+function actionLabel(action) {
+  const key = `citizen.action_${action.replace(/\./g, "_")}`;
+  return hasKey(key) ? t(key) : action;
+}
+
+async function refreshJournal() {
+  const entries = await api("GET", "/api/v1/citizen/access-log");
+  const root = clear($("#citizen-journal"));
+  if (!entries.length) {
+    root.append(el("p", { text: t("citizen.journal_empty") }));
+    return;
+  }
+  const who = (e) => {
+    if (e.actor_kind === "citizen") return t("citizen.actor_you");
+    return [e.who, e.structure].filter(Boolean).join(", ") || t("citizen.actor_system");
+  };
+  root.append(el("div", { class: "fr-table fr-table--sm" }, el("div", { class: "fr-table__wrapper" },
+    el("div", { class: "fr-table__container", tabindex: "0", "aria-label": t("citizen.journal_title") },
+      el("div", { class: "fr-table__content" },
+        el("table", {},
+          el("caption", { class: "fr-sr-only", text: t("citizen.journal_title") }),
+          el("thead", {}, el("tr", {},
+            el("th", { scope: "col", text: t("citizen.when") }),
+            el("th", { scope: "col", text: t("citizen.what") }),
+            el("th", { scope: "col", text: t("citizen.who") }))),
+          el("tbody", {}, entries.map((e) => el("tr", { "data-action": e.action },
+            el("td", { text: formatDateTime(e.at) }),
+            el("td", { text: actionLabel(e.action) }),
+            el("td", { text: who(e) }))))))))));
+}
+
+// --- credentials --------------------------------------------------------------------------------
+
+async function refreshCredentials() {
+  const list = await api("GET", "/api/v1/citizen/credentials");
+  clear($("#citizen-credentials")).append(credentialsTable(list, state.tree, credentialActions));
+}
+
+function credentialActions(credential) {
+  const active = !credential.revoked_at && new Date(credential.expires_at) > new Date();
+  const base = `/api/v1/citizen/credentials/${credential.id}`;
+  const items = [];
+  if (active) {
+    items.push(el("button", {
+      type: "button",
+      class: "fr-btn fr-btn--secondary fr-icon-qr-code-line fr-btn--icon-left",
+      text: t("citizen.show_qr"),
+      "aria-label": t("citizen.show_qr_of", { code: credential.code }),
+      onclick: (event) => showQr(credential, event.currentTarget),
+    }));
+  }
+  items.push(el("a", {
+    class: "fr-btn fr-btn--tertiary",
+    href: `${base}/attestation.pdf`,
+    download: `attestation-${credential.code}.pdf`,
+    text: t("citizen.attestation_pdf"),
+    "aria-label": t("citizen.attestation_pdf_of", { code: credential.code }),
+  }));
+  if (!credential.revoked_at) {
+    items.push(el("button", {
+      type: "button",
+      class: "fr-btn fr-btn--tertiary fr-icon-close-circle-line fr-btn--icon-left",
+      text: t("citizen.revoke"),
+      "aria-label": t("citizen.revoke_of", { code: credential.code }),
+      onclick: (event) => askRevoke(credential, event.currentTarget),
+    }));
+  }
+  return el("ul", { class: "fr-btns-group fr-btns-group--sm fr-btns-group--icon-left" }, items.map((item) => el("li", {}, item)));
+}
+
+function askRevoke(credential, button) {
+  const holder = button.closest("td");
+  const confirm = el("div", { class: "fr-alert fr-alert--warning fr-alert--sm", role: "alert" },
+    el("p", { text: t("citizen.revoke_warning", { code: credential.code }) }),
+    el("ul", { class: "fr-btns-group fr-btns-group--sm fr-btns-group--inline fr-mt-1w" },
+      el("li", {}, el("button", {
+        type: "button",
+        class: "fr-btn",
+        text: t("citizen.revoke_confirm"),
+        onclick: async () => {
+          try {
+            await api("POST", `/api/v1/citizen/credentials/${credential.id}/revoke`, { reason: "holder_request" }, CSRF);
+            await refreshCredentials();
+            const message = t("citizen.revoked", { code: credential.code });
+            clear($("#citizen-message")).append(alertBox("success", message));
+            announce(message);
+            $("#tab-credentials").focus();
+          } catch (error) {
+            showError(holder, error);
+          }
+        },
+      })),
+      el("li", {}, el("button", {
+        type: "button",
+        class: "fr-btn fr-btn--secondary",
+        text: t("common.cancel"),
+        onclick: () => {
+          holder.replaceChildren(credentialActions(credential));
+          const first = holder.querySelector("button, a");
+          if (first) first.focus();
+        },
+      }))));
+  holder.replaceChildren(confirm);
+  confirm.querySelector("button").focus();
+}
+
+function showQr(credential, opener) {
+  state.lastFocus = opener;
+  $("#qr-title").textContent = t("citizen.qr_title", { code: credential.code });
+  const img = $("#qr-image");
+  img.src = `/api/v1/citizen/credentials/${credential.id}/qr.svg`;
+  img.alt = t("citizen.qr_alt", { code: credential.code });
+  $("#qr-code").textContent = credential.code;
+  show($("#qr-overlay"), true);
+  // Everything behind the dialog is out of reach while it is open.
+  for (const id of ["header", "contenu", "footer"]) document.getElementById(id).inert = true;
+  $("#qr-close").focus();
+}
+
+function closeQr() {
+  show($("#qr-overlay"), false);
+  for (const id of ["header", "contenu", "footer"]) document.getElementById(id).inert = false;
+  if (state.lastFocus) state.lastFocus.focus();
+}
+
+$("#qr-close").addEventListener("click", closeQr);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !$("#qr-overlay").hidden) closeQr();
+});
+
+// --- my data ------------------------------------------------------------------------------------
+
+$("#erasure-start").addEventListener("click", () => {
+  show($("#erasure-form"), true);
+  show($("#erasure-start"), false);
+  $("#erasure-confirm").focus();
+});
+
+$("#erasure-cancel").addEventListener("click", () => {
+  show($("#erasure-form"), false);
+  show($("#erasure-start"), true);
+  $("#erasure-start").focus();
+});
+
+$("#erasure-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = clear($("#erasure-error"));
+  if (!$("#erasure-confirm").checked) {
+    box.append(alertBox("error", t("citizen.erasure_unchecked")));
+    $("#erasure-confirm").focus();
+    return;
+  }
+  try {
+    await api("POST", "/api/v1/citizen/erasure", { confirm: true }, CSRF);
+    signedOutLocally(t("citizen.erased"));
+  } catch (error) {
+    showError(box, error);
+  }
+});
+
+// --- start --------------------------------------------------------------------------------------
+
+// A function, not top-level await: older Safari (iOS 12-14) lacks it.
+async function start() {
+  await initPage("citizen");
+  try {
+    // A session still open in this tab (a reload): straight to the passport.
+    if (!getCsrf("citizen")) throw new ApiError(401, "unauthenticated", "");
+    await showPassport();
+  } catch (error) {
+    if (error instanceof ApiError && [401, 403].includes(error.status)) signedOutLocally();
+    else {
+      setView("signin");
+      showError($("#signin-error"), error);
+    }
+  }
+}
+
+start();

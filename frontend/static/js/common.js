@@ -1,0 +1,470 @@
+// Shared by every page. Plain ES module, no build step (see docs/frontend.md).
+//
+// Exports:
+//   t(key, vars)            text of a catalogue key ("section.key"), {name} placeholders filled
+//                           from vars; returns the key itself when missing (visible in tests).
+//   loadLocale()            loads frontend/i18n/{lang}.json, sets <html lang>; await it first.
+//   currentLang()           "fr" (default) or "en"; setLang(lang) remembers it and reloads.
+//   LANGS                   the languages offered. hasKey(key): whether the catalogue has it.
+//   applyI18n(root)         fills [data-i18n] text, and the attributes of [data-i18n-attr]
+//                           (pairs attr:key separated by semicolons).
+//   api(method, path, body, opts)
+//                           fetch wrapper: JSON in and out, X-CSRF-Token on changes when a
+//                           session token is known; throws ApiError (code, status, message
+//                           translated from common.errors.CODE, problem = the whole document).
+//                           opts: {raw: true} returns the Response (PDF, images); {csrf: "staff"
+//                           | "citizen"} picks which session's token to send (default: staff).
+//   ApiError                the error class thrown by api().
+//   setCsrf(kind, token) / getCsrf(kind)   remembered per tab (sessionStorage), kind "staff" |
+//                           "citizen"; setCsrf(kind, null) forgets it.
+//   renderHeader(area, {signedIn, onSignOut})   DSFR header into <header id="header">; area is
+//                           "home" | "mediation" | "citizen" | "verify" | "coordination" | "figures".
+//   renderFooter()          DSFR footer into <footer id="footer">.
+//   initPage(area, opts)    loadLocale + renderHeader + renderFooter + applyI18n(document).
+//   el(tag, attrs, ...children)   element builder; attrs: class, text, on{Event} handlers, others
+//                           as attributes (false/null skipped, true = empty attribute).
+//   $(selector, root), clear(node), show(node, yes), announce(message) (polite live region),
+//   formatDate(iso), formatDateTime(iso), normalise(text) (lower case, no accents),
+//   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
+
+export const LANGS = ["fr", "en"];
+const LANG_KEY = "passeport.lang";
+let catalogue = {};
+let lang = "fr";
+
+export function currentLang() {
+  return lang;
+}
+
+function storedLang() {
+  try {
+    const stored = localStorage.getItem(LANG_KEY);
+    if (LANGS.includes(stored)) return stored;
+  } catch {
+    // Private browsing may refuse storage: French by default then.
+  }
+  return "fr";
+}
+
+export async function loadLocale() {
+  lang = storedLang();
+  const response = await fetch(`/i18n/${lang}.json`, { headers: { Accept: "application/json" } });
+  catalogue = response.ok ? await response.json() : {};
+  document.documentElement.lang = lang;
+  return lang;
+}
+
+export function setLang(next) {
+  if (!LANGS.includes(next)) return;
+  try {
+    localStorage.setItem(LANG_KEY, next);
+  } catch {
+    // Nothing to remember it in: the reload below still shows French.
+  }
+  // Pages are small; reloading is simpler and safer than re-rendering every state in place.
+  location.reload();
+}
+
+function lookup(key) {
+  let node = catalogue;
+  for (const part of key.split(".")) {
+    if (node == null || typeof node !== "object") return undefined;
+    node = node[part];
+  }
+  return typeof node === "string" ? node : undefined;
+}
+
+export function hasKey(key) {
+  return lookup(key) !== undefined;
+}
+
+export function t(key, vars = {}) {
+  const text = lookup(key);
+  if (text === undefined) return key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+}
+
+export function applyI18n(root = document) {
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of root.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of node.dataset.i18nAttr.split(";")) {
+      const [attr, key] = pair.split(":").map((s) => s.trim());
+      if (attr && key) node.setAttribute(attr, t(key));
+    }
+  }
+  const title = document.querySelector("title[data-i18n]");
+  if (title) document.title = title.textContent;
+}
+
+// --- DOM helpers -------------------------------------------------------------------------------
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key === "text") node.textContent = value;
+    else if (key.startsWith("on") && typeof value === "function") {
+      node.addEventListener(key.slice(2).toLowerCase(), value);
+    } else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+
+export function clear(node) {
+  node.replaceChildren();
+  return node;
+}
+
+export function show(node, yes = true) {
+  node.hidden = !yes;
+}
+
+export function announce(message) {
+  let region = document.getElementById("announcer");
+  if (!region) {
+    region = el("div", { id: "announcer", class: "fr-sr-only", "aria-live": "polite" });
+    document.body.append(region);
+  }
+  region.textContent = "";
+  // A new text node in an emptied region is what screen readers reliably announce.
+  requestAnimationFrame(() => {
+    region.textContent = message;
+  });
+}
+
+export const normalise = (text) =>
+  String(text == null ? "" : text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+
+const locale = () => (lang === "en" ? "en-GB" : "fr-FR");
+
+export function formatDate(iso) {
+  if (!iso) return "";
+  const date = new Date(iso.length === 10 ? `${iso}T12:00:00` : iso);
+  return date.toLocaleDateString(locale(), { day: "numeric", month: "long", year: "numeric" });
+}
+
+export function formatDateTime(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function alertBox(kind, text, title) {
+  // kind: error | success | info | warning (DSFR alert, small variant when there is no title).
+  const box = el("div", { class: `fr-alert fr-alert--${kind}${title ? "" : " fr-alert--sm"}` });
+  if (title) box.append(el("h3", { class: "fr-alert__title", text: title }));
+  box.append(el("p", { text }));
+  return box;
+}
+
+// --- API ---------------------------------------------------------------------------------------
+
+const CSRF_KEY = "passeport.csrf.";
+
+export function setCsrf(kind, token) {
+  try {
+    if (token) sessionStorage.setItem(CSRF_KEY + kind, token);
+    else sessionStorage.removeItem(CSRF_KEY + kind);
+  } catch {
+    // Without storage the token lives only as long as the page.
+    memoryCsrf[kind] = token;
+  }
+}
+
+const memoryCsrf = {};
+
+export function getCsrf(kind = "staff") {
+  try {
+    return sessionStorage.getItem(CSRF_KEY + kind) || memoryCsrf[kind] || null;
+  } catch {
+    return memoryCsrf[kind] || null;
+  }
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message, problem) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.problem = problem || {};
+  }
+}
+
+function errorMessage(code, status, problem) {
+  if (hasKey(`common.errors.${code}`)) return t(`common.errors.${code}`);
+  if (status === 0) return t("common.errors.network");
+  // The server's detail is English; better than nothing for a code the catalogue lacks.
+  return (problem && problem.detail) || t("common.errors.unknown");
+}
+
+export async function api(method, path, body, opts = {}) {
+  const headers = { Accept: "application/json, application/problem+json", ...(opts.headers || {}) };
+  const init = { method, headers, credentials: "same-origin" };
+  if (body !== undefined && body !== null) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  if (!["GET", "HEAD"].includes(method)) {
+    const token = getCsrf(opts.csrf || "staff");
+    if (token) headers["X-CSRF-Token"] = token;
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, "network", errorMessage("network", 0), null);
+  }
+  if (!response.ok) {
+    let problem = null;
+    try {
+      problem = await response.json();
+    } catch {
+      problem = null;
+    }
+    const code = (problem && problem.code) || `http_${response.status}`;
+    throw new ApiError(response.status, code, errorMessage(code, response.status, problem), problem);
+  }
+  if (opts.raw) return response;
+  if (response.status === 204) return null;
+  const type = response.headers.get("Content-Type") || "";
+  return type.includes("json") ? response.json() : response.text();
+}
+
+export async function downloadResponse(response, fallbackName) {
+  const blob = await response.blob();
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="?([^";]+)"?/.exec(disposition);
+  const link = el("a", { href: URL.createObjectURL(blob), download: match ? match[1] : fallbackName });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+// --- Header and footer -------------------------------------------------------------------------
+
+const AREAS = {
+  home: "/",
+  mediation: "/mediation",
+  citizen: "/citizen",
+  verify: "/verify",
+  coordination: "/coordination",
+};
+
+function languageSelector() {
+  const id = "translate-menu";
+  const list = el("ul", { class: "fr-menu__list" });
+  for (const code of LANGS) {
+    list.append(
+      el(
+        "li",
+        {},
+        el("button", {
+          type: "button",
+          class: "fr-translate__language fr-nav__link",
+          lang: code,
+          "aria-current": code === lang ? "true" : false,
+          "data-lang": code,
+          text: `${code.toUpperCase()} - ${t(`common.lang_${code}`)}`,
+        }),
+      ),
+    );
+  }
+  return el(
+    "div",
+    { class: "fr-translate fr-nav" },
+    el(
+      "div",
+      { class: "fr-nav__item" },
+      el(
+        "button",
+        {
+          type: "button",
+          class: "fr-translate__btn fr-btn",
+          "aria-controls": id,
+          "aria-expanded": "false",
+          title: t("common.choose_language"),
+        },
+        lang.toUpperCase(),
+        el("span", { class: "fr-hidden-lg", text: ` - ${t(`common.lang_${lang}`)}` }),
+      ),
+      el("div", { class: "fr-collapse fr-translate__menu fr-menu", id }, list),
+    ),
+  );
+}
+
+export function renderHeader(area, opts = {}) {
+  const header = document.getElementById("header");
+  if (!header) return;
+  header.className = "fr-header";
+  header.setAttribute("role", "banner");
+  const tools = el("ul", { class: "fr-btns-group" });
+  if (opts.signedIn) {
+    tools.append(
+      el(
+        "li",
+        {},
+        el("button", {
+          type: "button",
+          class: "fr-btn fr-icon-logout-box-r-line",
+          "data-action": "sign-out",
+          text: t("common.sign_out"),
+        }),
+      ),
+    );
+  }
+  const nav = el("ul", { class: "fr-nav__list" });
+  for (const [name, href] of Object.entries(AREAS)) {
+    if (name === "home") continue;
+    nav.append(
+      el(
+        "li",
+        { class: "fr-nav__item" },
+        el("a", {
+          class: "fr-nav__link",
+          href,
+          text: t(`common.nav_${name}`),
+          "aria-current": name === area ? "page" : false,
+        }),
+      ),
+    );
+  }
+  const logo = () => el("p", { class: "fr-logo" }, "République", el("br"), "Française");
+  header.replaceChildren(
+    el(
+      "div",
+      { class: "fr-header__body" },
+      el(
+        "div",
+        { class: "fr-container" },
+        el(
+          "div",
+          { class: "fr-header__body-row" },
+          el(
+            "div",
+            { class: "fr-header__brand fr-enlarge-link" },
+            el(
+              "div",
+              { class: "fr-header__brand-top" },
+              el("div", { class: "fr-header__logo" }, logo()),
+              el(
+                "div",
+                { class: "fr-header__navbar" },
+                el("button", {
+                  type: "button",
+                  class: "fr-btn--menu fr-btn",
+                  "data-fr-opened": "false",
+                  "aria-controls": "header-menu",
+                  id: "header-menu-button",
+                  title: t("common.menu"),
+                  text: t("common.menu"),
+                }),
+              ),
+            ),
+            el(
+              "div",
+              { class: "fr-header__service" },
+              el(
+                "a",
+                { href: "/", title: t("common.home_title") },
+                el("p", { class: "fr-header__service-title", text: t("common.service_name") }),
+              ),
+              el("p", { class: "fr-header__service-tagline", text: t("common.tagline") }),
+            ),
+          ),
+          el(
+            "div",
+            { class: "fr-header__tools" },
+            el("div", { class: "fr-header__tools-links" }, tools, languageSelector()),
+          ),
+        ),
+      ),
+    ),
+    el(
+      "div",
+      {
+        class: "fr-header__menu fr-modal",
+        id: "header-menu",
+        "aria-labelledby": "header-menu-button",
+      },
+      el(
+        "div",
+        { class: "fr-container" },
+        el("button", {
+          type: "button",
+          class: "fr-btn--close fr-btn",
+          "aria-controls": "header-menu",
+          title: t("common.close"),
+          text: t("common.close"),
+        }),
+        el("div", { class: "fr-header__menu-links" }),
+        el("nav", { class: "fr-nav", role: "navigation", "aria-label": t("common.main_menu") }, nav),
+      ),
+    ),
+  );
+  // Delegated: the design system copies the tools into the mobile menu as HTML, without their
+  // listeners.
+  if (!header.dataset.wired) {
+    header.dataset.wired = "1";
+    header.addEventListener("click", (event) => {
+      const language = event.target.closest("[data-lang]");
+      if (language) setLang(language.dataset.lang);
+      if (event.target.closest("[data-action=sign-out]") && headerOptions.onSignOut) {
+        headerOptions.onSignOut();
+      }
+    });
+  }
+  headerOptions = opts;
+}
+
+let headerOptions = {};
+
+export function renderFooter() {
+  const footer = document.getElementById("footer");
+  if (!footer) return;
+  footer.className = "fr-footer";
+  footer.setAttribute("role", "contentinfo");
+  footer.replaceChildren(
+    el(
+      "div",
+      { class: "fr-container" },
+      el(
+        "div",
+        { class: "fr-footer__body" },
+        el(
+          "div",
+          { class: "fr-footer__brand fr-enlarge-link" },
+          el(
+            "a",
+            { href: "/", title: t("common.home_title") },
+            el("p", { class: "fr-logo" }, "République", el("br"), "Française"),
+          ),
+        ),
+        el(
+          "div",
+          { class: "fr-footer__content" },
+          el(
+            "p",
+            { class: "fr-footer__content-desc" },
+            t("common.footer_desc"),
+            " ",
+            el("a", { href: "/api/v1/docs", text: t("common.api_docs") }),
+            ".",
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+export async function initPage(area, opts = {}) {
+  await loadLocale();
+  renderHeader(area, opts);
+  renderFooter();
+  applyI18n(document);
+}
