@@ -76,6 +76,13 @@ TERRITORY_ADMIN = Rule(
 PLATFORM_ADMIN = Rule(
     "platform_admin", "Platform admins only.", frozenset({Role.PLATFORM_ADMIN}), "platform:admin"
 )
+TRUST_ADMIN = Rule(
+    "trust_admin",
+    "Coordinators of any territory of this instance, and platform admins: the instance's trust "
+    "store (which other instances' issuers verify here) is shared by all its territories.",
+    ADMINS,
+    "territory:admin",
+)
 STAFF = frozenset({Role.MEDIATOR, Role.TERRITORY_ADMIN})
 PASSPORT_READ = Rule(
     "passport_read",

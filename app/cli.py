@@ -531,3 +531,208 @@ def credential_issue(number: str, skills: str, days: int, with_name: bool, out_d
             "at least 6 cm wide, or issue fewer skills",
             err=True,
         )
+
+
+@main.group()
+def stats() -> None:
+    """The observatory's figures, as open data under statistical secrecy (docs/open-data.md)."""
+
+
+@stats.command("export")
+@click.option("--territory", "code", help="Code of one territory (default: every territory).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option("--out", type=click.Path(), default=".", show_default=True, help="Directory.")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: 24 months).")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+@clean_errors
+def stats_export(
+    code: str | None, fmt: str, out: str, start: datetime | None, end: datetime | None
+) -> None:
+    """Write each territory's figures: stats-CODE.json, or stats-CODE/TABLE.csv per table."""
+    from app.core.errors import AppError
+    from app.observatory import service
+    from app.territory import service as territories
+
+    settings = load_settings()
+    root = Path(out)
+    written: list[Path] = []
+    try:
+        with connected(settings) as engine, transaction(engine, write=False) as session:
+            chosen = (
+                [territories.get_by_code(session, code)] if code else territories.list_all(session)
+            )
+            period = service.period(start.date() if start else None, end.date() if end else None)
+            for territory in chosen:
+                published = service.published(
+                    session, territory, period, settings.stats_threshold, settings.public_url
+                )
+                if fmt == "json":
+                    root.mkdir(parents=True, exist_ok=True)
+                    path = root / f"stats-{territory.code}.json"
+                    path.write_bytes(service.to_json(published.document()))
+                    written.append(path)
+                    continue
+                folder = root / f"stats-{territory.code}"
+                folder.mkdir(parents=True, exist_ok=True)
+                for name in published.table_names():
+                    path = folder / f"{name}.csv"
+                    path.write_text(published.csv(name), encoding="utf-8")
+                    written.append(path)
+    except AppError as exc:
+        raise ConfigurationError(exc.detail) from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write in {out}: {exc.strerror or exc}") from None
+    for path in written:
+        click.echo(str(path))
+
+
+@main.group()
+def federation() -> None:
+    """The hub's side of a federation: member issuers and the signed trust list."""
+
+
+@federation.group("member")
+def federation_member() -> None:
+    """Issuers the trust list includes."""
+
+
+@federation_member.command("add")
+@click.argument("issuer_url")
+@click.option("--name", help="Name shown to verifiers (default: the URL).")
+@click.option("--status-uri", "status_uris", multiple=True, help="Default: ISSUER_URL/status/1.")
+@clean_errors
+def federation_member_add(issuer_url: str, name: str | None, status_uris: tuple[str, ...]) -> None:
+    """Include an issuer in the next trust list (`passeport federation publish`)."""
+    from app.core.errors import AppError
+    from app.federation import hub
+
+    with connected(load_settings()) as engine, transaction(engine) as session:
+        try:
+            member = hub.add_member(session, issuer_url, name=name, status_uris=status_uris)
+        except AppError as exc:
+            raise ConfigurationError(exc.detail) from None
+        click.echo(f"member {member.iss} added; run `passeport federation publish`")
+
+
+@federation_member.command("remove")
+@click.argument("issuer_url")
+@clean_errors
+def federation_member_remove(issuer_url: str) -> None:
+    """Leave an issuer out of the next trust list."""
+    from app.core.errors import AppError
+    from app.federation import hub
+
+    with connected(load_settings()) as engine, transaction(engine) as session:
+        try:
+            hub.remove_member(session, issuer_url)
+        except AppError as exc:
+            raise ConfigurationError(exc.detail) from None
+    click.echo(f"member {issuer_url} removed; run `passeport federation publish`")
+
+
+@federation_member.command("list")
+@clean_errors
+def federation_member_list() -> None:
+    """The members, one per line: issuer URL, name."""
+    from app.federation import hub
+
+    with connected(load_settings()) as engine, transaction(engine, write=False) as session:
+        for member in hub.members(session):
+            click.echo(f"{member.iss}\t{member.name}")
+
+
+@federation.command("publish")
+@clean_errors
+def federation_publish() -> None:
+    """Refetch every member's key set and sign a new trust list with the next sequence number."""
+    from app.core.errors import AppError
+    from app.federation import hub
+
+    settings = load_settings()
+    with connected(settings) as engine:
+        try:
+            row = hub.publish(engine, settings)
+        except AppError as exc:
+            raise ConfigurationError(f"not published: {exc.detail}") from None
+    click.echo(
+        f"trust list {row.sequence} published, fresh until "
+        f"{row.fresh_until.isoformat(timespec='seconds')}"
+    )
+
+
+@federation.command("anchor-key")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="File for the private JWK (created with mode 600).",
+)
+@clean_errors
+def federation_anchor_key(out: Path) -> None:
+    """Make a federation anchor key: the private JWK goes to --out (the hub's
+    PASSEPORT_FEDERATION_ANCHOR_KEY), the public JWK, for members, to standard output."""
+    import os
+
+    from joserfc.jwk import ECKey
+
+    from app.credentials.format import public_jwk
+
+    if out.exists():
+        raise ConfigurationError(f"{out} exists; not overwritten")
+    key = ECKey.generate_key("P-256", private=True)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(key.as_dict(private=True), handle)
+    click.echo(json.dumps(public_jwk(key)))
+
+
+@main.group()
+def trust() -> None:
+    """This instance's trust store: other instances' issuers (docs/federation.md)."""
+
+
+@trust.command("refresh")
+@clean_errors
+def trust_refresh() -> None:
+    """Import the hub's trust list now, and unpin the keys manually pinned issuers no longer
+    publish (the server also does both in the background)."""
+    from app.core.errors import AppError
+    from app.federation import store
+
+    settings = load_settings()
+    with connected(settings) as engine:
+        for iss in store.prune_manual(engine, settings):
+            click.echo(f"{iss}: keys it no longer publishes unpinned")
+        if not settings.federation_hub_url:
+            click.echo("no hub to follow (PASSEPORT_FEDERATION_HUB_URL is empty)")
+            return
+        try:
+            report = store.import_trust_list(engine, settings)
+        except AppError as exc:
+            raise ConfigurationError(f"trust list refused: {exc.detail}") from None
+    if report.outcome == "unchanged":
+        click.echo(f"trust list {report.sequence} already held")
+        return
+    click.echo(
+        f"trust list {report.sequence} imported: {len(report.added)} added, "
+        f"{len(report.updated)} updated, {len(report.removed)} removed"
+    )
+
+
+@trust.command("list")
+@clean_errors
+def trust_list() -> None:
+    """The trusted issuers of other instances: issuer URL, source, fingerprints."""
+    from app.federation import store
+
+    with connected(load_settings()) as engine, transaction(engine, write=False) as session:
+        held = store.held_list(session)
+        if held is not None:
+            click.echo(
+                f"trust list {held.sequence} from {held.hub}, fresh until "
+                f"{held.fresh_until.isoformat(timespec='seconds')}"
+            )
+        for row in store.list_issuers(session):
+            click.echo(f"{row.iss}\t{row.source}\t{','.join(row.fingerprints)}")

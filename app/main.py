@@ -9,18 +9,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
-from starlette.staticfiles import StaticFiles
 
-from app import __version__
+from app import __version__, web
 from app.accounts import oidc_router
 from app.accounts import router as accounts_router
 from app.api import health
 from app.audit import router as audit_router
-from app.authz import PUBLIC, authorize, check_routes
+from app.authz import check_routes
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
@@ -29,9 +26,12 @@ from app.core.settings import Settings, get_settings
 from app.credentials import keys_router
 from app.credentials import router as credentials_router
 from app.credentials.verifier import Verifier
+from app.federation import refresher
 from app.federation import router as federation_router
 from app.framework import router as framework_router
 from app.framework.router import FrameworkCache
+from app.observatory import router as observatory_router
+from app.observatory import tally
 from app.passports import documents_router
 from app.passports import router as passports_router
 from app.structures import router as structures_router
@@ -40,7 +40,6 @@ from app.territory import router as territory_router
 logger = logging.getLogger("app")
 
 API_PREFIX = "/api/v1"
-FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -53,7 +52,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         logger.info("started", extra={"env": settings.env.value, "public_url": settings.public_url})
+        flusher = asyncio.create_task(tally.flush_periodically(engine))
+        trust_refresher = refresher.start(engine, settings, app.state.verifier)
         yield
+        await refresher.stop(trust_refresher)
+        await tally.stop(flusher, engine)
         engine.dispose()
 
     app = FastAPI(
@@ -74,7 +77,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     app.state.write_gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
     app.state.framework_cache = FrameworkCache(engine, settings.framework_recheck_seconds)
-    app.state.verifier = Verifier(engine)
+    app.state.verifier = Verifier(engine, settings)
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
@@ -93,20 +96,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(structures_router.router, prefix=API_PREFIX)
     app.include_router(credentials_router.router, prefix=API_PREFIX)
     app.include_router(federation_router.router, prefix=API_PREFIX)
-    _mount_frontend(app)
+    app.include_router(federation_router.hub_router, prefix=API_PREFIX)
+    app.include_router(observatory_router.router, prefix=API_PREFIX)
+    web.mount_frontend(app)
     check_routes(app)
     return app
-
-
-def _mount_frontend(app: FastAPI) -> None:
-    dsfr = FRONTEND_DIR / "node_modules" / "@gouvfr" / "dsfr" / "dist"
-    if dsfr.is_dir():
-        app.mount("/static/dsfr", StaticFiles(directory=dsfr), name="dsfr")
-    else:
-        logger.warning("DSFR assets missing; run `make install` (npm ci in frontend/)")
-    app.mount("/static", StaticFiles(directory=FRONTEND_DIR / "static"), name="static")
-    index = FRONTEND_DIR / "index.html"
-
-    @app.get("/", include_in_schema=False, dependencies=[authorize(PUBLIC)])
-    async def home() -> FileResponse:
-        return FileResponse(index, media_type="text/html; charset=utf-8")

@@ -13,7 +13,15 @@ from app.audit.models import AuditEvent
 from app.core.ratelimit import RateLimitBucket
 from app.credentials.keys import SigningKey
 from app.credentials.models import Credential, StatusListRow
+from app.federation.models import (
+    FederationMember,
+    HeldTrustList,
+    PublishedTrustList,
+    StatusListCache,
+    TrustedIssuer,
+)
 from app.framework.models import Framework, FrameworkArea, FrameworkLevel, Skill, SkillMapping
+from app.observatory.models import StatsPublication, VerificationTally
 from app.passports.models import (
     AccessGrant,
     AccessLog,
@@ -34,21 +42,28 @@ __all__ = [
     "CitizenLink",
     "CitizenSession",
     "Credential",
+    "FederationMember",
     "Framework",
     "FrameworkArea",
     "FrameworkLevel",
+    "HeldTrustList",
     "Invitation",
     "OidcLogin",
     "Passport",
     "PasswordReset",
+    "PublishedTrustList",
     "RateLimitBucket",
     "SigningKey",
     "Skill",
     "SkillMapping",
+    "StatsPublication",
+    "StatusListCache",
     "StatusListRow",
     "Structure",
     "StructureMembership",
     "Territory",
+    "TrustedIssuer",
     "Validation",
+    "VerificationTally",
     "WebSession",
 ]

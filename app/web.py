@@ -114,6 +114,15 @@ def mount_frontend(app: FastAPI) -> None:
         )
     else:
         logger.warning("DSFR assets missing; run `make install` (npm ci in frontend/)")
+    # The verifier's QR decoder where the browser has no BarcodeDetector; mounted before
+    # /static, which would otherwise answer for it.
+    jsqr = FRONTEND_DIR / "node_modules" / "jsqr" / "dist"
+    if jsqr.is_dir():
+        app.mount(
+            "/static/vendor/jsqr",
+            _Static(directory=jsqr, cache_control="public, max-age=86400"),
+            name="jsqr",
+        )
     app.mount(
         "/static",
         _Static(directory=FRONTEND_DIR / "static", cache_control="no-cache"),

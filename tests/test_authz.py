@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app import web
 from app.accounts import security
 from app.accounts.models import Invitation, PasswordReset, Role
 from app.accounts.principal import CallerKind, Principal
@@ -29,6 +30,7 @@ from app.authz import (
     PUBLIC,
     SIGNED_IN,
     TERRITORY_ADMIN,
+    TRUST_ADMIN,
     Rule,
     api_routes,
     authorize,
@@ -41,10 +43,12 @@ from app.core.settings import Settings
 from app.core.time import utcnow
 from app.credentials import service as credentials
 from app.credentials.models import Credential
+from app.federation.models import TrustedIssuer
 from app.main import create_app
 from app.passports.models import AccessGrant, Method, Passport, Validation
 from tests.conftest import make_settings
 from tests.factories import ACCESS_CODE, PASSWORD, World, make_passport, make_world
+from tests.federation_fixtures import matrix_issuer
 
 ALLOW = "allow"
 CALLERS = (
@@ -75,6 +79,8 @@ TA_ADMINS_BY_ID = {**TA_ADMINS, "admin_other_territory": 404}
 PLATFORM_ONLY = {**TA_ADMINS, "territory_admin": 403}
 # The citizen's own space: accounts are refused (403), anonymous callers asked to sign in.
 CITIZEN_ONLY = {**dict.fromkeys(CALLERS, 403), "anonymous": 401, "citizen": ALLOW}
+# The instance's trust store: the coordinators of any of its territories, and platform admins.
+ANY_ADMIN = {**TA_ADMINS, "admin_other_territory": ALLOW}
 # Passport P of territory `ta`, opened in structure a1: its territory's people see it, others
 # cannot tell it exists, platform admins and citizens are refused by role.
 TA_PASSPORT_READ = {
@@ -132,6 +138,17 @@ def _reset(world: World, engine: sa.Engine, code: str = "RESET2345ABC") -> None:
 def _complete_reset(world: World, engine: sa.Engine) -> tuple[str, Any]:
     _reset(world, engine)
     return "", {"code": "RESET2345ABC", "password": "a new long password"}
+
+
+def _trusted(engine: sa.Engine) -> int:
+    with transaction(engine) as session:
+        row = TrustedIssuer(
+            iss="https://elsewhere.test/t/x", name="Ailleurs", jwks={"keys": []}, source="manual"
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        return row.id
 
 
 def _lookup(world: World, engine: sa.Engine) -> tuple[str, Any]:
@@ -262,8 +279,26 @@ def _token_id(world: World, engine: sa.Engine, caller: str) -> int:
         )
 
 
+# A page is public; while its file is not written yet it answers 404 to everyone.
+NOT_YET = dict.fromkeys(CALLERS, 404)
+
+
+def _page(url: str) -> dict[str, int | str]:
+    return EVERYONE if (web.FRONTEND_DIR / web.PAGES[url]).is_file() else NOT_YET
+
+
 ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/"): Case(PUBLIC, EVERYONE),
+    ("GET", "/mediation"): Case(PUBLIC, _page("/mediation")),
+    ("GET", "/citizen"): Case(PUBLIC, _page("/citizen")),
+    ("GET", "/verify"): Case(PUBLIC, _page("/verify")),
+    ("GET", "/coordination"): Case(PUBLIC, _page("/coordination")),
+    ("GET", "/figures"): Case(PUBLIC, _page("/figures")),
+    ("GET", "/i18n/{lang}.json"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("/i18n/fr.json", None)),
+    ("GET", "/verify-sw.js"): Case(
+        PUBLIC,
+        EVERYONE if (web.FRONTEND_DIR / "static/js/verify-sw.js").is_file() else NOT_YET,
+    ),
     ("GET", "/healthz"): Case(PUBLIC, EVERYONE),
     ("GET", "/readyz"): Case(PUBLIC, EVERYONE),
     ("GET", "/api/v1/framework"): Case(PUBLIC, EVERYONE),
@@ -279,6 +314,21 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("PATCH", "/api/v1/territories/{code}"): Case(
         TERRITORY_ADMIN, TA_ADMINS, lambda w, e, c: ("/api/v1/territories/ta", {"name": "Renamed"})
+    ),
+    # The figures are public once the territory opts in; `ta` has not, so they are its admins'.
+    ("GET", "/api/v1/territories/{code}/stats"): Case(
+        PUBLIC, TA_ADMINS, lambda w, e, c: ("/api/v1/territories/ta/stats", None)
+    ),
+    ("GET", "/api/v1/territories/{code}/stats/{table}.csv"): Case(
+        PUBLIC, TA_ADMINS, lambda w, e, c: ("/api/v1/territories/ta/stats/summary.csv", None)
+    ),
+    ("GET", "/api/v1/territories/{code}/stats/publication"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/api/v1/territories/ta/stats/publication", None)
+    ),
+    ("PUT", "/api/v1/territories/{code}/stats/publication"): Case(
+        TERRITORY_ADMIN,
+        TA_ADMINS,
+        lambda w, e, c: ("/api/v1/territories/ta/stats/publication", {"public": True}),
     ),
     ("POST", "/api/v1/auth/login"): Case(
         PUBLIC,
@@ -514,11 +564,33 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/v1/verify"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("", {"qr_text": "PN1:00"})),
     ("GET", "/api/v1/trust/bundle"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("", None)),
+    ("GET", "/api/v1/trust/issuers"): Case(TRUST_ADMIN, ANY_ADMIN),
+    ("GET", "/api/v1/trust/list"): Case(TRUST_ADMIN, ANY_ADMIN),
+    ("GET", "/api/v1/trust/journal"): Case(TRUST_ADMIN, ANY_ADMIN),
+    ("POST", "/api/v1/trust/issuers/preview"): Case(
+        TRUST_ADMIN, ANY_ADMIN, lambda w, e, c: ("", {"iss": matrix_issuer()[0]})
+    ),
+    ("POST", "/api/v1/trust/issuers"): Case(
+        TRUST_ADMIN,
+        ANY_ADMIN,
+        lambda w, e, c: ("", {"iss": matrix_issuer()[0], "fingerprints": matrix_issuer()[1]}),
+    ),
+    ("DELETE", "/api/v1/trust/issuers/{issuer_id}"): Case(
+        TRUST_ADMIN, ANY_ADMIN, lambda w, e, c: (f"/api/v1/trust/issuers/{_trusted(e)}", None)
+    ),
+    # Not a hub: no list was ever published here; anyone is told so.
+    ("GET", "/api/v1/federation/trust-list"): Case(PUBLIC, dict.fromkeys(CALLERS, 404)),
     ("GET", "/t/{code}/status/{list_id}"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("/t/ta/status/1", None)
     ),
     ("GET", "/t/{code}/.well-known/jwks.json"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("/t/ta/.well-known/jwks.json", None)
+    ),
+    ("GET", "/api/v1/territories/{code}/keys"): Case(
+        TERRITORY_ADMIN, TA_ADMINS, lambda w, e, c: ("/api/v1/territories/ta/keys", None)
+    ),
+    ("POST", "/api/v1/territories/{code}/keys/rotate"): Case(
+        TERRITORY_ADMIN, TA_ADMINS, lambda w, e, c: ("/api/v1/territories/ta/keys/rotate", None)
     ),
     ("POST", "/api/v1/citizen/login"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("", {"number": w.passport.number, "code": ACCESS_CODE})

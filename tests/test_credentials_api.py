@@ -421,3 +421,25 @@ def test_a_credential_too_large_for_a_printed_qr_is_refused_and_leaves_nothing(
     with Session(engine) as session:
         assert len(session.exec(select(Credential)).all()) == before
         assert len(session.exec(select(AuditEvent)).all()) == journal
+
+
+def test_every_verification_is_counted_by_verdict_and_channel_only(
+    client: TestClient, world: World
+) -> None:
+    from app.observatory.tally import TALLY
+
+    _validate(client, world, "pp:PP-06")
+    issued = _issue(client, world, skills=["pp:PP-06"])
+    today = date.today()
+
+    def count(result: str, channel: str) -> int:
+        return TALLY.pending().get((today, result, channel), 0)
+
+    before = (count("valid", "qr"), count("valid", "code"), count("malformed", "qr"))
+    _verify(client, issued["qr_text"])
+    _verify_code(client, issued["code"])
+    _verify(client, "PN1:00")
+    after = (count("valid", "qr"), count("valid", "code"), count("malformed", "qr"))
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
+    # Nothing else is kept: no credential, no caller, only day, verdict and channel.
+    assert all(len(key) == 3 for key in TALLY.pending())

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
 
     demo_territory_code: str = "demo"
 
+    # Statistical secrecy: a published count below this is suppressed (docs/open-data.md).
+    stats_threshold: Annotated[int, Field(ge=1, le=1000)] = 5
+
     # Accounts and sessions. Mediation happens on shared computers: sessions end after a short
     # idle time, and after a working day at most.
     session_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
@@ -89,6 +92,26 @@ class Settings(BaseSettings):
     # published this long after its rotation, so that everything it signed keeps verifying.
     credential_max_days: Annotated[int, Field(ge=1, le=3660)] = 366
 
+    # Federation (docs/federation.md). How long a verifier may keep an issuer's status list: the
+    # `ttl` of the lists this instance signs.
+    status_ttl_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 300
+    # A remote issuer's status list past its ttl that cannot be refetched is still used up to
+    # this age (seconds since it was fetched); 0: the verdict is status_unavailable.
+    status_max_stale_seconds: Annotated[int, Field(ge=0)] = 0
+    # Bound on every fetch from another instance (key sets, status lists, trust lists).
+    federation_fetch_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+    # Member side: the hub's base URL and the federation anchor's public JWK (JSON, or a path to
+    # a file holding it); both empty: no trust list is imported.
+    federation_hub_url: str = ""
+    federation_anchor_public_key: str = ""
+    # Hub side: the anchor's private JWK (JSON, or a path to a file), to sign trust lists.
+    federation_anchor_key: SecretStr = SecretStr("")
+    # Hub side: how long a published trust list counts as fresh at its members.
+    federation_fresh_seconds: Annotated[int, Field(ge=1)] = 3 * 86400
+    # How often the server's background refresher imports the trust list and refetches status
+    # lists (seconds; 0: never). Unset: every hour, and off in the test environment.
+    trust_refresh_seconds: Annotated[float | None, Field(ge=0)] = None
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
@@ -105,6 +128,12 @@ class Settings(BaseSettings):
         # Production is always behind TLS; a plain-http development or test server needs the
         # cookie sent over http.
         return self.env is Environment.PRODUCTION or self.public_url.startswith("https://")
+
+    @property
+    def trust_refresh_interval(self) -> float:
+        if self.trust_refresh_seconds is not None:
+            return self.trust_refresh_seconds
+        return 0.0 if self.env is Environment.TEST else 3600.0
 
     @property
     def oidc_enabled(self) -> bool:

@@ -6,17 +6,23 @@ Mounted at the root, not under /api/v1: a territory hosted here has the issuer U
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from app.api.deps import SessionDep
-from app.authz import PUBLIC, authorize
+from app import authz
+from app.accounts.principal import Principal
+from app.api.deps import SessionDep, SettingsDep
+from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.errors import NotFound
 from app.core.time import utcnow
+from app.core.validation import UtcDateTime
 from app.credentials import keys
 from app.territory import service as territories
+from app.territory.models import Territory
 
 router = APIRouter(tags=["credentials"])
 
@@ -45,3 +51,70 @@ def jwks(
         media_type="application/json",
         headers={**CORS_HEADERS, "Cache-Control": f"public, max-age={CACHE_SECONDS}"},
     )
+
+
+# --- Coordinators: the territory's keys, and their rotation ------------------------------------
+# Declared here with their full /api/v1 path, beside the key set they change, rather than in a
+# second router: this module's router is mounted at the root.
+
+TerritoryCode = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+class KeyPublic(BaseModel):
+    kid: str
+    state: str
+    created_at: UtcDateTime
+    rotated_at: UtcDateTime | None
+    publish_until: UtcDateTime | None
+    retired_at: UtcDateTime | None
+
+
+def _public(info: keys.KeyInfo) -> KeyPublic:
+    return KeyPublic(
+        kid=info.kid,
+        state=info.state,
+        created_at=info.created_at,
+        rotated_at=info.rotated_at,
+        publish_until=info.publish_until,
+        retired_at=info.retired_at,
+    )
+
+
+def _admin_territory(session: SessionDep, principal: Principal, code: str) -> Territory:
+    territory = territories.get_by_code(session, code)
+    assert territory.id is not None
+    authz.ensure_territory_admin(principal, territory.id)
+    return territory
+
+
+def _key_list(session: SessionDep, territory: Territory, now: datetime) -> list[KeyPublic]:
+    return [_public(info) for info in keys.list_keys(session, territory, now)]
+
+
+@router.get("/api/v1/territories/{code}/keys", response_model=list[KeyPublic])
+def list_territory_keys(
+    code: TerritoryCode,
+    principal: Annotated[Principal, authorize(TERRITORY_ADMIN)],
+    session: SessionDep,
+) -> list[KeyPublic]:
+    """The territory's signing keys, newest first: active, rotated (still published), expired
+    or retired. Never any private material."""
+    return _key_list(session, _admin_territory(session, principal, code), utcnow())
+
+
+@router.post(
+    "/api/v1/territories/{code}/keys/rotate",
+    response_model=list[KeyPublic],
+    status_code=status.HTTP_201_CREATED,
+)
+def rotate_territory_key(
+    code: TerritoryCode,
+    principal: Annotated[Principal, authorize(TERRITORY_ADMIN)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> list[KeyPublic]:
+    """Sign from now on with a new key; the previous one stays published until what it signed
+    has expired (PASSEPORT_CREDENTIAL_MAX_DAYS). Answers the keys, the new one first."""
+    territory = _admin_territory(session, principal, code)
+    keys.rotate(session, territory, settings, actor_account_id=principal.account_id)
+    return _key_list(session, territory, utcnow())

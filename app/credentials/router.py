@@ -22,6 +22,7 @@ from app.credentials import format as fmt
 from app.credentials import service
 from app.credentials.models import Credential
 from app.credentials.verifier import describe
+from app.observatory.tally import record_verification
 from app.passports import service as passports
 from app.passports.models import Passport
 from app.territory import service as territories
@@ -319,9 +320,13 @@ async def verify(data: VerifyRequest, engine: EngineDep, verifier: VerifierDep) 
             with transaction(engine, write=False) as session:
                 found = service.qr_text_for_code(session, data.code or "")
             if isinstance(found, fmt.Verdict):
+                record_verification(found.result.value, "code")
                 return describe(found, None)
             qr_text = found
-        return describe(*verifier.verify(qr_text))
+        described = describe(*verifier.verify(qr_text))
+        # Counted in memory, flushed now and then: the figures need no write per request.
+        record_verification(described["result"], "qr" if data.qr_text is not None else "code")
+        return described
 
     # Built from our own plain values: returned as is, without a second serialisation pass,
     # since this is the route anyone may call as often as they like.

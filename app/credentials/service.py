@@ -30,7 +30,8 @@ from app.passports.models import Method, Passport, Validation
 from app.structures.models import Structure
 from app.territory.models import Territory
 
-# How long a verifier may keep a fetched status list before asking again.
+# How long a verifier may keep a fetched status list before asking again: the default of
+# PASSEPORT_STATUS_TTL_SECONDS, which sets the lists' ttl.
 STATUS_TTL_SECONDS = 300
 DEFAULT_VALIDITY_DAYS = 365
 # The lengths structure names are cut to, in turn, when a credential's QR is above the target.
@@ -337,7 +338,8 @@ def status_list_token(session: Session, settings: Settings, territory: Territory
 
     Call it in a writing transaction: a territory's first token makes its signing key.
     """
-    return _status_token(session, territory, keys.signing_key(session, territory, settings)[1])
+    key = keys.signing_key(session, territory, settings)[1]
+    return _status_token(session, territory, key, settings.status_ttl_seconds)
 
 
 def published_status_token(
@@ -345,10 +347,14 @@ def published_status_token(
 ) -> str | None:
     """The same, for read-only callers: None for a territory that never signed anything."""
     found = keys.existing_signing_key(session, territory, settings)
-    return _status_token(session, territory, found[1]) if found else None
+    if found is None:
+        return None
+    return _status_token(session, territory, found[1], settings.status_ttl_seconds)
 
 
-def _status_token(session: Session, territory: Territory, key: ECKey) -> str:
+def _status_token(
+    session: Session, territory: Territory, key: ECKey, ttl: int = STATUS_TTL_SECONDS
+) -> str:
     assert territory.id is not None
     row = session.get(StatusListRow, (territory.id, LIST_ID))
     bits = StatusList.from_bytes(row.bits) if row else StatusList(LIST_SIZE)
@@ -359,7 +365,7 @@ def _status_token(session: Session, territory: Territory, key: ECKey) -> str:
         uri=status_uri(territory),
         iat=now,
         exp=now + 24 * 3600,
-        ttl=STATUS_TTL_SECONDS,
+        ttl=ttl,
         iss=territory.issuer_url,
     )
 

@@ -10,6 +10,7 @@ passport row is locked for the import and a unique constraint backs it up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -37,6 +38,7 @@ def import_credential(
     passport: Passport,
     verdict: fmt.Verdict,
     issuer_name: str | None,
+    stale_since: datetime | None = None,
 ) -> Imported:
     claims = verdict.claims
     if not verdict.valid or claims is None:
@@ -45,6 +47,15 @@ def import_credential(
             f"{verdict.reason}.",
             code="credential_not_valid",
             result=verdict.result.value,
+        )
+    if stale_since is not None:
+        # Shown with a warning to a verifier, but not written into a passport: the issuer may
+        # have left the federation since the list went stale.
+        raise InvalidInput(
+            "The federation trust list vouching for this issuer is stale since "
+            f"{stale_since.isoformat(timespec='seconds')}; refresh it, then import.",
+            code="credential_not_valid",
+            result="stale_trust_list",
         )
     assert passport.id is not None and principal.account_id is not None
     # Locked like a validation, so an erasure and an import are ordered (see record_validation).

@@ -12,6 +12,7 @@ from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep, WriteSessionDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.db import transaction
+from app.core.time import utcnow
 from app.core.validation import Email, UtcDateTime
 from app.credentials import format as fmt
 from app.passports import citizen, imports, service
@@ -198,7 +199,12 @@ def import_credential(
     verdict, snapshot = verifier.verify(data.qr_text)
     issuer = snapshot.issuers.get(verdict.claims.iss) if verdict.claims else None
     done = imports.import_credential(
-        session, principal, passport, verdict, issuer.name if issuer else None
+        session,
+        principal,
+        passport,
+        verdict,
+        issuer.name if issuer else None,
+        snapshot.stale_since(verdict.claims.iss, utcnow()) if verdict.claims else None,
     )
     if not done.created:
         response.status_code = status.HTTP_200_OK
