@@ -77,11 +77,40 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A port for a test server, below the kernel's ephemeral range.
+
+    A port the kernel hands out for port 0 comes from the same range as the local ports of
+    outgoing connections: between our check and the server's bind, a client connection (of this
+    run, or of any other process) could take it, and the server failed with "address already in
+    use". Ports below that range are never taken that way; each one is checked, and never handed
+    out twice by this process.
+    """
+    low, _ = _ephemeral_range()
+    top = low if low > 12000 else 65000
+    for _ in range(200):
+        port = 10000 + secrets.randbelow(top - 10000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    raise RuntimeError("no free port found for a test server")
 
 
 @pytest.fixture(scope="session")
