@@ -2,8 +2,8 @@
 // as a picture (levels per domain, Premiers pas), the details, the credentials (QR full screen,
 // revoke), who looked at it, and my data (download, erasure).
 import {
-  $, alertBox, announce, api, clear, el, formatDateTime, getCsrf, hasKey, initPage, renderHeader,
-  setCsrf, show, t, ApiError,
+  $, alertBox, announce, api, ApiError, clear, dsfrTable, el, formatDateTime, getCsrf, hasKey,
+  initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { loadFramework } from "/static/framework.js";
 import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
@@ -96,19 +96,16 @@ async function refreshJournal() {
     if (e.actor_kind === "citizen") return t("citizen.actor_you");
     return [e.who, e.structure].filter(Boolean).join(", ") || t("citizen.actor_system");
   };
-  root.append(el("div", { class: "fr-table fr-table--sm" }, el("div", { class: "fr-table__wrapper" },
-    el("div", { class: "fr-table__container", tabindex: "0", "aria-label": t("citizen.journal_title") },
-      el("div", { class: "fr-table__content" },
-        el("table", {},
-          el("caption", { class: "fr-sr-only", text: t("citizen.journal_title") }),
-          el("thead", {}, el("tr", {},
-            el("th", { scope: "col", text: t("citizen.when") }),
-            el("th", { scope: "col", text: t("citizen.what") }),
-            el("th", { scope: "col", text: t("citizen.who") }))),
-          el("tbody", {}, entries.map((e) => el("tr", { "data-action": e.action },
-            el("td", { text: formatDateTime(e.at) }),
-            el("td", { text: actionLabel(e.action) }),
-            el("td", { text: who(e) }))))))))));
+  root.append(dsfrTable({
+    caption: t("citizen.journal_title"),
+    hideCaption: true,
+    scroll: true,
+    headers: [t("citizen.when"), t("citizen.what"), t("citizen.who")],
+    rows: entries.map((e) => el("tr", { "data-action": e.action },
+      el("td", { text: formatDateTime(e.at) }),
+      el("td", { text: actionLabel(e.action) }),
+      el("td", { text: who(e) }))),
+  }));
 }
 
 // --- credentials --------------------------------------------------------------------------------

@@ -26,6 +26,10 @@
 //   $(selector, root), clear(node), show(node, yes), announce(message) (polite live region),
 //   formatDate(iso), formatDateTime(iso), normalise(text) (lower case, no accents),
 //   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
+//   dsfrTable({caption, headers, rows, id, hideCaption, scroll, tableClass})   a DSFR table:
+//                           headers are texts or null (skipped), rows are <tr> elements;
+//                           hideCaption keeps the caption for screen readers only; scroll makes
+//                           the scrolling container focusable and named, for keyboard users.
 
 export const LANGS = ["fr", "en"];
 const LANG_KEY = "passeport.lang";
@@ -115,6 +119,24 @@ export function el(tag, attrs = {}, ...children) {
 }
 
 export const $ = (selector, root = document) => root.querySelector(selector);
+
+// The DSFR table markup, four nested blocks deep, in one place.
+export function dsfrTable(options) {
+  const caption = options.caption;
+  const container = options.scroll
+    ? { class: "fr-table__container", tabindex: "0", "aria-label": caption }
+    : { class: "fr-table__container" };
+  return el("div", { class: "fr-table fr-table--sm" },
+    el("div", { class: "fr-table__wrapper" },
+      el("div", container,
+        el("div", { class: "fr-table__content" },
+          el("table", { id: options.id || null, class: options.tableClass || null },
+            el("caption", { class: options.hideCaption ? "fr-sr-only" : null, text: caption }),
+            el("thead", {}, el("tr", {},
+              (options.headers || []).filter((h) => h !== null && h !== undefined)
+                .map((h) => el("th", { scope: "col", text: h })))),
+            el("tbody", {}, options.rows))))));
+}
 
 export function clear(node) {
   node.replaceChildren();

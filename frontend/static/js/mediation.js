@@ -2,8 +2,8 @@
 // the access card, issue a credential. One page, three views (sign-in, search, passport); the
 // passport shown is in the URL (#passport/ID) so a reload or the back button keeps it.
 import {
-  $, alertBox, announce, api, clear, el, formatDate, initPage, renderHeader, setCsrf, show, t,
-  ApiError, downloadResponse,
+  $, alertBox, announce, api, ApiError, clear, downloadResponse, dsfrTable, el, formatDate,
+  initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { label, loadFramework, skillIndex } from "/static/framework.js";
 import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
@@ -115,25 +115,20 @@ $("#signin-form").addEventListener("submit", async (event) => {
 
 function resultsTable(found) {
   if (!found.length) return el("p", { text: t("mediation.no_result") });
-  return el("div", { class: "fr-table fr-table--sm" }, el("div", { class: "fr-table__wrapper" },
-    el("div", { class: "fr-table__container" }, el("div", { class: "fr-table__content" },
-      el("table", {},
-        el("caption", { text: t("mediation.results_caption", { n: found.length }) }),
-        el("thead", {}, el("tr", {},
-          el("th", { scope: "col", text: t("mediation.number") }),
-          el("th", { scope: "col", text: t("mediation.name") }),
-          el("th", { scope: "col", text: t("mediation.birth_year") }),
-          el("th", { scope: "col", text: t("passport.actions") }))),
-        el("tbody", {}, found.map((p) => el("tr", {},
-          el("td", {}, el("span", { class: "skill-code", text: p.number })),
-          el("td", { text: [p.first_name, p.last_name].filter(Boolean).join(" ") }),
-          el("td", { text: p.birth_year || "" }),
-          el("td", {}, el("a", {
-            class: "fr-btn fr-btn--sm fr-btn--secondary",
-            href: `#passport/${p.id}`,
-            text: t("mediation.open_passport"),
-            "aria-label": t("mediation.open_passport_of", { name: [p.first_name, p.last_name].filter(Boolean).join(" ") }),
-          }))))))))));
+  return dsfrTable({
+    caption: t("mediation.results_caption", { n: found.length }),
+    headers: [t("mediation.number"), t("mediation.name"), t("mediation.birth_year"), t("passport.actions")],
+    rows: found.map((p) => el("tr", {},
+      el("td", {}, el("span", { class: "skill-code", text: p.number })),
+      el("td", { text: [p.first_name, p.last_name].filter(Boolean).join(" ") }),
+      el("td", { text: p.birth_year || "" }),
+      el("td", {}, el("a", {
+        class: "fr-btn fr-btn--sm fr-btn--secondary",
+        href: `#passport/${p.id}`,
+        text: t("mediation.open_passport"),
+        "aria-label": t("mediation.open_passport_of", { name: [p.first_name, p.last_name].filter(Boolean).join(" ") }),
+      })))),
+  });
 }
 
 $("#search-form").addEventListener("submit", async (event) => {

@@ -2,7 +2,7 @@
 // mediator's and the citizen's pages: levels per CRCN domain as small bar charts (an SVG with its
 // text alternative, and the same figures as a table), the Premiers pas as a checklist, and the
 // history of validations.
-import { el, formatDate, t } from "/static/js/common.js";
+import { dsfrTable, el, formatDate, t } from "/static/js/common.js";
 import { label, skillIndex } from "/static/framework.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -141,18 +141,15 @@ export function historyTable(validations, tree, action) {
       el("td", { text: methodLabel(v.method) }),
       el("td", { text: [v.mediator_name, v.structure_name].filter(Boolean).join(", ") || v.source_issuer || "" }),
       action ? el("td", {}, action(v) || "") : null));
-  return el("div", { class: "fr-table fr-table--sm" }, el("div", { class: "fr-table__wrapper" },
-    el("div", { class: "fr-table__container", tabindex: "0", "aria-label": t("passport.history_caption") }, el("div", { class: "fr-table__content" },
-      el("table", { class: "wrapping" },
-        el("caption", { class: "fr-sr-only", text: t("passport.history_caption") }),
-        el("thead", {}, el("tr", {},
-          el("th", { scope: "col", text: t("passport.date") }),
-          el("th", { scope: "col", text: t("passport.competence") }),
-          el("th", { scope: "col", text: t("passport.level") }),
-          el("th", { scope: "col", text: t("passport.method") }),
-          el("th", { scope: "col", text: t("passport.by") }),
-          action ? el("th", { scope: "col", text: t("passport.actions") }) : null)),
-        el("tbody", {}, rows))))));
+  return dsfrTable({
+    caption: t("passport.history_caption"),
+    hideCaption: true,
+    scroll: true,
+    tableClass: "wrapping",
+    headers: [t("passport.date"), t("passport.competence"), t("passport.level"), t("passport.method"),
+      t("passport.by"), action ? t("passport.actions") : null],
+    rows,
+  });
 }
 
 // Credentials: a table with what the caller may do (show the QR, revoke...).
@@ -164,20 +161,18 @@ export function credentialsTable(credentials, tree, actions) {
     if (new Date(c.expires_at) < new Date()) return el("p", { class: "fr-badge fr-badge--sm", text: t("passport.credential_expired") });
     return el("p", { class: "fr-badge fr-badge--sm fr-badge--success", text: t("passport.credential_valid") });
   };
-  return el("div", { class: "fr-table fr-table--sm" }, el("div", { class: "fr-table__wrapper" },
-    el("div", { class: "fr-table__container", tabindex: "0", "aria-label": t("passport.credentials_caption") }, el("div", { class: "fr-table__content" },
-      el("table", { class: "wrapping" },
-        el("caption", { class: "fr-sr-only", text: t("passport.credentials_caption") }),
-        el("thead", {}, el("tr", {},
-          el("th", { scope: "col", text: t("passport.credential_code") }),
-          el("th", { scope: "col", text: t("passport.credential_skills") }),
-          el("th", { scope: "col", text: t("passport.credential_dates") }),
-          el("th", { scope: "col", text: t("passport.credential_status") }),
-          el("th", { scope: "col", text: t("passport.actions") }))),
-        el("tbody", {}, credentials.map((c) => el("tr", { "data-credential": c.id },
-          el("td", {}, el("span", { class: "skill-code", text: c.code })),
-          el("td", {}, el("ul", { class: "fr-text--sm fr-mb-0" }, c.skills.map((code) => el("li", { text: `${code} ${skillLabel(skills, code)}` })))),
-          el("td", { text: t("passport.credential_period", { from: formatDate(c.issued_at), to: formatDate(c.expires_at) }) }),
-          el("td", {}, status(c)),
-          el("td", {}, actions(c))))))))));
+  return dsfrTable({
+    caption: t("passport.credentials_caption"),
+    hideCaption: true,
+    scroll: true,
+    tableClass: "wrapping",
+    headers: [t("passport.credential_code"), t("passport.credential_skills"), t("passport.credential_dates"),
+      t("passport.credential_status"), t("passport.actions")],
+    rows: credentials.map((c) => el("tr", { "data-credential": c.id },
+      el("td", {}, el("span", { class: "skill-code", text: c.code })),
+      el("td", {}, el("ul", { class: "fr-text--sm fr-mb-0" }, c.skills.map((code) => el("li", { text: `${code} ${skillLabel(skills, code)}` })))),
+      el("td", { text: t("passport.credential_period", { from: formatDate(c.issued_at), to: formatDate(c.expires_at) }) }),
+      el("td", {}, status(c)),
+      el("td", {}, actions(c)))),
+  });
 }
