@@ -276,6 +276,7 @@ const AREAS = {
   citizen: "/citizen",
   verify: "/verify",
   coordination: "/coordination",
+  figures: "/figures",
 };
 
 function languageSelector() {

@@ -8,7 +8,9 @@
 //   the fingerprints), then, once the coordinator has confirmed them with the issuer by another
 //   channel, pinning exactly those fingerprints (POST /api/v1/trust/issuers). Removing one.
 
-import { $, alertBox, announce, api, clear, el, formatDateTime, t } from "/static/js/common.js";
+import {
+  $, alertBox, announce, api, clear, dsfrTable, el, formatDateTime, t,
+} from "/static/js/common.js";
 
 let panel = null;
 let onChange = async () => {};
@@ -16,29 +18,7 @@ let onChange = async () => {};
 const dateOf = (seconds) => formatDateTime(new Date(seconds * 1000).toISOString());
 
 function tableOf(id, caption, headers, rows) {
-  return el(
-    "div",
-    { class: "fr-table fr-table--sm" },
-    el(
-      "div",
-      { class: "fr-table__wrapper" },
-      el(
-        "div",
-        { class: "fr-table__container" },
-        el(
-          "div",
-          { class: "fr-table__content" },
-          el(
-            "table",
-            { id },
-            el("caption", { text: caption }),
-            el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col", text: h })))),
-            el("tbody", {}, ...rows),
-          ),
-        ),
-      ),
-    ),
-  );
+  return dsfrTable({ caption, headers, rows, id });
 }
 
 // --- What verifiers accept ------------------------------------------------------------------------

@@ -4,10 +4,11 @@
 // API with the session's CSRF token, and the journal shows what each one recorded.
 
 import {
-  $, ApiError, alertBox, announce, api, clear, el, formatDateTime, getCsrf, initPage,
+  $, alertBox, announce, api, ApiError, clear, dsfrTable, el, formatDateTime, getCsrf, initPage,
   renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { setupTrustPanel } from "/static/js/coordination-trust.js";
+import { setupFiguresPanel } from "/static/js/coordination-figures.js";
 
 const JOURNAL_PAGE = 50;
 const state = {
@@ -25,29 +26,7 @@ function showError(box, error) {
 }
 
 function table(caption, headers, rows, id) {
-  return el(
-    "div",
-    { class: "fr-table fr-table--sm" },
-    el(
-      "div",
-      { class: "fr-table__wrapper" },
-      el(
-        "div",
-        { class: "fr-table__container" },
-        el(
-          "div",
-          { class: "fr-table__content" },
-          el(
-            "table",
-            { id },
-            el("caption", { text: caption }),
-            el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col", text: h })))),
-            el("tbody", {}, ...rows),
-          ),
-        ),
-      ),
-    ),
-  );
+  return dsfrTable({ caption, headers, rows, id });
 }
 
 // --- Session --------------------------------------------------------------------------------------
@@ -132,6 +111,7 @@ async function openTerritory(code) {
   await Promise.all([loadStructures(), loadTeam(), loadKeys()]);
   await loadJournal(true);
   await setupTrustPanel($("#trust-panel"), { onChange: () => loadJournal(true) });
+  await setupFiguresPanel($("#figures-panel"), { territory: code, onChange: () => loadJournal(true) });
 }
 
 // --- Structures -------------------------------------------------------------------------------
@@ -579,17 +559,22 @@ $("#journal-more").addEventListener("click", () => loadJournal(false));
 
 // --- Start --------------------------------------------------------------------------------------
 
-await initPage("coordination");
-try {
-  const session = await api("GET", "/api/v1/auth/session");
-  if (session.via !== "session") throw new ApiError(401, "unauthenticated", "");
-  await signedIn(session);
-} catch (error) {
-  if (error instanceof ApiError && error.status === 401) {
-    setCsrf("staff", null);
-    await showSignIn();
-  } else {
-    await showSignIn(error.message);
+// No top-level await: older Safari (iOS 12-14) lacks it.
+async function start() {
+  await initPage("coordination");
+  try {
+    const session = await api("GET", "/api/v1/auth/session");
+    if (session.via !== "session") throw new ApiError(401, "unauthenticated", "");
+    await signedIn(session);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      setCsrf("staff", null);
+      await showSignIn();
+    } else {
+      await showSignIn(error.message);
+    }
   }
+  document.body.dataset.ready = "true";
 }
-document.body.dataset.ready = "true";
+
+start();
