@@ -662,6 +662,32 @@ def federation_publish() -> None:
     )
 
 
+@federation.group("stats")
+def federation_stats() -> None:
+    """The hub's national figures: each member's signed figures, summed."""
+
+
+@federation_stats.command("collect")
+@clean_errors
+def federation_stats_collect() -> None:
+    """Fetch each member's signed figures, check them against the key set the hub holds for it
+    (the last trust list published) and keep the latest valid ones. Exit 2 if any is refused."""
+    from app.federation import stats
+
+    settings = load_settings()
+    with connected(settings) as engine:
+        outcomes = stats.collect(engine, settings)
+    for outcome in outcomes:
+        if outcome.ok:
+            click.echo(f"collected {outcome.iss}: {outcome.detail}")
+        else:
+            click.echo(f"refused {outcome.iss} ({outcome.reason}): {outcome.detail}", err=True)
+    refused = sum(not o.ok for o in outcomes)
+    click.echo(f"{len(outcomes) - refused} collected, {refused} refused")
+    if refused:
+        sys.exit(2)
+
+
 @federation.command("anchor-key")
 @click.option(
     "--out",

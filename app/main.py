@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(federation_router.router, prefix=API_PREFIX)
     app.include_router(federation_router.hub_router, prefix=API_PREFIX)
     app.include_router(observatory_router.router, prefix=API_PREFIX)
+    app.include_router(observatory_router.national_router, prefix=API_PREFIX)
+    # At the root too: a territory's signed figures, under its issuer URL.
+    app.include_router(observatory_router.issuer_router)
     web.mount_frontend(app)
     check_routes(app)
     return app

@@ -20,6 +20,7 @@ from app.federation.models import (
     StatusListCache,
     TrustedIssuer,
 )
+from app.federation.stats import MemberStats
 from app.framework.models import Framework, FrameworkArea, FrameworkLevel, Skill, SkillMapping
 from app.observatory.models import StatsPublication, VerificationTally
 from app.passports.models import (
@@ -48,6 +49,7 @@ __all__ = [
     "FrameworkLevel",
     "HeldTrustList",
     "Invitation",
+    "MemberStats",
     "OidcLogin",
     "Passport",
     "PasswordReset",

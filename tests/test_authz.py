@@ -586,6 +586,15 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/t/{code}/.well-known/jwks.json"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("/t/ta/.well-known/jwks.json", None)
     ),
+    # `ta` has not opted in to publishing its figures: no signed figures, for anyone.
+    ("GET", "/t/{code}/stats.jws"): Case(
+        PUBLIC, dict.fromkeys(CALLERS, 404), lambda w, e, c: ("/t/ta/stats.jws", None)
+    ),
+    # Not a hub: the national view has no members, and says so to anyone.
+    ("GET", "/api/v1/federation/stats"): Case(PUBLIC, EVERYONE),
+    ("GET", "/api/v1/federation/stats/{table}.csv"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/api/v1/federation/stats/summary.csv", None)
+    ),
     ("GET", "/api/v1/territories/{code}/keys"): Case(
         TERRITORY_ADMIN, TA_ADMINS, lambda w, e, c: ("/api/v1/territories/ta/keys", None)
     ),

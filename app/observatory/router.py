@@ -14,8 +14,11 @@ from app.accounts.authn import resolve
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep, SettingsDep, WriteSessionDep
 from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, NotFound
 from app.core.settings import Settings
+from app.core.time import utcnow
+from app.credentials import keys
+from app.federation import stats as federation_stats
 from app.observatory import service
 from app.observatory.models import StatsPublication
 from app.observatory.schemas import PublicationUpdate, PublicationView
@@ -148,3 +151,95 @@ def set_publication(
     """Open the territory's figures to the public, or close them again (journaled)."""
     territory = territories.get_by_code(session, code)
     return _view(code, service.set_public(session, principal, territory, data.public))
+
+
+# --- Federation: a territory's signed figures, and the hub's national view ---------------------
+# The signed document hangs under the issuer URL, beside the key set that verifies it, so this
+# router is mounted at the root.
+
+issuer_router = APIRouter(tags=["observatory"])
+national_router = APIRouter(prefix="/federation/stats", tags=["observatory"])
+JOSE = "application/jose"
+
+
+@issuer_router.get(
+    "/t/{code}/stats.jws",
+    dependencies=[authorize(PUBLIC)],
+    responses={
+        200: {"content": {JOSE: {}}},
+        404: {"description": "No such territory, or it does not publish (problem+json)."},
+    },
+)
+def signed_stats(code: TerritoryCode, session: SessionDep, settings: SettingsDep) -> Response:
+    """The territory's published figures (default period), signed with its key for the
+    federation hub (docs/federation.md); only once the territory opts in to publishing."""
+    territory = territories.get_by_code(session, code)
+    assert territory.id is not None
+    if not service.is_public(session, territory.id):
+        raise NotFound("This territory does not publish its figures.", code="stats_not_published")
+    signer = keys.existing_signing_key(session, territory, settings)
+    if signer is None:
+        raise NotFound("This territory has no signing key yet.", code="no_signing_key")
+    p = service.period(None, None)
+    threshold = settings.stats_threshold
+    published = CACHE.get(
+        (settings.public_url, service.cache_key(territory, p, threshold)),
+        lambda: service.published(session, territory, p, threshold, settings.public_url),
+    )
+    kid, key = signer
+    token = federation_stats.sign_stats(
+        published.document(), iss=territory.issuer_url, kid=kid, key=key, now=utcnow()
+    )
+    return Response(
+        token,
+        media_type=JOSE,
+        headers={"Cache-Control": f"public, max-age={int(service.CACHE_SECONDS)}"},
+    )
+
+
+@national_router.get(
+    "",
+    dependencies=[authorize(PUBLIC)],
+    responses={200: {"content": {"application/json": {}, "application/zip": {}}}},
+)
+def national_stats(
+    session: SessionDep,
+    settings: SettingsDep,
+    format: Annotated[str, Query(description="json (the default) or csv (a zip)")] = "json",
+) -> Response:
+    """The hub's national figures: cell by cell sums of its members' signed figures, with each
+    member's provenance; a cell suppressed at any member is incomplete (docs/open-data.md)."""
+    if format not in FORMATS:
+        raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
+    view = federation_stats.national(session, settings.public_url)
+    headers = {"Cache-Control": "public, max-age=300"}
+    if format == "csv":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in federation_stats.table_names():
+                archive.writestr(f"{name}.csv", federation_stats.national_csv(view, name))
+        return Response(
+            buffer.getvalue(),
+            media_type="application/zip",
+            headers={**headers, "Content-Disposition": 'inline; filename="stats-national.zip"'},
+        )
+    return Response(service.to_json(view), media_type="application/json", headers=headers)
+
+
+@national_router.get(
+    "/{table}.csv",
+    dependencies=[authorize(PUBLIC)],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def national_stats_table(
+    table: Annotated[str, Path(max_length=60)], session: SessionDep, settings: SettingsDep
+) -> Response:
+    """One table of the national figures as CSV (an incomplete cell's count is empty)."""
+    body = federation_stats.national_csv(
+        federation_stats.national(session, settings.public_url), table
+    )
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )

@@ -1,0 +1,256 @@
+"""National figures over three real instances: territories A and B publish their figures signed
+with their keys, the hub collects them and its national view is their cell by cell sum; a member
+serving forged, misattributed, oversized or no figures is refused and the national view kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from joserfc.jwk import ECKey
+from sqlmodel import col, select
+
+from app.audit.models import AuditEvent
+from app.core.db import create_db_engine, transaction
+from app.credentials.format import key_id
+from app.federation import stats
+from app.passports.models import Method, Validation
+from tests.conftest import free_port, make_settings
+from tests.factories import World, make_world
+from tests.federation_fixtures import Site, serving
+from tests.servers import passeport_env, run_cli, running_server
+
+# The three per-instance databases of the federation test (hub, a, b), made and dropped the same
+# way on SQLite and PostgreSQL.
+from tests.test_federation_multi import databases  # noqa: F401
+
+# (skill, level, how many) per territory: most cells above the default threshold of 5, and one
+# below it at each member, in a different competence, so that suppression shows nationally.
+SEEDS = {
+    "a": [("crcn:1.1", 2, 7), ("crcn:1.2", 1, 9), ("crcn:2.1", 3, 2)],
+    "b": [("crcn:1.1", 2, 6), ("crcn:1.2", 1, 3), ("crcn:2.1", 3, 8)],
+}
+
+
+def _seed(engine: sa.Engine, world: World, seeds: list[tuple[str, int, int]]) -> None:
+    on = date.today() - timedelta(days=1)
+    with transaction(engine) as session:
+        for skill, level, count in seeds:
+            for _ in range(count):
+                session.add(
+                    Validation(
+                        passport_id=world.passport.id,
+                        skill_code=skill,
+                        level=level,
+                        method=Method.OBSERVATION,
+                        observed_on=on,
+                        account_id=world.mediator_a1.id,
+                        structure_id=world.a1.id,
+                    )
+                )
+
+
+def _cells(document: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Every cell of the summed tables, keyed by table and codes (labels left out)."""
+    out = {}
+    for name in stats.table_names():
+        dims = [d for d in stats.TABLES[name] if d not in stats.LABELS]
+        for row in document["tables"][name]["rows"]:
+            out[(name, *(row[d] for d in dims))] = row
+    return out
+
+
+def _level(cells: dict[tuple[Any, ...], dict[str, Any]], competence: str, level: int) -> Any:
+    (cell,) = [
+        c
+        for k, c in cells.items()
+        if k[0] == "validations_by_competence_level" and k[2:] == (competence, level)
+    ]
+    return cell
+
+
+def _collect(env: dict[str, str]) -> tuple[int, str, str]:
+    done = run_cli("federation", "stats", "collect", env=env)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def forger() -> Iterator[Site]:
+    with serving() as site:
+        yield site
+
+
+def test_the_hub_sums_its_members_signed_figures(
+    databases: dict[str, str],  # noqa: F811
+    forger: Site,
+    tmp_path: Path,
+) -> None:
+    ports = {role: free_port() for role in ("hub", "a", "b")}
+    urls = {role: f"http://127.0.0.1:{port}" for role, port in ports.items()}
+    issuers = {role: f"{urls[role]}/t/ta" for role in ("a", "b")}
+
+    worlds = {}
+    for role in ("a", "b"):
+        engine = create_db_engine(make_settings(databases[role]))
+        worlds[role] = make_world(engine)
+        _seed(engine, worlds[role], SEEDS[role])
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE territory SET issuer_url = :u WHERE code = 'ta'"),
+                {"u": issuers[role]},
+            )
+        engine.dispose()
+
+    anchor_file = tmp_path / "anchor.jwk"
+    made = run_cli(
+        "federation", "anchor-key", "--out", str(anchor_file), env=passeport_env(databases["hub"])
+    )
+    assert made.returncode == 0, made.stderr
+    env = {
+        "hub": passeport_env(
+            databases["hub"],
+            PASSEPORT_PUBLIC_URL=urls["hub"],
+            PASSEPORT_FEDERATION_ANCHOR_KEY=str(anchor_file),
+        ),
+        **{r: passeport_env(databases[r], PASSEPORT_PUBLIC_URL=urls[r]) for r in ("a", "b")},
+    }
+
+    with ExitStack() as stack:
+        for role in ("hub", "a", "b"):
+            stack.enter_context(
+                running_server(env[role], ports[role], tmp_path / f"{role}.log", timeout=90)
+            )
+
+        # Before a territory opts in, it serves no signed figures.
+        closed = httpx.get(f"{issuers['a']}/stats.jws")
+        assert closed.status_code == 404, closed.text
+        assert closed.headers["content-type"] == "application/problem+json"
+        assert closed.json()["code"] == "stats_not_published"
+
+        # Both territories get a signing key and opt in; the hub lists both and publishes.
+        for role in ("a", "b"):
+            admin = worlds[role].headers["territory_admin"]
+            base = f"{urls[role]}/api/v1/territories/ta"
+            assert httpx.post(f"{base}/keys/rotate", headers=admin).status_code == 201
+            opened = httpx.put(f"{base}/stats/publication", json={"public": True}, headers=admin)
+            assert opened.status_code == 200, opened.text
+            added = run_cli("federation", "member", "add", issuers[role], env=env["hub"])
+            assert added.returncode == 0, added.stderr
+        assert run_cli("federation", "publish", env=env["hub"]).returncode == 0
+
+        signed = httpx.get(f"{issuers['a']}/stats.jws")
+        assert signed.status_code == 200 and signed.headers["content-type"] == "application/jose"
+        header = json.loads(stats.fmt.b64url_decode(signed.text.split(".")[0]))
+        assert header["typ"] == stats.TYP and header["alg"] == "ES256"
+
+        code, out, err = _collect(env["hub"])
+        assert code == 0, err
+        assert "2 collected, 0 refused" in out
+
+        # The national figures are the sum of A's and B's, as each publishes them itself.
+        published = {
+            role: httpx.get(f"{urls[role]}/api/v1/territories/ta/stats").json()
+            for role in ("a", "b")
+        }
+        national = httpx.get(f"{urls['hub']}/api/v1/federation/stats").json()
+        assert [m["iss"] for m in national["members"]] == sorted(issuers.values())
+        assert national["periods_agree"] is True
+        assert "validations_by_structure" not in national["tables"]
+        cells = {role: _cells(published[role]) for role in ("a", "b")}
+        summed = _cells(national)
+        assert set(summed) == set(cells["a"]) == set(cells["b"])
+        complete = incomplete = 0
+        for key, cell in summed.items():
+            parts = [cells["a"][key]["count"], cells["b"][key]["count"]]
+            known = sum(p for p in parts if p is not None)
+            assert cell["members"] == 2 and cell["known"] == known, key
+            if None in parts:
+                incomplete += 1
+                assert cell["incomplete"] is True and cell["count"] is None, key
+                assert cell["suppressed_members"] == parts.count(None), key
+            else:
+                complete += 1
+                assert cell["incomplete"] is False and cell["count"] == known, key
+        # Every validation seeded, once.
+        assert summed[("summary", "validations")]["count"] == 18 + 17
+        assert _level(summed, "crcn:1.2", 1)["incomplete"] is True
+        assert _level(summed, "crcn:2.1", 3)["incomplete"] is True
+        assert complete > 0 and incomplete > 0
+
+        # The same as CSV, an incomplete cell's count empty.
+        table = httpx.get(
+            f"{urls['hub']}/api/v1/federation/stats/validations_by_competence_level.csv"
+        )
+        assert table.status_code == 200, table.text
+        lines = table.text.splitlines()
+        assert lines[0].endswith("count,incomplete,known,members,suppressed_members")
+        assert any(
+            ",crcn:1.2," in line and line.split(",")[3] == "1" and ",,true," in line
+            for line in lines
+        )
+
+        # A third member, served by a small server of the test's: its own key in the list.
+        key = ECKey.generate_key("P-256", private=True)
+        forger.put_keys("/t/c", key)
+        issuer_c = f"{forger.url}/t/c"
+        assert run_cli("federation", "member", "add", issuer_c, env=env["hub"]).returncode == 0
+        assert run_cli("federation", "publish", env=env["hub"]).returncode == 0
+
+        def serve(body: dict[str, Any], signer: ECKey, kid: str | None = None) -> None:
+            token = stats.sign_stats(
+                body, iss=body["iss"], kid=kid or key_id(signer), key=signer, now=stats.utcnow()
+            )
+            forger.put("/t/c/stats.jws", token, content_type="application/jose")
+
+        # Its honest figures (A's, under its name) are collected and counted.
+        honest = {**published["a"], "iss": issuer_c}
+        serve(honest, key)
+        code, out, err = _collect(env["hub"])
+        assert code == 0 and "3 collected" in out, err
+        before = httpx.get(f"{urls['hub']}/api/v1/federation/stats").json()
+        assert _cells(before)[("summary", "validations")]["count"] == 18 + 17 + 18
+        kept_c = [m for m in before["members"] if m["iss"] == issuer_c]
+
+        # Then whatever it serves that is not its own signed figures is refused, and the
+        # national figures stay those it had.
+        other = ECKey.generate_key("P-256", private=True)
+        attempts = {
+            "unknown_key": lambda: serve(honest, other),
+            "bad_signature": lambda: serve(honest, other, kid=key_id(key)),
+            "wrong_issuer": lambda: serve({**honest, "iss": issuers["a"]}, key),
+            "malformed": lambda: serve({**honest, "tables": {}}, key),
+            "too_large": lambda: forger.put(
+                "/t/c/stats.jws", b"x" * (stats.MAX_STATS_BYTES + 1), declare_length=False
+            ),
+            "unreachable": lambda: forger.answers.pop("/t/c/stats.jws"),
+        }
+        for reason, attempt in attempts.items():
+            attempt()
+            code, out, err = _collect(env["hub"])
+            assert code == 2, (reason, out, err)
+            assert f"refused {issuer_c} ({reason})" in err and "2 collected, 1 refused" in out
+            after = httpx.get(f"{urls['hub']}/api/v1/federation/stats").json()
+            assert after["tables"] == before["tables"], reason
+            assert [m for m in after["members"] if m["iss"] == issuer_c] == kept_c, reason
+
+    # Each refusal is in the hub's journal, with its reason.
+    hub_engine = create_db_engine(make_settings(databases["hub"]))
+    try:
+        with transaction(hub_engine, write=False) as session:
+            refusals = session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.action == "federation.stats_refused")
+                .order_by(col(AuditEvent.id))
+            ).all()
+            reasons = [event.details["reason"] for event in refusals]
+    finally:
+        hub_engine.dispose()
+    assert reasons == list(attempts)
