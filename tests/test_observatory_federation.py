@@ -21,7 +21,9 @@ from sqlmodel import col, select
 from app.audit.models import AuditEvent
 from app.core.db import create_db_engine, transaction
 from app.credentials.format import key_id
+from app.credentials.verifier import Verifier
 from app.federation import stats
+from app.federation.refresher import Refresher
 from app.passports.models import Method, Validation
 from tests.conftest import free_port, make_settings
 from tests.factories import World, make_world
@@ -251,6 +253,21 @@ def test_the_hub_sums_its_members_signed_figures(
                 .order_by(col(AuditEvent.id))
             ).all()
             reasons = [event.details["reason"] for event in refusals]
+        assert reasons == list(attempts)
+
+        # The hub's background refresher collects too (members are down now): each member is
+        # refused as unreachable, journaled, and the national figures are kept.
+        hub_settings = make_settings(databases["hub"], federation_anchor_key=str(anchor_file))
+        refresher = Refresher(hub_engine, hub_settings, Verifier(hub_engine, hub_settings))
+        refresher.collect_figures()
+        with transaction(hub_engine, write=False) as session:
+            later = session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.action == "federation.stats_refused")
+                .order_by(col(AuditEvent.id))
+            ).all()
+            held = session.exec(select(stats.MemberStats)).all()
+        assert [e.details["reason"] for e in later[len(refusals) :]] == ["unreachable"] * 3
+        assert len(held) == 3
     finally:
         hub_engine.dispose()
-    assert reasons == list(attempts)

@@ -2,7 +2,8 @@
 
 One asyncio task per server process (started in app.main's lifespan), whose work runs in a
 thread. Every PASSEPORT_TRUST_REFRESH_SECONDS it imports the hub's trust list (when the instance
-follows one) and unpins the keys that manually pinned issuers no longer publish; at each tick it
+follows one), unpins the keys that manually pinned issuers no longer publish and, on a hub,
+collects the members' signed figures for the national view; at each tick it
 refetches the remote status lists due within the tick, so that requests find them fresh and make
 no network call. Failures are logged and journaled by the services; the loop goes on.
 """
@@ -20,7 +21,7 @@ from app.core.errors import AppError
 from app.core.settings import ConfigurationError, Settings
 from app.credentials.statuslist import StatusListError
 from app.credentials.verifier import Verifier
-from app.federation import fetch, store
+from app.federation import fetch, stats, store
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,22 @@ class Refresher:
                 except (AppError, ConfigurationError) as exc:
                     logger.warning("trust list not imported", extra={"why": str(exc)})
             store.prune_manual(self._engine, settings)
+            if settings.federation_anchor_key.get_secret_value():
+                self.collect_figures()
         self.refresh_status_lists()
+
+    def collect_figures(self) -> None:
+        """On a hub, the members' signed figures for the national view, at the same pace."""
+        try:
+            outcomes = stats.collect(self._engine, self._settings)
+        except (AppError, ConfigurationError) as exc:
+            logger.warning("members' figures not collected", extra={"why": str(exc)})
+            return
+        refused = [o.iss for o in outcomes if not o.ok]
+        logger.info(
+            "members' figures collected",
+            extra={"members": len(outcomes), "refused": len(refused)},
+        )
 
     def refresh_status_lists(self) -> None:
         with self._engine.connect() as connection:
