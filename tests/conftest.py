@@ -8,11 +8,14 @@ deleted after it, reference data (the frameworks) stays.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -75,6 +78,20 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own.
+
+    Playwright keeps an event loop running in the main thread of a worker that ran a browser
+    test, and ``asyncio.run`` refuses to start beside it; which tests share a worker is xdist's
+    choice, so every test that needs a loop of its own goes through here.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _ephemeral_range() -> tuple[int, int]:

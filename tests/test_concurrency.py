@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from tests.conftest import free_port
+from tests.conftest import free_port, run_async
 from tests.factories import make_world
 from tests.servers import passeport_env, running_server
 
@@ -43,7 +43,7 @@ def test_parallel_validations_all_land_and_retries_land_once(
     with running_server(
         passeport_env(database_url), free_port(), tmp_path / "server.log"
     ) as server:
-        distinct = asyncio.run(
+        distinct = run_async(
             _post_all(
                 server.url,
                 [{**mediator, "Idempotency-Key": f"distinct-key-{i:04d}"} for i in range(PARALLEL)],
@@ -51,7 +51,7 @@ def test_parallel_validations_all_land_and_retries_land_once(
             )
         )
         assert distinct == [201] * PARALLEL, server.log()[-2000:]
-        retried = asyncio.run(
+        retried = run_async(
             _post_all(
                 server.url, [{**mediator, "Idempotency-Key": "one-retried-key"}] * PARALLEL, body
             )

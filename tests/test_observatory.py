@@ -8,7 +8,6 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from app.observatory import tally as tally_module
 from app.observatory.models import VerificationTally
 from app.observatory.tally import TALLY, Tally, record_verification
 from app.passports.models import Method, Passport, Validation
+from tests.conftest import run_async
 from tests.factories import World, make_passport, make_world
 from tests.servers import passeport_env, run_cli
 
@@ -426,9 +426,7 @@ def test_the_background_task_flushes_without_waiting_for_shutdown(
         finally:
             task.cancel()
 
-    # A thread of its own: another test of this worker (a browser) may hold an event loop here.
-    with ThreadPoolExecutor(1) as pool:
-        rows = pool.submit(asyncio.run, until_written()).result()
+    rows = run_async(until_written())
     assert [(r.result, r.channel, r.count) for r in rows] == [("valid", "qr", 1)]
     assert TALLY.pending() == {}
 
