@@ -18,6 +18,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Account, Role
 from app.accounts.principal import CallerKind, Principal
 from app.core.settings import Environment, Settings
+from app.credentials import service as credentials
 from app.passports import service as passports
 from app.passports.models import Method, Passport
 from app.passports.schemas import PassportCreate, ValidationCreate
@@ -157,6 +158,30 @@ def _citizen(
     return passport, True
 
 
+def _demo_credential(
+    session: Session,
+    settings: Settings,
+    territory: Territory,
+    passport: Passport,
+    created: bool,
+) -> str | None:
+    """The first citizen carries a credential, so the verifier has something to check at once:
+    the citizen's page shows its QR, and its code is typed on /verify."""
+    if created:
+        issued = credentials.issue(
+            session,
+            settings,
+            Principal(kind=CallerKind.OPERATOR, territory_id=territory.id),
+            passport,
+            skill_codes=credentials.validated_codes(session, passport),
+            validity_days=credentials.DEFAULT_VALIDITY_DAYS,
+            with_name=True,
+        )
+        return issued.credential.code
+    held = credentials.list_for(session, passport)
+    return held[0].code if held else None
+
+
 def seed(session: Session, settings: Settings) -> DemoReport:
     if settings.env is Environment.PRODUCTION:
         raise DemoRefused("the demo data has published passwords; it is not for production")
@@ -188,20 +213,23 @@ def seed(session: Session, settings: Settings) -> DemoReport:
             {"id": account.id, "role": role.value, "email": email, "password": password}
         )
     mediator = session.exec(select(Account).where(Account.email == DEMO_ACCOUNTS[1][1])).one()
-    report_passports = []
+    report_passports: list[dict[str, Any]] = []
     for first, last, year, code, validations in DEMO_CITIZENS:
         passport, passport_created = _citizen(
             session, territory, structure, mediator, first, last, year, code, validations
         )
         created = created or passport_created
-        report_passports.append(
-            {
-                "id": passport.id,
-                "number": passport.number,
-                "access_code": code,
-                "name": f"{first} {last}",
-            }
-        )
+        entry: dict[str, Any] = {
+            "id": passport.id,
+            "number": passport.number,
+            "access_code": code,
+            "name": f"{first} {last}",
+        }
+        if not report_passports:
+            entry["credential_code"] = _demo_credential(
+                session, settings, territory, passport, passport_created
+            )
+        report_passports.append(entry)
     return DemoReport(
         created=created,
         passports=report_passports,

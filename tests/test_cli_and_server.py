@@ -126,6 +126,15 @@ def test_real_server_answers_and_logs_json_with_request_ids(
             )
             assert signed.status_code == 200, signed.text
             assert phone.get("/api/v1/citizen/passport").json()["validations"]
+            # ... and carries a credential, which anyone can check by its typed code.
+            held = phone.get("/api/v1/citizen/credentials").json()
+            assert [c["code"] for c in held] == [citizen["credential_code"]]
+        verdict = httpx.post(
+            f"{server.url}/api/v1/verify", json={"code": citizen["credential_code"]}
+        )
+        assert (
+            verdict.json()["result"] == "valid" and verdict.json()["holder_name"] == citizen["name"]
+        )
         assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
         ready = httpx.get(f"{server.url}/readyz").json()
         assert ready["status"] == "ready" and ready["migration"] == ready["head"]
