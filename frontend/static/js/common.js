@@ -26,6 +26,8 @@
 //   $(selector, root), clear(node), show(node, yes), announce(message) (polite live region),
 //   formatDate(iso), formatDateTime(iso), normalise(text) (lower case, no accents),
 //   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
+//   bindPasswordSignIn({missingKey, onSignedIn, showError})   the staff sign-in form
+//                           (#signin-form, #signin-email, #signin-password, #signin-error).
 //   dsfrTable({caption, headers, rows, id, hideCaption, scroll, tableClass})   a DSFR table:
 //                           headers are texts or null (skipped), rows are <tr> elements;
 //                           hideCaption keeps the caption for screen readers only; scroll makes
@@ -119,6 +121,28 @@ export function el(tag, attrs = {}, ...children) {
 }
 
 export const $ = (selector, root = document) => root.querySelector(selector);
+
+// The staff's password sign-in, shared by the mediator's and the coordinator's pages.
+export function bindPasswordSignIn(options) {
+  $("#signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const box = clear($("#signin-error"));
+    const email = $("#signin-email").value.trim();
+    const password = $("#signin-password").value;
+    if (!email || !password) {
+      box.append(alertBox("error", t(options.missingKey)));
+      return;
+    }
+    try {
+      const session = await api("POST", "/api/v1/auth/login", { email, password });
+      $("#signin-password").value = "";
+      await options.onSignedIn(session);
+    } catch (error) {
+      options.showError(box, error);
+      $("#signin-password").focus();
+    }
+  });
+}
 
 // The DSFR table markup, four nested blocks deep, in one place.
 export function dsfrTable(options) {

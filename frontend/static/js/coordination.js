@@ -4,8 +4,8 @@
 // API with the session's CSRF token, and the journal shows what each one recorded.
 
 import {
-  $, alertBox, announce, api, ApiError, clear, dsfrTable, el, formatDateTime, getCsrf, initPage,
-  renderHeader, setCsrf, show, t,
+  $, alertBox, announce, api, ApiError, bindPasswordSignIn, clear, dsfrTable, el, formatDateTime,
+  getCsrf, initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { setupTrustPanel } from "/static/js/coordination-trust.js";
 import { setupFiguresPanel } from "/static/js/coordination-figures.js";
@@ -53,24 +53,7 @@ async function showSignIn(message) {
   $("#signin-email").focus();
 }
 
-$("#signin-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const box = clear($("#signin-error"));
-  const email = $("#signin-email").value.trim();
-  const password = $("#signin-password").value;
-  if (!email || !password) {
-    box.append(alertBox("error", t("coordination.signin_missing")));
-    return;
-  }
-  try {
-    const session = await api("POST", "/api/v1/auth/login", { email, password });
-    $("#signin-password").value = "";
-    await signedIn(session);
-  } catch (error) {
-    showError(box, error);
-    $("#signin-password").focus();
-  }
-});
+bindPasswordSignIn({ missingKey: "coordination.signin_missing", onSignedIn: signedIn, showError });
 
 async function signedIn(session) {
   const account = session.account;

@@ -2,8 +2,8 @@
 // the access card, issue a credential. One page, three views (sign-in, search, passport); the
 // passport shown is in the URL (#passport/ID) so a reload or the back button keeps it.
 import {
-  $, alertBox, announce, api, ApiError, clear, downloadResponse, dsfrTable, el, formatDate,
-  initPage, renderHeader, setCsrf, show, t,
+  $, alertBox, announce, api, ApiError, bindPasswordSignIn, clear, downloadResponse, dsfrTable, el,
+  formatDate, initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { label, loadFramework, skillIndex } from "/static/framework.js";
 import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
@@ -92,24 +92,7 @@ async function showSignIn() {
   $("#signin-email").focus();
 }
 
-$("#signin-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const box = clear($("#signin-error"));
-  const email = $("#signin-email").value.trim();
-  const password = $("#signin-password").value;
-  if (!email || !password) {
-    box.append(alertBox("error", t("mediation.signin_missing")));
-    return;
-  }
-  try {
-    const session = await api("POST", "/api/v1/auth/login", { email, password });
-    $("#signin-password").value = "";
-    await signedIn(session);
-  } catch (error) {
-    showError(box, error);
-    $("#signin-password").focus();
-  }
-});
+bindPasswordSignIn({ missingKey: "mediation.signin_missing", onSignedIn: signedIn, showError });
 
 // --- search and open ----------------------------------------------------------------------------
 
