@@ -169,6 +169,10 @@ def issue(
     expires = now + timedelta(days=validity_days)
     jti = secrets.token_urlsafe(12)
     name = f"{passport.first_name or ''} {passport.last_name or ''}".strip() if with_name else None
+    skills = [
+        fmt.Skill(code=c.code, level=c.level, date=c.on, structure=c.structure) for c in chosen
+    ]
+    versions = _framework_versions(session, codes)
     # Long structure names are what makes a QR big. They are shortened, step by step, until the
     # QR fits the version the format is sized for; the attestation prints them in full.
     for structure_chars in STRUCTURE_NAME_STEPS:
@@ -178,11 +182,8 @@ def issue(
             jti=jti,
             iat=int(now.timestamp()),
             exp=int(expires.timestamp()),
-            skills=[
-                fmt.Skill(code=c.code, level=c.level, date=c.on, structure=c.structure)
-                for c in chosen
-            ],
-            fv=_framework_versions(session, codes),
+            skills=skills,
+            fv=versions,
             status_uri=status_uri(territory),
             status_idx=idx,
             name=name or None,
