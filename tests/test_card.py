@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from app.core.pdf import Document, pdf_text
 from app.passports import card
 from tests.factories import ACCESS_CODE, World, make_world
+from tests.qr import decode_qr
 
 PROBLEM = "application/problem+json"
 PUBLIC_URL = "http://127.0.0.1:8000"  # the test settings' default
@@ -90,10 +90,6 @@ def embedded_images(pdf: bytes) -> list[Image.Image]:
         )
         images.append(Image.open(io.BytesIO(png)))
     return images
-
-
-def decode_qr(image: Image.Image) -> list[str]:
-    return [found.text for found in zxingcpp.read_barcodes(image)]
 
 
 # --- helpers -------------------------------------------------------------------------------------

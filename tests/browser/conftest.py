@@ -79,7 +79,10 @@ def _new_context(browser: Browser, server: Server, lang: str = "fr") -> BrowserC
     context = browser.new_context(
         base_url=server.url, locale="fr-FR" if lang == "fr" else "en-GB", viewport=VIEWPORT
     )
-    context.set_default_timeout(10_000)
+    # A bound on waiting, not a speed check: in CI the other worker may be running three
+    # server processes of the federation tests on the same two cores (a sign-in once took
+    # longer than 10 s there).
+    context.set_default_timeout(30_000)
     if lang != "fr":
         context.add_init_script(f"localStorage.setItem('passeport.lang', {json.dumps(lang)})")
     return context
