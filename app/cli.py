@@ -447,7 +447,9 @@ def keys_rotate(code: str) -> None:
     click.echo(f"territory {code} now signs with {kid}")
 
 
-@keys.command("retire")
+# A kid is a base64url thumbprint: one in 64 begins with "-", which click would take for an
+# option. Unknown options are passed through as the KID instead (`-- KID` works too).
+@keys.command("retire", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @clean_errors
 def keys_retire(kid: str) -> None:

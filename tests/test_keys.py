@@ -345,6 +345,9 @@ def test_cli_list_rotate_retire(engine: sa.Engine, settings: Settings, database_
     assert again.returncode == 2 and "already retired" in again.stderr
     unknown = run_cli("keys", "retire", "nope", env=env)
     assert unknown.returncode == 2 and "No signing key" in unknown.stderr
+    # One kid in 64 begins with "-": it is a kid, not an option (this failed once in CI).
+    dashed = run_cli("keys", "retire", "-I7D1Pi-_yCq4IZPQm8adgW0sjN2dGEu-1", env=env)
+    assert dashed.returncode == 2 and "No signing key has the kid '-I7D1Pi" in dashed.stderr
     nowhere = run_cli("keys", "rotate", "--territory", "nowhere", env=env)
     assert nowhere.returncode == 2 and "nowhere" in nowhere.stderr
 
