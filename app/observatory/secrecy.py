@@ -24,9 +24,10 @@ docs/open-data.md).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 Key = Hashable
 
@@ -52,7 +53,7 @@ def _order(values: Mapping[Key, int], key: Key) -> tuple[bool, int, str]:
     return (values[key] == 0, values[key], repr(key))
 
 
-def _secondary(values: Mapping[Key, int], lines: Sequence[Line], hidden: set[Key]) -> None:
+def _secondary(lines: Sequence[Line], hidden: set[Key], order: Callable[[Key], Any]) -> None:
     changed = True
     while changed:
         changed = False
@@ -62,7 +63,7 @@ def _secondary(values: Mapping[Key, int], lines: Sequence[Line], hidden: set[Key
                 continue
             candidates = [key for key in members if key not in hidden]
             if candidates:
-                hidden.add(min(candidates, key=lambda k: _order(values, k)))
+                hidden.add(min(candidates, key=order))
                 changed = True
 
 
@@ -71,70 +72,94 @@ def determined(values: Mapping[Key, int], lines: Sequence[Line], hidden: Iterabl
 
     Each line is an equation in the suppressed cells; a cell is determined exactly when its unit
     vector lies in the span of the equations, which the reduced row echelon form shows: its
-    column is a pivot whose row has no other non-zero entry.
+    column is a pivot whose row has no other non-zero entry. The rows are kept sparse (a line
+    names a few cells of thousands when the documents of a whole year are solved together), and
+    which cells are determined does not depend on the order of elimination.
     """
-    unknowns = sorted(set(hidden), key=repr)
-    index = {key: i for i, key in enumerate(unknowns)}
-    rows: list[list[Fraction]] = []
+    unknowns = set(hidden)
+    order = {key: i for i, key in enumerate(sorted(unknowns, key=repr))}
+    pivots: dict[Key, dict[Key, Fraction]] = {}  # pivot column -> its row, reduced
+    holders: dict[Key, set[Key]] = {}  # column -> the pivot columns whose row has it
     for line in lines:
-        row = [Fraction(0)] * len(unknowns)
+        row: dict[Key, Fraction] = {}
         for key in line.cells:
-            if key in index:
-                row[index[key]] += 1
-        if line.total in index:
-            row[index[line.total]] -= 1
-        if any(row):
-            rows.append(row)
-    pivots = _reduce(rows, len(unknowns))
-    found = set()
-    for r, c in pivots:
-        if all(value == 0 for j, value in enumerate(rows[r]) if j != c):
-            found.add(unknowns[c])
-    return found
-
-
-def _reduce(rows: list[list[Fraction]], width: int) -> list[tuple[int, int]]:
-    """Reduced row echelon form in place; the (row, column) of each pivot."""
-    pivots: list[tuple[int, int]] = []
-    r = 0
-    for c in range(width):
-        if r == len(rows):
-            break
-        pick = next((i for i in range(r, len(rows)) if rows[i][c] != 0), None)
-        if pick is None:
+            if key in unknowns:
+                row[key] = row.get(key, Fraction(0)) + 1
+        if line.total in unknowns:
+            row[line.total] = row.get(line.total, Fraction(0)) - 1
+        for column in [k for k in row if k in pivots]:
+            factor = row.get(column)
+            if factor:
+                _subtract(row, pivots[column], factor)
+        row = {k: v for k, v in row.items() if v}
+        if not row:
             continue
-        rows[r], rows[pick] = rows[pick], rows[r]
-        pivot = rows[r][c]
-        rows[r] = [value / pivot for value in rows[r]]
-        for i in range(len(rows)):
-            if i != r and rows[i][c] != 0:
-                factor = rows[i][c]
-                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[r], strict=True)]
-        pivots.append((r, c))
-        r += 1
-    return pivots
+        column = min(row, key=order.__getitem__)
+        scale = row[column]
+        row = {k: v / scale for k, v in row.items()}
+        for other in list(holders.get(column, ())):
+            target = pivots[other]
+            for k in target:
+                holders[k].discard(other)
+            _subtract(target, row, target[column])
+            for k in target:
+                holders.setdefault(k, set()).add(other)
+        pivots[column] = row
+        for k in row:
+            holders.setdefault(k, set()).add(column)
+    return {column for column, row in pivots.items() if len(row) == 1}
 
 
-def suppress(values: Mapping[Key, int], lines: Sequence[Line], threshold: int) -> set[Key]:
-    """The cells to publish empty: primary, secondary, then until no linear solve finds one."""
+def _subtract(row: dict[Key, Fraction], pivot: Mapping[Key, Fraction], factor: Fraction) -> None:
+    """``row -= factor * pivot``, dropping the entries that become zero."""
+    for key, value in pivot.items():
+        result = row.get(key, Fraction(0)) - factor * value
+        if result:
+            row[key] = result
+        else:
+            row.pop(key, None)
+
+
+def suppress(
+    values: Mapping[Key, int],
+    lines: Sequence[Line],
+    threshold: int,
+    *,
+    fixed: Mapping[Key, bool] | None = None,
+    virtual: Iterable[Key] = (),
+) -> set[Key]:
+    """The cells to publish empty: primary, secondary, then until no linear solve finds one.
+
+    ``fixed`` maps cells already given out in earlier documents to whether they were suppressed:
+    a reader keeps the old documents, so complements are taken among the other cells whenever
+    one is left (a fixed cell is moved only if nothing else can protect a small count).
+    ``virtual`` cells are never published but must not be recomputable either: the difference
+    between two documents' counts when it is below the threshold (see ``family``).
+    """
     for line in lines:
         for key in line.members:
             if key not in values:
                 raise KeyError(f"line refers to an unknown cell {key!r}")
-    hidden = primary(values, threshold)
+    fixed = fixed or {}
+    virtual = set(virtual)
+    hidden = primary(values, threshold) | virtual | {key for key, gone in fixed.items() if gone}
+
+    def order(key: Key) -> tuple[bool, bool, int, str]:
+        return (key in fixed, *_order(values, key))
+
     while True:
-        _secondary(values, lines, hidden)
+        _secondary(lines, hidden, order)
         exposed = determined(values, lines, hidden)
         if not exposed:
-            return hidden
-        if not _widen(values, lines, hidden, sorted(exposed, key=repr)):
+            return hidden - virtual
+        if not _widen(lines, hidden, sorted(exposed, key=repr), order):
             # Every line of every exposed cell is already fully hidden: a determined cell then
             # can only be pinned by lines with nothing published, which cannot happen.
             raise AssertionError("secondary suppression found no cell to add")  # pragma: no cover
 
 
 def _widen(
-    values: Mapping[Key, int], lines: Sequence[Line], hidden: set[Key], exposed: Sequence[Key]
+    lines: Sequence[Line], hidden: set[Key], exposed: Sequence[Key], order: Callable[[Key], Any]
 ) -> bool:
     """Suppress one more cell beside the first exposed cell that has a published neighbour."""
     for key in exposed:
@@ -146,6 +171,6 @@ def _widen(
             if other not in hidden
         }
         if candidates:
-            hidden.add(min(candidates, key=lambda k: _order(values, k)))
+            hidden.add(min(candidates, key=order))
             return True
     return False
