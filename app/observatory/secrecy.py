@@ -161,16 +161,140 @@ def suppress(
 def _widen(
     lines: Sequence[Line], hidden: set[Key], exposed: Sequence[Key], order: Callable[[Key], Any]
 ) -> bool:
-    """Suppress one more cell beside the first exposed cell that has a published neighbour."""
+    """Suppress one more cell near the first exposed cell: in one of its lines, or, when those
+    are all suppressed already (a difference pinned through other lines), in the nearest line
+    reached through suppressed cells."""
+    by_cell: dict[Key, list[Line]] = {}
+    for line in lines:
+        for key in line.members:
+            by_cell.setdefault(key, []).append(line)
     for key in exposed:
-        candidates = {
-            other
-            for line in lines
-            if key in line.members
-            for other in line.members
-            if other not in hidden
-        }
-        if candidates:
-            hidden.add(min(candidates, key=order))
-            return True
+        reached, frontier = {key}, [key]
+        while frontier:
+            near = [line for cell in frontier for line in by_cell.get(cell, ())]
+            candidates = {other for line in near for other in line.members if other not in hidden}
+            if candidates:
+                hidden.add(min(candidates, key=order))
+                return True
+            frontier = [other for line in near for other in line.members if other not in reached]
+            reached.update(frontier)
     return False
+
+
+# --- documents read together ---------------------------------------------------------------------
+# A reader may fetch several documents and combine them: a month and the quarter holding it, a
+# quarter and its year. Their cells are tied by more lines (a quarter's count is the sum of its
+# months'), and the difference of two documents' counts is itself a count of people or events (the
+# quarter's count less the month's is the other two months'), which must not be small either. The
+# documents of a family are solved as one set of cells, in the order they were given out: each new
+# document is suppressed with the earlier ones fixed, since a reader keeps what was published.
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of a family: its cells and lines, keyed as in the document."""
+
+    name: Hashable
+    values: Mapping[Key, int]
+    lines: Sequence[Line]
+
+
+@dataclass(frozen=True)
+class Relations:
+    """How the documents of a family are tied to one another."""
+
+    #: The family-wide cell of a document's cell: documents that show the same count (a month's
+    #: row in its quarter's table and in the month's own document) map it to one cell.
+    canonical: Callable[[Hashable, Key], Key]
+    #: A document whose additive counts are the sums of its parts' (a quarter: its three months).
+    parts: Mapping[Hashable, Sequence[Hashable]]
+    #: (outer, inner): whatever ``inner`` counts, ``outer`` counts too (a month in its year).
+    nested: Sequence[tuple[Hashable, Hashable]]
+    #: Whether a cell adds up over parts (a count of events); progress of people does not.
+    additive: Callable[[Key], bool]
+
+
+def system(
+    documents: Sequence[Document], relations: Relations, threshold: int
+) -> tuple[dict[Key, int], list[Line], set[Key]]:
+    """The documents as one set of cells and lines, and the virtual cells: each difference
+    between a document's count and the same count of a document nested in it, when the
+    difference is below the threshold (and not zero), tied to both by a line."""
+    by_name = {doc.name: doc for doc in documents}
+    values: dict[Key, int] = {}
+    lines: list[Line] = []
+    seen: set[Line] = set()
+
+    def add(line: Line) -> None:
+        if line not in seen and (line.cells != (line.total,)):
+            seen.add(line)
+            lines.append(line)
+
+    def cell(name: Hashable, key: Key) -> Key:
+        return relations.canonical(name, key)
+
+    for doc in documents:
+        for key, value in doc.values.items():
+            values.setdefault(cell(doc.name, key), value)
+        for line in doc.lines:
+            add(Line(cell(doc.name, line.total), tuple(cell(doc.name, k) for k in line.cells)))
+    for doc in documents:
+        names = relations.parts.get(doc.name, ())
+        parts = [by_name[p] for p in names if p in by_name]
+        if not names or len(parts) != len(names):
+            continue  # a month has no parts; a line never leaves a part out
+        for key in doc.values:
+            if relations.additive(key):
+                add(
+                    Line(
+                        cell(doc.name, key),
+                        tuple(cell(p.name, key) for p in parts if key in p.values),
+                    )
+                )
+    virtual: set[Key] = set()
+    for outer_name, inner_name in relations.nested:
+        outer, inner = by_name.get(outer_name), by_name.get(inner_name)
+        if outer is None or inner is None:
+            continue
+        for key, value in outer.values.items():
+            if key not in inner.values:
+                continue
+            big, small = cell(outer.name, key), cell(inner.name, key)
+            difference = value - inner.values[key]
+            if big != small and 0 < abs(difference) < threshold:
+                v = ("difference", big, small)
+                values[v] = difference
+                virtual.add(v)
+                add(Line(big, (small, v)))
+    return values, lines, virtual
+
+
+def family(
+    stages: Sequence[Sequence[Document]], relations: Relations, threshold: int
+) -> dict[Hashable, set[Key]]:
+    """The cells to publish empty in each document, given out stage after stage."""
+    documents: list[Document] = []
+    fixed: dict[Key, bool] = {}
+    hidden: set[Key] = set()
+    for stage in stages:
+        documents.extend(stage)
+        values, lines, virtual = system(documents, relations, threshold)
+        hidden = suppress(values, lines, threshold, fixed=fixed, virtual=virtual)
+        fixed = {key: key in hidden for key in values if key not in virtual}
+    return {
+        doc.name: {key for key in doc.values if relations.canonical(doc.name, key) in hidden}
+        for doc in documents
+    }
+
+
+def exposed(
+    documents: Sequence[Document],
+    hidden: Mapping[Hashable, set[Key]],
+    relations: Relations,
+    threshold: int,
+) -> set[Key]:
+    """The audit of documents read together: every suppressed cell, and every difference below
+    the threshold, that the published cells and all the lines pin to one value."""
+    values, lines, virtual = system(documents, relations, threshold)
+    unknown = {relations.canonical(doc.name, key) for doc in documents for key in hidden[doc.name]}
+    return determined(values, lines, unknown | virtual)

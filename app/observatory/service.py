@@ -73,10 +73,18 @@ _T = VerificationTally.__table__.c  # type: ignore[attr-defined]
 
 @dataclass(frozen=True)
 class Period:
-    """From ``start`` to ``end``, both days included."""
+    """From ``start`` to ``end``, both days included; ``id`` names a fixed public period."""
 
     start: date
     end: date
+    # "2026-11" (a calendar month), "2026-Q3" (a quarter) or "2026" (a year); None: any days.
+    id: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.id is None:
+            return "custom"
+        return "year" if len(self.id) == 4 else "quarter" if "Q" in self.id else "month"
 
     def months(self) -> list[str]:
         out = []
@@ -92,9 +100,20 @@ class Period:
         end = datetime.combine(self.end + timedelta(days=1), time(), tzinfo=UTC)
         return start, end
 
+    def contains(self, other: Period) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    def view(self) -> dict[str, str | None]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+
 
 def period(start: date | None, end: date | None, today: date | None = None) -> Period:
-    """The period asked for; by default the 24 calendar months up to today."""
+    """Any period (coordinators, the operator); by default the 24 calendar months up to today."""
     end = end or today or utcnow().date()
     if start is None:
         month_index = end.year * 12 + end.month - 1 - (DEFAULT_MONTHS - 1)
@@ -103,7 +122,107 @@ def period(start: date | None, end: date | None, today: date | None = None) -> P
         raise InvalidInput("The period starts after it ends.", code="invalid_period")
     if (end.year - start.year) * 12 + end.month - start.month >= MAX_MONTHS:
         raise InvalidInput(f"A period is at most {MAX_MONTHS} months long.", code="invalid_period")
-    return Period(start, end)
+    return fixed_for(start, end) or Period(start, end)
+
+
+# --- the fixed public periods --------------------------------------------------------------------
+# Anyone may read a territory's figures for a calendar month, quarter or year that is over: such
+# periods nest (a month in one quarter, a quarter in one year) and never overlap otherwise, so the
+# only differences a reader can take are between a period and one containing it, and the secrecy
+# of the whole year's documents is solved at once (secrecy.family). A period still running is not
+# public: its figures would grow from one day to the next, and two days' documents subtracted give
+# one day's counts. Coordinators choose any days.
+
+#: Years of fixed periods offered, the current one included.
+PUBLIC_YEARS = 10
+#: A period is public this long after it ends: every process's verification tally (flushed every
+#: tally.FLUSH_SECONDS) has written the last day's counts by then, so the document of a period,
+#: once public, does not change when a late flush lands.
+SETTLE = timedelta(minutes=5)
+
+
+def month_period(year: int, month: int) -> Period:
+    nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return Period(date(year, month, 1), nxt - timedelta(days=1), f"{year:04d}-{month:02d}")
+
+
+def quarter_period(year: int, quarter: int) -> Period:
+    first, last = month_period(year, 3 * quarter - 2), month_period(year, 3 * quarter)
+    return Period(first.start, last.end, f"{year:04d}-Q{quarter}")
+
+
+def year_period(year: int) -> Period:
+    return Period(date(year, 1, 1), date(year, 12, 31), f"{year:04d}")
+
+
+def fixed(text: str) -> Period | None:
+    """The fixed period an id names ("2026-11", "2026-Q3", "2026"), or None."""
+    if len(text) == 4 and text.isdigit() and int(text) >= 1:
+        return year_period(int(text))
+    if len(text) == 7 and text[:4].isdigit() and text[4] == "-" and int(text[:4]) >= 1:
+        if text[5] == "Q" and text[6] in "1234":
+            return quarter_period(int(text[:4]), int(text[6]))
+        if text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
+            return month_period(int(text[:4]), int(text[5:]))
+    return None
+
+
+def fixed_for(start: date, end: date) -> Period | None:
+    """The fixed period that runs exactly from ``start`` to ``end``, if one does."""
+    if start.day != 1:
+        return None
+    candidates = [month_period(start.year, start.month)]
+    if start.month % 3 == 1:
+        candidates.append(quarter_period(start.year, start.month // 3 + 1))
+    if start.month == 1:
+        candidates.append(year_period(start.year))
+    return next((p for p in candidates if p.end == end), None)
+
+
+def is_public_period(p: Period, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    if p.id is None or p.start.year <= now.year - PUBLIC_YEARS:
+        return False
+    return p.bounds()[1] + SETTLE <= now
+
+
+def public_periods(now: datetime | None = None) -> list[Period]:
+    """The fixed periods open to the public now: years, quarters, then months, newest first."""
+    now = now or utcnow()
+    years = range(now.year, now.year - PUBLIC_YEARS, -1)
+    out = [year_period(y) for y in years]
+    out += [quarter_period(y, q) for y in years for q in range(4, 0, -1)]
+    out += [month_period(y, m) for y in years for m in range(12, 0, -1)]
+    return [p for p in out if is_public_period(p, now)]
+
+
+def latest_public_period(now: datetime | None = None) -> Period:
+    """The default for the public: the last calendar month that is over."""
+    now = now or utcnow()
+    return next(p for p in public_periods(now) if p.kind == "month")
+
+
+class PeriodNotPublic(InvalidInput):
+    code, title = "period_not_public", "Period not public"
+
+
+def public_period(text: str | None, now: datetime | None = None) -> Period:
+    """A fixed period the public may read, or the error that lists those that exist."""
+    now = now or utcnow()
+    p = fixed(text) if text is not None else latest_public_period(now)
+    if p is None or not is_public_period(p, now):
+        raise not_public(now)
+    return p
+
+
+def not_public(now: datetime | None = None) -> PeriodNotPublic:
+    periods = public_periods(now)
+    return PeriodNotPublic(
+        "The public figures are by calendar month, quarter or year, once the period is over "
+        f"(a month becomes public {int(SETTLE.total_seconds() // 60)} minutes after it ends); "
+        "other periods are for the territory's coordinators.",
+        periods=[p.id for p in periods],
+    )
 
 
 # --- the counts, in the database -----------------------------------------------------------------
@@ -624,7 +743,7 @@ class Published:
             "licence_url": LICENCE_URL,
             "instance": self.instance,
             "territory": {"code": self.territory.code, "name": self.territory.name},
-            "period": {"start": self.period.start.isoformat(), "end": self.period.end.isoformat()},
+            "period": self.period.view(),
             "threshold": self.threshold,
             "generated_at": self.generated_at.isoformat(timespec="seconds"),
             "tables": {
@@ -666,9 +785,10 @@ class Published:
 
 
 def publish(
-    b: Book, threshold: int
+    b: Book, threshold: int, hidden: set[secrecy.Key] | None = None
 ) -> list[tuple[Table, list[tuple[tuple[Any, ...], int | None]]]]:
-    hidden = secrecy.suppress(b.values, b.lines, threshold)
+    if hidden is None:
+        hidden = secrecy.suppress(b.values, b.lines, threshold)
     return [
         (table, [(dims, None if key in hidden else b.values[key]) for dims, key in table.rows])
         for table in b.tables
@@ -678,11 +798,100 @@ def publish(
 def published(
     session: Session, territory: Territory, p: Period, threshold: int, instance: str = ""
 ) -> Published:
+    """One document on its own: the secrecy of its tables together (any period)."""
     assert territory.id is not None
     f = figures(session, territory.id, p)
     ref = reference(session, territory.id, f.structures)
     tables = publish(book(f, ref, p), threshold)
     return Published(territory, p, threshold, utcnow(), tables, instance.rstrip("/"))
+
+
+def family_stages(p: Period, now: datetime | None = None) -> list[list[Period]]:
+    """The public periods of ``p``'s year in the order they became public: each month, with the
+    quarter and the year it closes."""
+    now = now or utcnow()
+    year = p.start.year
+    stages = []
+    for m in range(1, 13):
+        month = month_period(year, m)
+        if not is_public_period(month, now):
+            break
+        stage = [month]
+        if m % 3 == 0:
+            stage.append(quarter_period(year, m // 3))
+        if m == 12:
+            stage.append(year_period(year))
+        stages.append(stage)
+    return stages
+
+
+def calendar_relations(periods: Iterable[Period]) -> secrecy.Relations:
+    """Months, quarters and a year: a quarter sums its months, the year its quarters; a count by
+    month in a quarter's or year's table is the month's own count."""
+    periods = list(periods)
+    months = {p.id for p in periods if p.kind == "month"}
+
+    def canonical(name: Hashable, key: secrecy.Key) -> secrecy.Key:
+        if isinstance(key, tuple):
+            for part in key:
+                if isinstance(part, str) and part in months:
+                    return (part, key)
+        return (name, key)
+
+    parts: dict[Hashable, list[Hashable]] = {}
+    nested: list[tuple[Hashable, Hashable]] = []
+    for outer in periods:
+        inner = [p for p in periods if p is not outer and outer.contains(p)]
+        nested += [(outer.id, p.id) for p in inner]
+        if outer.kind == "quarter":
+            parts[outer.id] = [p.id for p in inner if p.kind == "month"]
+        elif outer.kind == "year":
+            parts[outer.id] = [p.id for p in inner if p.kind == "quarter"]
+    return secrecy.Relations(
+        canonical=canonical,
+        parts=parts,
+        nested=nested,
+        additive=lambda key: not (isinstance(key, tuple) and key[0] == "progress"),
+    )
+
+
+def published_family(
+    session: Session,
+    territory: Territory,
+    p: Period,
+    threshold: int,
+    instance: str = "",
+    now: datetime | None = None,
+) -> dict[str, Published]:
+    """Every public document of ``p``'s year, suppressed together (secrecy.family): what a reader
+    can fetch for a month, its quarter and its year gives back no suppressed cell and no small
+    difference, and a document once public keeps its suppressed cells as later ones appear."""
+    assert territory.id is not None and p.id is not None
+    stages = family_stages(p, now)
+    books: dict[str, tuple[Period, Book]] = {}
+    for stage in stages:
+        for q in stage:
+            assert q.id is not None
+            f = figures(session, territory.id, q)
+            books[q.id] = (q, book(f, reference(session, territory.id, f.structures), q))
+    documents = [
+        [secrecy.Document(q.id, books[str(q.id)][1].values, books[str(q.id)][1].lines) for q in s]
+        for s in stages
+    ]
+    relations = calendar_relations(q for q, _ in books.values())
+    hidden = secrecy.family(documents, relations, threshold)
+    generated = utcnow()
+    return {
+        name: Published(
+            territory,
+            q,
+            threshold,
+            generated,
+            publish(b, threshold, hidden[name]),
+            instance.rstrip("/"),
+        )
+        for name, (q, b) in books.items()
+    }
 
 
 # --- the territory's choice to publish -----------------------------------------------------------

@@ -1,0 +1,201 @@
+"""Public figures on fixed periods: no count below the threshold by differencing two documents.
+
+A territory's data is generated at random (several sizes), every public document of two years is
+computed as the API serves it, and every pair of documents is tried as a reader would: counts of
+the same cell subtracted where one period holds the other, added where they are apart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from app.core.db import transaction
+from app.credentials.models import Credential
+from app.observatory import secrecy, service
+from app.observatory.models import VerificationTally
+from app.passports.models import Method, Passport, Validation
+from app.structures.models import Structure
+from app.territory.models import Territory
+from tests.factories import make_passport, make_structure, make_territory
+
+T = 5
+# The day the documents are asked for: 2025 is over, 2026 runs to the end of November.
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+SKILLS = ["crcn:1.1", "crcn:2.1", "crcn:4.1", "crcn:4.2", "crcn:5.2", "pp:PP-01", "pp:PP-06"]
+METHODS = [Method.OBSERVATION, Method.SITUATION, Method.EXERCISE, Method.PIX]
+
+
+@dataclass
+class Generated:
+    territory: Territory
+    structures: list[Structure]
+
+
+def generate(engine: sa.Engine, people: int, seed: int) -> Generated:
+    """``people`` passports over 2025 and 2026, each with a few validations, some credentials
+    and verifications: sparse enough that many cells are small."""
+    rng = random.Random(seed)
+    territory = make_territory(engine)
+    structures = [make_structure(engine, territory) for _ in range(3)]
+    first = date(2025, 1, 1)
+    span = (date(2026, 11, 30) - first).days
+    for _ in range(people):
+        passport = make_passport(engine, territory, structures[0])
+        opened = first + timedelta(days=rng.randrange(span))
+        with transaction(engine) as session:
+            row = session.get(Passport, passport.id)
+            assert row is not None
+            row.created_at = datetime.combine(opened, datetime.min.time(), tzinfo=UTC)
+            for _ in range(rng.randrange(1, 6)):
+                on = opened + timedelta(days=rng.randrange(0, 200))
+                method = rng.choice(METHODS)
+                session.add(
+                    Validation(
+                        passport_id=passport.id,  # type: ignore[arg-type]
+                        skill_code=rng.choice(SKILLS),
+                        level=rng.randrange(1, 5),
+                        method=method,
+                        observed_on=min(on, date(2026, 12, 5)),
+                        structure_id=None
+                        if method == Method.PIX
+                        else rng.choice(structures).id,
+                    )
+                )
+            if rng.random() < 0.3:
+                issued = opened + timedelta(days=rng.randrange(0, 100))
+                session.add(
+                    Credential(
+                        territory_id=territory.id,  # type: ignore[arg-type]
+                        passport_id=passport.id,  # type: ignore[arg-type]
+                        jti=f"jti-{seed}-{passport.id}",
+                        code=f"V-G{seed:02d}{passport.id:05d}",
+                        kid="kid",
+                        status_index=passport.id or 0,
+                        skill_codes=["crcn:4.1"],
+                        issued_at=datetime.combine(issued, datetime.min.time(), tzinfo=UTC),
+                        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+                    )
+                )
+    with transaction(engine) as session:
+        for day in range(0, span, 9):
+            for result in ("valid", "revoked"):
+                count = rng.choice([0, 1, 2, 3, 6, 11])
+                if count:
+                    session.add(
+                        VerificationTally(
+                            day=first + timedelta(days=day),
+                            result=result,
+                            channel=rng.choice(["qr", "code"]),
+                            count=count,
+                        )
+                    )
+    return Generated(territory, structures)
+
+
+def public_documents(engine: sa.Engine, territory: Territory) -> dict[str, dict[str, Any]]:
+    """Every document the public can fetch for 2025 and 2026, as the API computes them."""
+    out: dict[str, dict[str, Any]] = {}
+    with transaction(engine, write=False) as session:
+        for year in ("2025", "2026-01"):
+            p = service.public_period(year, NOW)
+            family = service.published_family(session, territory, p, T, now=NOW)
+            out.update({name: doc.document() for name, doc in family.items()})
+    return out
+
+
+def single_documents(engine: sa.Engine, territory: Territory) -> dict[str, dict[str, Any]]:
+    """The same periods, each document suppressed on its own (as before fixed periods)."""
+    with transaction(engine, write=False) as session:
+        return {
+            p.id: service.published(session, territory, p, T).document()
+            for p in service.public_periods(NOW)
+            if p.start.year >= 2025 and p.id is not None
+        }
+
+
+def cells(document: dict[str, Any]) -> dict[tuple[Any, ...], int | None]:
+    out = {}
+    for name, table in document["tables"].items():
+        dims = table["columns"][:-2]
+        for row in table["rows"]:
+            out[(name, *(row[d] for d in dims))] = row["count"]
+    return out
+
+
+def differences(documents: dict[str, dict[str, Any]]) -> list[str]:
+    """Every count below the threshold that two documents give by difference (or by sum)."""
+    periods = {name: service.fixed(name) for name in documents}
+    found = []
+    for a, b in itertools.combinations(sorted(documents), 2):
+        pa, pb = periods[a], periods[b]
+        assert pa is not None and pb is not None
+        ca, cb = cells(documents[a]), cells(documents[b])
+        for key in ca.keys() & cb.keys():
+            x, y = ca[key], cb[key]
+            if x is None or y is None:
+                continue
+            if pa.contains(pb) or pb.contains(pa):
+                value = abs(x - y)
+            elif pa.end < pb.start or pb.end < pa.start:
+                value = x + y
+            else:  # pragma: no cover - calendar periods never overlap otherwise
+                raise AssertionError(f"{a} and {b} overlap")
+            if 0 < value < T:
+                found.append(f"{a} vs {b}: {key} gives {value}")
+    return found
+
+
+@pytest.mark.parametrize(("people", "seed"), [(8, 1), (40, 2), (150, 3)])
+def test_no_pair_of_public_documents_gives_a_small_count(
+    engine: sa.Engine, people: int, seed: int
+) -> None:
+    generated = generate(engine, people, seed)
+    documents = public_documents(engine, generated.territory)
+    assert len(documents) == 17 + 14  # 2025: 12 months, 4 quarters, the year; 2026: to November
+    for name, document in documents.items():
+        assert document["period"]["id"] == name
+        small = [k for k, v in cells(document).items() if v is not None and 0 < v < T]
+        assert small == [], name
+    assert differences(documents) == []
+
+
+@pytest.mark.parametrize(("people", "seed"), [(40, 2)])
+def test_documents_suppressed_one_by_one_give_small_counts_away(
+    engine: sa.Engine, people: int, seed: int
+) -> None:
+    """The attack of issue 19 on the same data, with each document suppressed on its own: the
+    pairs above do find small counts, which is what the family's secrecy closes."""
+    generated = generate(engine, people, seed)
+    assert differences(single_documents(engine, generated.territory)) != []
+
+
+def test_the_exact_audit_of_a_year_finds_nothing_and_catches_a_leak(engine: sa.Engine) -> None:
+    generated = generate(engine, 40, 4)
+    with transaction(engine, write=False) as session:
+        territory = generated.territory
+        assert territory.id is not None
+        stages = service.family_stages(service.year_period(2025), NOW)
+        books = {}
+        for stage in stages:
+            for q in stage:
+                f = service.figures(session, territory.id, q)
+                ref = service.reference(session, territory.id, f.structures)
+                books[q.id] = service.book(f, ref, q)
+    docs = [secrecy.Document(name, b.values, b.lines) for name, b in books.items()]
+    relations = service.calendar_relations(p for s in stages for p in s)
+    hidden = secrecy.family(
+        [[secrecy.Document(p.id, books[p.id].values, books[p.id].lines) for p in s] for s in stages],
+        relations,
+        T,
+    )
+    assert secrecy.exposed(docs, hidden, relations, T) == set()
+    # Each document suppressed alone: the audit of the same year finds cells and differences.
+    alone = {name: secrecy.suppress(b.values, b.lines, T) for name, b in books.items()}
+    assert secrecy.exposed(docs, alone, relations, T) != set()
