@@ -322,6 +322,9 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/territories/{code}/stats/{table}.csv"): Case(
         PUBLIC, TA_ADMINS, lambda w, e, c: ("/api/v1/territories/ta/stats/summary.csv", None)
     ),
+    ("GET", "/api/v1/territories/{code}/stats/periods"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/api/v1/territories/ta/stats/periods", None)
+    ),
     ("GET", "/api/v1/territories/{code}/stats/publication"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("/api/v1/territories/ta/stats/publication", None)
     ),

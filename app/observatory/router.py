@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -14,6 +14,7 @@ from app.accounts.authn import resolve
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep, SettingsDep, WriteSessionDep
 from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
+from app.core.db import transaction
 from app.core.errors import InvalidInput, NotFound
 from app.core.settings import Settings
 from app.core.time import utcnow
@@ -21,14 +22,25 @@ from app.credentials import keys
 from app.federation import stats as federation_stats
 from app.observatory import service
 from app.observatory.models import StatsPublication
-from app.observatory.schemas import PublicationUpdate, PublicationView
+from app.observatory.schemas import PeriodsView, PeriodView, PublicationUpdate, PublicationView
 from app.territory import service as territories
+from app.territory.models import Territory
 
 router = APIRouter(prefix="/territories/{code}/stats", tags=["observatory"])
 
 TerritoryCode = Annotated[str, Path(min_length=1, max_length=40)]
-Start = Annotated[date | None, Query(description="First day counted (default: 24 months ago).")]
-End = Annotated[date | None, Query(description="Last day counted (default: today).")]
+PeriodId = Annotated[
+    str | None,
+    Query(
+        max_length=7,
+        description="A public period: a calendar month (2026-11), a quarter (2026-Q3) or a year "
+        "(2026), once over (default: the last month over). Coordinators may use start and end.",
+    ),
+]
+Start = Annotated[
+    date | None, Query(description="First day counted (coordinators; default: 24 months ago).")
+]
+End = Annotated[date | None, Query(description="Last day counted (coordinators; default: today).")]
 FORMATS = ("json", "csv")
 CACHE = service.PublishedCache()
 
@@ -38,22 +50,70 @@ def _published(
     session: Session,
     settings: Settings,
     code: str,
+    period_id: str | None,
     start: date | None,
     end: date | None,
 ) -> service.Published:
     territory = territories.get_by_code(session, code)
     assert territory.id is not None
-    if not service.is_public(session, territory.id):
-        # The route is public; the caller is looked up only when the territory has not opted in.
-        service.ensure_readable(
-            session, resolve(request, request.app.state.engine, settings), territory
-        )
-    p = service.period(start, end)
+    now = utcnow()
+    if period_id is not None and (start is not None or end is not None):
+        raise InvalidInput("Give a period, or start and end, not both.", code="invalid_period")
+    if start is None and end is None:
+        p = service.fixed(period_id) if period_id is not None else None
+        p = p or (service.latest_public_period(now) if period_id is None else None)
+        if p is None:
+            raise service.not_public(now)
+    else:
+        p = service.period(start, end)
+    public = service.is_public(session, territory.id)
+    if service.is_public_period(p, now):
+        if not public:
+            # The route is public; the caller is looked up only when the territory has not
+            # opted in.
+            service.ensure_readable(
+                session, resolve(request, request.app.state.engine, settings), territory
+            )
+        return _family(request, session, settings, territory, p, now)[str(p.id)]
+    # Any other period is the coordinators': two such documents subtracted would give a day's
+    # counts (docs/open-data.md, "Periods").
+    principal = resolve(request, request.app.state.engine, settings)
+    if public and not service.is_coordinator(principal, territory.id):
+        raise service.not_public(now)
+    service.ensure_coordinator(principal, territory.id)
     threshold = settings.stats_threshold
     return CACHE.get(
         (settings.public_url, service.cache_key(territory, p, threshold)),
         lambda: service.published(session, territory, p, threshold, settings.public_url),
     )
+
+
+def _family(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    territory: Territory,
+    p: service.Period,
+    now: datetime,
+) -> dict[str, service.Published]:
+    """The public documents of ``p``'s year, computed together (and kept like one document)."""
+    threshold = settings.stats_threshold
+    stages = service.family_stages(p, now)
+    year = service.year_period(p.start.year)
+    key = (settings.public_url, service.cache_key(territory, year, threshold), len(stages))
+
+    def compute() -> dict[str, service.Published]:
+        # One snapshot for every document of the year: a write landing between two of their
+        # queries would make a quarter differ from the sum of its months.
+        engine = request.app.state.engine
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        with transaction(engine, write=False) as snapshot:
+            return service.published_family(
+                snapshot, territory, p, threshold, settings.public_url, now
+            )
+
+    return CACHE.get(key, compute)
 
 
 def _headers(published: service.Published, session: Session, filename: str) -> dict[str, str]:
@@ -75,6 +135,7 @@ def territory_stats(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    period: PeriodId = None,
     start: Start = None,
     end: End = None,
     format: Annotated[str, Query(description="json (the default) or csv (a zip)")] = "json",
@@ -83,8 +144,9 @@ def territory_stats(
     otherwise for its coordinators and platform admins (schema: docs/open-data.md)."""
     if format not in FORMATS:
         raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
-    published = _published(request, session, settings, code, start, end)
-    stem = f"stats-{code}-{published.period.start}-{published.period.end}"
+    published = _published(request, session, settings, code, period, start, end)
+    p = published.period
+    stem = f"stats-{code}-{p.id}" if p.id else f"stats-{code}-{p.start}-{p.end}"
     if format == "csv":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -113,11 +175,12 @@ def territory_stats_table(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    period: PeriodId = None,
     start: Start = None,
     end: End = None,
 ) -> Response:
     """One table of the figures as CSV (UTF-8, fixed header, suppressed counts empty)."""
-    published = _published(request, session, settings, code, start, end)
+    published = _published(request, session, settings, code, period, start, end)
     body = published.csv(table)
     return Response(
         body,
@@ -131,6 +194,18 @@ def _view(code: str, row: StatsPublication | None) -> PublicationView:
         territory_code=code,
         public=bool(row and row.public),
         changed_at=row.changed_at if row else None,
+    )
+
+
+@router.get("/periods", response_model=PeriodsView, dependencies=[authorize(PUBLIC)])
+def stats_periods(code: TerritoryCode, session: SessionDep) -> PeriodsView:
+    """The fixed periods anyone may read (once the territory publishes), newest first, and the
+    default one; coordinators may also ask for any start and end."""
+    territories.get_by_code(session, code)
+    now = utcnow()
+    return PeriodsView(
+        default=str(service.latest_public_period(now).id),
+        periods=[PeriodView(**p.view()) for p in service.public_periods(now)],
     )
 
 
@@ -170,9 +245,16 @@ JOSE = "application/jose"
         404: {"description": "No such territory, or it does not publish (problem+json)."},
     },
 )
-def signed_stats(code: TerritoryCode, session: SessionDep, settings: SettingsDep) -> Response:
-    """The territory's published figures (default period), signed with its key for the
-    federation hub (docs/federation.md); only once the territory opts in to publishing."""
+def signed_stats(
+    code: TerritoryCode,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    period: PeriodId = None,
+) -> Response:
+    """The territory's public figures for a fixed period (default: the last month over), signed
+    with its key for the federation hub (docs/federation.md); only once the territory opts in.
+    The same document as the public route's, so a hub's sums reveal nothing more."""
     territory = territories.get_by_code(session, code)
     assert territory.id is not None
     if not service.is_public(session, territory.id):
@@ -180,15 +262,12 @@ def signed_stats(code: TerritoryCode, session: SessionDep, settings: SettingsDep
     signer = keys.existing_signing_key(session, territory, settings)
     if signer is None:
         raise NotFound("This territory has no signing key yet.", code="no_signing_key")
-    p = service.period(None, None)
-    threshold = settings.stats_threshold
-    published = CACHE.get(
-        (settings.public_url, service.cache_key(territory, p, threshold)),
-        lambda: service.published(session, territory, p, threshold, settings.public_url),
-    )
+    now = utcnow()
+    p = service.public_period(period, now)
+    published = _family(request, session, settings, territory, p, now)[str(p.id)]
     kid, key = signer
     token = federation_stats.sign_stats(
-        published.document(), iss=territory.issuer_url, kid=kid, key=key, now=utcnow()
+        published.document(), iss=territory.issuer_url, kid=kid, key=key, now=now
     )
     return Response(
         token,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel
 
 from app.core.validation import UtcDateTime
@@ -15,3 +17,15 @@ class PublicationView(BaseModel):
     territory_code: str
     public: bool
     changed_at: UtcDateTime | None
+
+
+class PeriodView(BaseModel):
+    id: str
+    kind: str
+    start: date
+    end: date
+
+
+class PeriodsView(BaseModel):
+    default: str
+    periods: list[PeriodView]

@@ -29,7 +29,7 @@ import time as time_module
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 from app import authz
 from app.accounts.principal import Principal
 from app.audit import service as audit
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import AppError, InvalidInput, NotFound
 from app.core.time import utcnow
 from app.credentials.models import Credential
 from app.framework.models import FrameworkArea, Skill
@@ -58,7 +58,10 @@ NOT_COUNTED = (Method.SELF_ASSESSMENT.value, Method.CREDENTIAL.value)
 COUNTED_METHODS = tuple(m.value for m in Method if m.value not in NOT_COUNTED)
 DEFAULT_MONTHS = 24
 MAX_MONTHS = 120
-# How long a computed publication is served again (the figures are monthly: minutes are fine).
+# How long a computed publication is served again. A coordinator's figures for a period still
+# running lag by this much, plus up to the tally's flush interval for verifications (30 s, they
+# are counted in memory first: tally.FLUSH_SECONDS): minutes are fine for monthly figures. A
+# public period is over, and settled past the last flush (SETTLE), so caching it hides nothing.
 CACHE_SECONDS = 300.0
 
 _V = Validation.__table__.c  # type: ignore[attr-defined]
@@ -932,12 +935,29 @@ def ensure_readable(session: Session, principal: Principal, territory: Territory
     assert territory.id is not None
     if is_public(session, territory.id):
         return
+    ensure_coordinator(principal, territory.id)
+
+
+def ensure_coordinator(principal: Principal, territory_id: int) -> None:
+    """401 without an account, 403 unless the caller coordinates the territory (or is a
+    platform admin): what any period, and figures not yet public, need."""
     authz.check(authz.TERRITORY_ADMIN, principal)
-    authz.ensure_territory_admin(principal, territory.id)
+    authz.ensure_territory_admin(principal, territory_id)
+
+
+def is_coordinator(principal: Principal, territory_id: int) -> bool:
+    try:
+        ensure_coordinator(principal, territory_id)
+    except AppError:
+        return False
+    return True
 
 
 def to_json(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, indent=1).encode()
+
+
+V = TypeVar("V")
 
 
 class PublishedCache:
@@ -951,10 +971,10 @@ class PublishedCache:
         self.seconds = seconds
         self.size = size
         self._lock = threading.Lock()
-        self._entries: dict[Hashable, tuple[float, Published]] = {}
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
         self._computing: dict[Hashable, threading.Lock] = {}
 
-    def get(self, key: Hashable, compute: Callable[[], Published]) -> Published:
+    def get(self, key: Hashable, compute: Callable[[], V]) -> V:
         with self._lock:
             key_lock = self._computing.setdefault(key, threading.Lock())
         with key_lock:
@@ -962,7 +982,7 @@ class PublishedCache:
             with self._lock:
                 entry = self._entries.get(key)
                 if entry is not None and now - entry[0] < self.seconds:
-                    return entry[1]
+                    return cast(V, entry[1])
             value = compute()
             with self._lock:
                 if len(self._entries) >= self.size:
