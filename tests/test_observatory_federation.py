@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from app.credentials.format import key_id
 from app.credentials.verifier import Verifier
 from app.federation import stats
 from app.federation.refresher import Refresher
+from app.observatory import service as observatory
 from app.passports.models import Method, Validation
 from tests.conftest import free_port, make_settings
 from tests.factories import World, make_world
@@ -34,6 +35,7 @@ from tests.servers import passeport_env, run_cli, running_server
 # way on SQLite and PostgreSQL.
 from tests.test_federation_multi import databases  # noqa: F401
 
+JOSE = "application/jose"
 # (skill, level, how many) per territory: most cells above the default threshold of 5, and one
 # below it at each member, in a different competence, so that suppression shows nationally.
 SEEDS = {
@@ -43,7 +45,8 @@ SEEDS = {
 
 
 def _seed(engine: sa.Engine, world: World, seeds: list[tuple[str, int, int]]) -> None:
-    on = date.today() - timedelta(days=1)
+    # In the last month over: the period public figures, and the hub's sum, default to.
+    on = observatory.latest_public_period().start + timedelta(days=9)
     with transaction(engine) as session:
         for skill, level, count in seeds:
             for _ in range(count):
@@ -206,11 +209,27 @@ def test_the_hub_sums_its_members_signed_figures(
         assert run_cli("federation", "member", "add", issuer_c, env=env["hub"]).returncode == 0
         assert run_cli("federation", "publish", env=env["hub"]).returncode == 0
 
+        # The hub asks each member for the last month, quarter and year over.
+        periods = [str(p.id) for p in stats.collected_periods()]
+        paths = [f"/t/c/stats.jws?period={p}" for p in periods]
+        by_period = {
+            p: httpx.get(f"{urls['a']}/api/v1/territories/ta/stats?period={p}").json()
+            for p in periods
+        }
+
         def serve(body: dict[str, Any], signer: ECKey, kid: str | None = None) -> None:
-            token = stats.sign_stats(
-                body, iss=body["iss"], kid=kid or key_id(signer), key=signer, now=stats.utcnow()
-            )
-            forger.put("/t/c/stats.jws", token, content_type="application/jose")
+            for p, path in zip(periods, paths, strict=True):
+                document = {**body, "period": by_period[p]["period"]}
+                if body.get("tables"):
+                    document["tables"] = by_period[p]["tables"]
+                token = stats.sign_stats(
+                    document,
+                    iss=body["iss"],
+                    kid=kid or key_id(signer),
+                    key=signer,
+                    now=stats.utcnow(),
+                )
+                forger.put(path, token, content_type="application/jose")
 
         # Its honest figures (A's, under its name) are collected and counted.
         honest = {**published["a"], "iss": issuer_c}
@@ -229,10 +248,14 @@ def test_the_hub_sums_its_members_signed_figures(
             "bad_signature": lambda: serve(honest, other, kid=key_id(key)),
             "wrong_issuer": lambda: serve({**honest, "iss": issuers["a"]}, key),
             "malformed": lambda: serve({**honest, "tables": {}}, key),
-            "too_large": lambda: forger.put(
-                "/t/c/stats.jws", b"x" * (stats.MAX_STATS_BYTES + 1), declare_length=False
+            "wrong_period": lambda: (
+                serve(honest, key),
+                forger.put(paths[0], forger.answers[paths[1]].body, content_type=JOSE),
             ),
-            "unreachable": lambda: forger.answers.pop("/t/c/stats.jws"),
+            "too_large": lambda: forger.put(
+                paths[0], b"x" * (stats.MAX_STATS_BYTES + 1), declare_length=False
+            ),
+            "unreachable": lambda: forger.answers.clear(),
         }
         for reason, attempt in attempts.items():
             attempt()
@@ -268,6 +291,6 @@ def test_the_hub_sums_its_members_signed_figures(
             ).all()
             held = session.exec(select(stats.MemberStats)).all()
         assert [e.details["reason"] for e in later[len(refusals) :]] == ["unreachable"] * 3
-        assert len(held) == 3
+        assert len(held) == 3 * 3  # each member's month, quarter and year
     finally:
         hub_engine.dispose()

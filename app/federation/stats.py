@@ -4,10 +4,12 @@ Member side, a territory that opted in serves ``{iss}/stats.jws``: a compact JWS
 ``{"alg":"ES256","kid":<thumbprint>,"typ":TYP}``, over its published document (already under
 statistical secrecy, docs/open-data.md) with ``iss`` and ``iat`` added.
 
-Hub side, ``passeport federation stats collect`` fetches each member's document and checks it
-against the key set the hub holds for that member: the one in the last trust list it signed, not
-one fetched beside the document (whoever could forge the document could forge that too). The
-latest valid document per member is kept; a refused one changes nothing.
+Hub side, ``passeport federation stats collect`` fetches each member's documents for the last
+calendar month, quarter and year that are over (``{iss}/stats.jws?period=…``: public figures are
+by fixed period, docs/open-data.md) and checks each against the key set the hub holds for that
+member: the one in the last trust list it signed, not one fetched beside the document (whoever
+could forge the document could forge that too). The latest valid document per member and period
+is kept; a refused one changes nothing. The national view sums the documents of one period.
 
 Here rather than in app/observatory/: the hub's side is federation (members, held key sets, the
 bounded fetcher, the journal of refusals), and what it reads of the figures is only their fixed
@@ -40,6 +42,8 @@ from app.credentials import format as fmt
 from app.credentials import keys
 from app.federation import documents, fetch, hub
 from app.federation.models import TZ, FederationMember
+from app.observatory import service as observatory
+from app.observatory.service import Period
 
 TYP: Final = "pn-stats+jws"
 #: The member's published schema (app/observatory/service.py SCHEMA), the only one summed.
@@ -75,7 +79,8 @@ NATIONAL_COLUMNS: Final = ("count", "incomplete", "known", "members", "suppresse
 
 
 class MemberStats(SQLModel, table=True):
-    """Hub side: the latest valid figures document of each member, as received and as read."""
+    """Hub side: each member's latest valid figures document per fixed period, as received and
+    as read."""
 
     __tablename__ = "member_stats"
 
@@ -85,6 +90,8 @@ class MemberStats(SQLModel, table=True):
         sa_column_kwargs={"autoincrement": False},
         ondelete="CASCADE",
     )
+    # A fixed public period: "2026-11", "2026-Q3" or "2026".
+    period: str = Field(primary_key=True, max_length=7)
     iss: str = Field(max_length=300)
     kid: str = Field(max_length=100)
     # The compact JWS as fetched, so that anyone can check the hub's sums against the signature.
@@ -108,8 +115,15 @@ class StatsError(documents.DocumentError):
 # --- member side ---------------------------------------------------------------------------------
 
 
-def stats_uri(iss: str) -> str:
-    return f"{iss.rstrip('/')}/stats.jws"
+def stats_uri(iss: str, period: str | None = None) -> str:
+    uri = f"{iss.rstrip('/')}/stats.jws"
+    return f"{uri}?period={period}" if period else uri
+
+
+def collected_periods(now: datetime | None = None) -> list[Period]:
+    """What a hub fetches of each member: the last calendar month, quarter and year over."""
+    periods = observatory.public_periods(now)
+    return [next(p for p in periods if p.kind == kind) for kind in ("month", "quarter", "year")]
 
 
 def sign_stats(document: dict[str, Any], *, iss: str, kid: str, key: ECKey, now: datetime) -> str:
@@ -225,6 +239,9 @@ def verify_stats(document: str, iss: str, jwks: dict[str, Any]) -> tuple[str, di
         raise StatsError("period must be an object")
     if _date(p.get("start"), "period.start") > _date(p.get("end"), "period.end"):
         raise StatsError("the period starts after it ends")
+    named = observatory.fixed(p["id"]) if isinstance(p.get("id"), str) else None
+    if named is None or (named.start.isoformat(), named.end.isoformat()) != (p["start"], p["end"]):
+        raise StatsError("period.id must name the fixed period from start to end", "wrong_period")
     if type(body.get("threshold")) is not int or body["threshold"] < 1:
         raise StatsError("threshold must be a positive integer")
     _check_tables(body.get("tables"))
@@ -253,7 +270,7 @@ def held_key_sets(session: Session, settings: Settings) -> dict[str, dict[str, A
 
 
 def _fetch_and_check(
-    settings: Settings, member: FederationMember, jwks: dict[str, Any] | None
+    settings: Settings, member: FederationMember, jwks: dict[str, Any] | None, period: str
 ) -> tuple[str, str, dict[str, Any]]:
     if jwks is None:
         raise StatsError(
@@ -262,7 +279,7 @@ def _fetch_and_check(
         )
     try:
         raw = fetch.fetch(
-            stats_uri(member.iss),
+            stats_uri(member.iss, period),
             max_bytes=MAX_STATS_BYTES,
             timeout=settings.federation_fetch_timeout_seconds,
         )
@@ -275,6 +292,11 @@ def _fetch_and_check(
     except UnicodeDecodeError:
         raise StatsError("the document is not UTF-8 text") from None
     kid, body = verify_stats(text, member.iss, jwks)
+    if body["period"]["id"] != period:
+        raise StatsError(
+            f"asked for the period {period}, got {str(body['period']['id'])[:20]}",
+            reason="wrong_period",
+        )
     return text.strip(), kid, body
 
 
@@ -283,7 +305,8 @@ def _keep(
 ) -> None:
     assert member.id is not None
     signed_at = datetime.fromtimestamp(body["iat"], tz=UTC)
-    row = session.get(MemberStats, member.id)
+    period = body["period"]["id"]
+    row = session.get(MemberStats, (member.id, period))
     if row is not None and aware(row.signed_at) > signed_at:
         raise StatsError(
             "signed before the document already held (a replay?)", reason="older_than_held"
@@ -291,6 +314,7 @@ def _keep(
     if row is None:
         row = MemberStats(
             member_id=member.id,
+            period=period,
             iss=member.iss,
             kid=kid,
             document="",
@@ -311,6 +335,7 @@ def _keep(
         target_id=member.id,
         iss=member.iss,
         kid=kid,
+        period=period,
         period_start=body["period"]["start"],
         period_end=body["period"]["end"],
     )
@@ -327,13 +352,15 @@ def collect(engine: Engine, settings: Settings) -> list[Outcome]:
                 f"the last trust list published here is unusable: {exc}"
             ) from None
     outcomes = []
+    periods = [str(p.id) for p in collected_periods()]
     for member in current:
         try:
-            token, kid, body = _fetch_and_check(settings, member, held.get(member.iss))
-            with transaction(engine) as session:
-                if session.get(FederationMember, member.id) is None:
-                    continue  # removed meanwhile
-                _keep(session, member, token, kid, body)
+            for period in periods:
+                token, kid, body = _fetch_and_check(settings, member, held.get(member.iss), period)
+                with transaction(engine) as session:
+                    if session.get(FederationMember, member.id) is None:
+                        break  # removed meanwhile
+                    _keep(session, member, token, kid, body)
         except StatsError as exc:
             audit.record_now(
                 engine,
@@ -347,25 +374,30 @@ def collect(engine: Engine, settings: Settings) -> list[Outcome]:
             )
             outcomes.append(Outcome(member.iss, False, str(exc), exc.reason))
             continue
-        p = body["period"]
-        outcomes.append(Outcome(member.iss, True, f"period {p['start']} to {p['end']}"))
+        outcomes.append(Outcome(member.iss, True, f"periods {', '.join(periods)}"))
     return outcomes
 
 
 # --- the national view ---------------------------------------------------------------------------
 
 
-def national(session: Session, public_url: str) -> dict[str, Any]:
-    """Cell by cell sums of the members' published figures, and where each comes from.
+def national(session: Session, public_url: str, period: Period | None = None) -> dict[str, Any]:
+    """Cell by cell sums of the members' published figures for one fixed period (default: the
+    last month over), and where each comes from.
 
     A cell suppressed at any member is ``incomplete``: its count is empty (``known`` is the sum of
-    the parts published), never an estimate.
+    the parts published), never an estimate. Every part is a member's public document of the
+    same period, so the sums reveal nothing that the members' documents did not.
     """
+    period = period or observatory.latest_public_period()
     names = {m.id: m.name for m in hub.members(session)}
     rows = session.exec(
         select(MemberStats)
-        .where(col(MemberStats.member_id).in_(list(names)))
+        .where(col(MemberStats.member_id).in_(list(names)), MemberStats.period == period.id)
         .order_by(col(MemberStats.iss))
+    ).all()
+    held = session.exec(
+        select(MemberStats.period).where(col(MemberStats.member_id).in_(list(names))).distinct()
     ).all()
     tables: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {
         name: {} for name in TABLES if name not in LOCAL_TABLES
@@ -390,6 +422,8 @@ def national(session: Session, public_url: str) -> dict[str, Any]:
         "licence": "Licence Ouverte 2.0 (Etalab)",
         "hub": public_url,
         "generated_at": utcnow().isoformat(timespec="seconds"),
+        "period": period.view(),
+        "periods_held": sorted(held, key=_newest_first),
         "periods_agree": len(periods) <= 1,
         "members": [
             {
@@ -413,6 +447,12 @@ def national(session: Session, public_url: str) -> dict[str, Any]:
             for name, cells in tables.items()
         },
     }
+
+
+def _newest_first(period_id: str) -> tuple[int, int, str]:
+    p = observatory.fixed(period_id)
+    kind = {"year": 0, "quarter": 1, "month": 2}[p.kind] if p else 3
+    return (kind, -(p.start.toordinal() if p else 0), period_id)
 
 
 def _national_row(cell: dict[str, Any]) -> dict[str, Any]:

@@ -284,15 +284,18 @@ def signed_stats(
 def national_stats(
     session: SessionDep,
     settings: SettingsDep,
+    period: PeriodId = None,
     format: Annotated[str, Query(description="json (the default) or csv (a zip)")] = "json",
 ) -> Response:
-    """The hub's national figures: cell by cell sums of its members' signed figures, with each
-    member's provenance; a cell suppressed at any member is incomplete (docs/open-data.md)."""
+    """The hub's national figures for a fixed period: cell by cell sums of its members' signed
+    figures of that period, with each member's provenance; a cell suppressed at any member is
+    incomplete (docs/open-data.md)."""
     if format not in FORMATS:
         raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
-    view = federation_stats.national(session, settings.public_url)
+    view = federation_stats.national(session, settings.public_url, service.public_period(period))
     headers = {"Cache-Control": "public, max-age=300"}
     if format == "csv":
+        name = f"stats-national-{view['period']['id']}.zip"
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name in federation_stats.table_names():
@@ -300,7 +303,7 @@ def national_stats(
         return Response(
             buffer.getvalue(),
             media_type="application/zip",
-            headers={**headers, "Content-Disposition": 'inline; filename="stats-national.zip"'},
+            headers={**headers, "Content-Disposition": f'inline; filename="{name}"'},
         )
     return Response(service.to_json(view), media_type="application/json", headers=headers)
 
@@ -311,11 +314,15 @@ def national_stats(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def national_stats_table(
-    table: Annotated[str, Path(max_length=60)], session: SessionDep, settings: SettingsDep
+    table: Annotated[str, Path(max_length=60)],
+    session: SessionDep,
+    settings: SettingsDep,
+    period: PeriodId = None,
 ) -> Response:
     """One table of the national figures as CSV (an incomplete cell's count is empty)."""
     body = federation_stats.national_csv(
-        federation_stats.national(session, settings.public_url), table
+        federation_stats.national(session, settings.public_url, service.public_period(period)),
+        table,
     )
     return Response(
         body,
