@@ -15,15 +15,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from app.core.db import transaction
+from app.core.time import utcnow
 from app.credentials.models import Credential
 from app.observatory import secrecy, service
 from app.observatory.models import VerificationTally
 from app.passports.models import Method, Passport, Validation
 from app.structures.models import Structure
 from app.territory.models import Territory
-from tests.factories import make_passport, make_structure, make_territory
+from tests.factories import make_passport, make_structure, make_territory, make_world
 
 T = 5
 # The day the documents are asked for: 2025 is over, 2026 runs to the end of November.
@@ -38,12 +40,18 @@ class Generated:
     structures: list[Structure]
 
 
-def generate(engine: sa.Engine, people: int, seed: int) -> Generated:
+def generate(
+    engine: sa.Engine,
+    people: int,
+    seed: int,
+    territory: Territory | None = None,
+    structures: list[Structure] | None = None,
+) -> Generated:
     """``people`` passports over 2025 and 2026, each with a few validations, some credentials
     and verifications: sparse enough that many cells are small."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
-    territory = make_territory(engine)
-    structures = [make_structure(engine, territory) for _ in range(3)]
+    territory = territory or make_territory(engine)
+    structures = structures or [make_structure(engine, territory) for _ in range(3)]
     first = date(2025, 1, 1)
     span = (date(2026, 11, 30) - first).days
     for _ in range(people):
@@ -194,3 +202,72 @@ def test_the_exact_audit_of_a_year_finds_nothing_and_catches_a_leak(engine: sa.E
     # Each document suppressed alone: the audit of the same year finds cells and differences.
     alone = {name: secrecy.suppress(b.values, b.lines, T) for name, b in books.items()}
     assert secrecy.exposed(docs, alone, relations, T) != set()
+
+
+def test_the_public_reads_fixed_periods_and_coordinators_any(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    world = make_world(engine)
+    generate(engine, 30, 5, territory=world.a, structures=[world.a1, world.a2])
+    h = world.headers
+    base = "/api/v1/territories/ta/stats"
+    latest = service.latest_public_period()
+    today = utcnow().date()
+    # The issue's attack, before the territory publishes: coordinators only, as before.
+    attack = [f"{base}?start={today - timedelta(days=d)}&end={today}" for d in (62, 61)]
+    assert client.get(attack[0]).status_code == 401
+    assert client.get(f"{base}?period={latest.id}").status_code == 401
+
+    put = client.put(f"{base}/publication", json={"public": True}, headers=h["territory_admin"])
+    assert put.status_code == 200
+
+    listed = client.get(f"{base}/periods").json()
+    ids = [p["id"] for p in listed["periods"]]
+    assert listed["default"] == latest.id
+    assert {str(today.year - 1), f"{today.year - 1}-Q4", latest.id} <= set(ids)
+    running = [f"{today.year}", f"{today.year}-{today.month:02d}"]
+    assert not set(running) & set(ids)
+    assert {p["kind"] for p in listed["periods"]} == {"month", "quarter", "year"}
+
+    # Two documents a day apart, from the public: refused, with the periods that exist.
+    for url in [
+        *attack,
+        *(f"{base}?period={p}" for p in running),
+        f"{base}?period=2026-13",
+        f"{base}?period=yesterday",
+        f"{base}/summary.csv?start={today - timedelta(days=1)}&end={today}",
+    ]:
+        for who in ("anonymous", "mediator_of_structure", "admin_other_territory"):
+            response = client.get(url, headers=h[who])
+            assert response.status_code == 422, (url, who)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            problem = response.json()
+            assert problem["code"] == "period_not_public", url
+            assert problem["periods"] == ids
+    both = client.get(f"{base}?period={latest.id}&start={latest.start}&end={latest.end}")
+    assert both.status_code == 422 and both.json()["code"] == "invalid_period"
+
+    # A fixed period, by its id or by its days, is the same public document.
+    by_id = client.get(f"{base}?period={latest.id}")
+    by_days = client.get(f"{base}?start={latest.start}&end={latest.end}")
+    default = client.get(base)
+    assert by_id.status_code == by_days.status_code == default.status_code == 200
+    assert by_id.headers["cache-control"] == "public, max-age=3600"
+    assert by_id.json()["period"] == {
+        "id": latest.id,
+        "kind": "month",
+        "start": latest.start.isoformat(),
+        "end": latest.end.isoformat(),
+    }
+    assert by_id.json()["tables"] == by_days.json()["tables"] == default.json()["tables"]
+    assert f'filename="stats-ta-{latest.id}.json"' in by_id.headers["content-disposition"]
+    year = client.get(f"{base}/summary.csv?period={today.year - 1}")
+    assert year.status_code == 200 and year.text.startswith("indicator,count,suppressed\n")
+
+    # The territory's coordinators still choose any days; never for a shared cache.
+    for who in ("territory_admin", "platform_admin"):
+        for url in attack:
+            response = client.get(url, headers=h[who])
+            assert response.status_code == 200, (url, who)
+            assert response.headers["cache-control"] == "private, no-store"
+            assert response.json()["period"]["kind"] == "custom"

@@ -32,7 +32,7 @@ TerritoryCode = Annotated[str, Path(min_length=1, max_length=40)]
 PeriodId = Annotated[
     str | None,
     Query(
-        max_length=7,
+        max_length=20,
         description="A public period: a calendar month (2026-11), a quarter (2026-Q3) or a year "
         "(2026), once over (default: the last month over). Coordinators may use start and end.",
     ),
@@ -118,7 +118,10 @@ def _family(
 
 def _headers(published: service.Published, session: Session, filename: str) -> dict[str, str]:
     assert published.territory.id is not None
-    public = service.is_public(session, published.territory.id)
+    # A coordinator's period is never for a shared cache, even when the territory publishes.
+    public = service.is_public(session, published.territory.id) and service.is_public_period(
+        published.period
+    )
     return {
         "Cache-Control": "public, max-age=3600" if public else "private, no-store",
         "Content-Disposition": f'inline; filename="{filename}"',
