@@ -15,7 +15,7 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from app.core.db import check_database, create_db_engine, transaction
+from app.core.db import check_database, create_db_engine, is_sqlite, normalise_url, transaction
 from app.core.logging import configure_logging
 from app.core.settings import ConfigurationError, Settings
 
@@ -54,10 +54,33 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def connected(settings: Settings) -> Iterator[Engine]:
+def connected(settings: Settings, schema: str = "head") -> Iterator[Engine]:
+    """The database, checked before any command touches it, so that a wrong URL or a database
+    not made yet stops with one line (exit 2) and never leaves an empty SQLite file behind.
+
+    ``schema``: "head" (every command but two) wants the schema the code expects; "any" (``db
+    current``) a database that exists; "create" (``db upgrade``) may make the SQLite file.
+    """
+    url = normalise_url(settings.database_url)
+    if schema != "create" and is_sqlite(url) and url.database not in (None, "", ":memory:"):
+        path = Path(str(url.database))
+        if not path.is_file():
+            raise ConfigurationError(
+                f"the database file {path} does not exist; run `passeport db upgrade` to make it"
+            )
     engine = create_db_engine(settings)
     try:
         check_database(engine)
+        if schema == "head":
+            from app.core.migrations import current_revision, head_revision
+
+            with engine.connect() as conn:
+                current, head = current_revision(conn), head_revision()
+            if current != head:
+                raise ConfigurationError(
+                    f"the database schema is at {current or 'nothing'} but the code expects "
+                    f"{head}; run `passeport db upgrade` first"
+                )
         yield engine
     finally:
         engine.dispose()
@@ -78,16 +101,9 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the web UI and the API."""
     import uvicorn
 
-    from app.core.migrations import current_revision, head_revision
-
     settings = load_settings()
-    with connected(settings) as engine, engine.connect() as conn:
-        current, head = current_revision(conn), head_revision()
-    if current != head:
-        raise ConfigurationError(
-            f"the database schema is at {current or 'nothing'} but the code expects {head}; "
-            "run `passeport db upgrade` first"
-        )
+    with connected(settings):
+        pass
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -114,7 +130,7 @@ def db_upgrade(revision: str) -> None:
     from app.core.migrations import upgrade
 
     settings = load_settings()
-    with connected(settings):
+    with connected(settings, schema="create"):
         pass
     upgrade(settings.database_url, revision)
     click.echo(f"database at {revision}", err=True)
@@ -126,7 +142,7 @@ def db_current() -> None:
     """Print the schema revision of the database and of the code."""
     from app.core.migrations import current_revision, head_revision
 
-    with connected(load_settings()) as engine, engine.connect() as conn:
+    with connected(load_settings(), schema="any") as engine, engine.connect() as conn:
         click.echo(f"database: {current_revision(conn) or 'empty'}\ncode:     {head_revision()}")
 
 

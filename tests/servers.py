@@ -33,10 +33,16 @@ def passeport_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str], timeout: float = 60
+    *args: str, env: dict[str, str], timeout: float = 60, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PASSEPORT, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+        [PASSEPORT, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -152,3 +153,50 @@ def test_real_server_answers_and_logs_json_with_request_ids(
     assert all(e["request_id"] for e in access)
     assert all({"ts", "level", "msg", "status", "duration_ms"} <= set(e) for e in access)
     assert "Traceback" not in server.log()
+
+
+# A representative command of each group that touches the database (db upgrade makes it).
+DATABASE_COMMANDS = [
+    ("serve", "--port", "1"),
+    ("framework", "load"),
+    ("framework", "show"),
+    ("demo",),
+    ("keys", "list", "--territory", "demo"),
+    ("structures", "export", "--territory", "demo"),
+    ("stats", "export"),
+    ("federation", "member", "list"),
+    ("federation", "member", "add", "https://example.org/t/x"),
+    ("federation", "stats", "collect"),
+    ("trust", "list"),
+]
+
+
+def test_commands_on_a_missing_database_stop_with_one_line_and_make_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    if database_url.startswith("sqlite"):
+        missing = tmp_path / "nowhere" / "passeport.db"
+        url = f"sqlite:///{missing}"
+    else:
+        url = database_url.rsplit("/", 1)[0] + "/passeport_never_made"
+    env = passeport_env(url)
+    for command in [*DATABASE_COMMANDS, ("db", "current")]:
+        line = _one_clear_line(run_cli(*command, env=env, cwd=tmp_path))
+        assert "does not exist" in line, (command, line)
+    # Not even an empty file, nor its folder.
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_commands_on_a_database_not_migrated_stop_with_one_line(
+    tmp_path: Path, scratch_database: Callable[[str], str]
+) -> None:
+    url = scratch_database("bare")
+    if url.startswith("sqlite"):
+        sqlite3.connect(url.removeprefix("sqlite:///")).close()  # an empty file
+    env = passeport_env(url)
+    for command in DATABASE_COMMANDS:
+        line = _one_clear_line(run_cli(*command, env=env, cwd=tmp_path))
+        assert "schema is at nothing" in line and "passeport db upgrade" in line, (command, line)
+    current = run_cli("db", "current", env=env)
+    assert current.returncode == 0 and "database: empty" in current.stdout
+    assert list(tmp_path.iterdir()) == []
