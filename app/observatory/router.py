@@ -43,6 +43,10 @@ Start = Annotated[
 End = Annotated[date | None, Query(description="Last day counted (coordinators; default: today).")]
 FORMATS = ("json", "csv")
 CACHE = service.PublishedCache()
+# The public documents of a year: periods that are over, so the figures hardly change, and a year
+# costs seconds to compute on a large territory (docs/performance.md); kept as long as the public
+# responses may be cached downstream.
+FAMILIES = service.PublishedCache(seconds=service.FAMILY_CACHE_SECONDS, size=32)
 
 
 def _published(
@@ -113,7 +117,7 @@ def _family(
                 snapshot, territory, p, threshold, settings.public_url, now
             )
 
-    return CACHE.get(key, compute)
+    return FAMILIES.get(key, compute)
 
 
 def _headers(published: service.Published, session: Session, filename: str) -> dict[str, str]:
@@ -123,7 +127,9 @@ def _headers(published: service.Published, session: Session, filename: str) -> d
         published.period
     )
     return {
-        "Cache-Control": "public, max-age=3600" if public else "private, no-store",
+        "Cache-Control": f"public, max-age={int(service.FAMILY_CACHE_SECONDS)}"
+        if public
+        else "private, no-store",
         "Content-Disposition": f'inline; filename="{filename}"',
     }
 
@@ -201,7 +207,7 @@ def _view(code: str, row: StatsPublication | None) -> PublicationView:
 
 
 @router.get("/periods", response_model=PeriodsView, dependencies=[authorize(PUBLIC)])
-def stats_periods(code: TerritoryCode, session: SessionDep) -> PeriodsView:
+def stats_periods(code: TerritoryCode, session: SessionDep, settings: SettingsDep) -> PeriodsView:
     """The fixed periods anyone may read (once the territory publishes), newest first, and the
     default one; coordinators may also ask for any start and end."""
     territories.get_by_code(session, code)
@@ -209,6 +215,7 @@ def stats_periods(code: TerritoryCode, session: SessionDep) -> PeriodsView:
     return PeriodsView(
         default=str(service.latest_public_period(now).id),
         periods=[PeriodView(**p.view()) for p in service.public_periods(now)],
+        threshold=settings.stats_threshold,
     )
 
 

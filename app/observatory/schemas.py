@@ -29,3 +29,5 @@ class PeriodView(BaseModel):
 class PeriodsView(BaseModel):
     default: str
     periods: list[PeriodView]
+    # The statistical secrecy threshold the documents are computed with.
+    threshold: int

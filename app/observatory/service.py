@@ -63,6 +63,9 @@ MAX_MONTHS = 120
 # are counted in memory first: tally.FLUSH_SECONDS): minutes are fine for monthly figures. A
 # public period is over, and settled past the last flush (SETTLE), so caching it hides nothing.
 CACHE_SECONDS = 300.0
+# The public documents of a year are of periods over and settled: an hour, as long as a downstream
+# cache may keep them (Cache-Control), and what a revision of past data waits to show.
+FAMILY_CACHE_SECONDS = 3600.0
 
 _V = Validation.__table__.c  # type: ignore[attr-defined]
 _P = Passport.__table__.c  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import httpx
 import pytest
@@ -11,31 +11,40 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from app.core.db import transaction
-from app.passports.models import Method, Validation
+from app.observatory import service
+from app.passports.models import Method, Passport, Validation
 from tests.browser.conftest import check_axe, screenshot
 from tests.factories import PASSWORD, World, make_passport, make_structure
 from tests.servers import Server
 
+# The last calendar quarter over, a public period: the figures below are all in it.
+QUARTER = next(p for p in service.public_periods() if p.kind == "quarter")
 
-def _months_ago(n: int) -> date:
-    today = datetime.now(UTC).date()
-    month = today.year * 12 + today.month - 1 - n
-    return date(month // 12, month % 12 + 1, 10)
+
+def _month_of_quarter(n: int) -> date:
+    return date(QUARTER.start.year, QUARTER.start.month + n, 10)
 
 
 @pytest.fixture
 def seeded(engine: sa.Engine, world: World) -> World:
-    """Territory ta: 8 validations in a1 three months ago and 6 in a2 two months ago (published
-    counts), 2 in a third place last month (under the threshold of 5, so suppressed)."""
+    """Territory ta, in the last quarter over: 8 passports opened, 8 validations in a1 in its
+    first month, 6 in a2 in its second and 5 in its last (published counts), 2 in a third place
+    in its last month (under the threshold of 5, so suppressed). Each month's total is published,
+    so the quarter's is too: it is their sum."""
     a3 = make_structure(engine, world.a, "Tiers-lieu du fleuve")
     plan = [
-        (world.a1, "crcn:1.1", _months_ago(3), 4),
-        (world.a1, "crcn:4.1", _months_ago(3), 4),
-        (world.a2, "crcn:4.1", _months_ago(2), 6),
-        (a3, "crcn:5.1", _months_ago(1), 2),
+        (world.a1, "crcn:1.1", _month_of_quarter(0), 4),
+        (world.a1, "crcn:4.1", _month_of_quarter(0), 4),
+        (world.a2, "crcn:4.1", _month_of_quarter(1), 6),
+        (world.a2, "crcn:4.1", _month_of_quarter(2), 5),
+        (a3, "crcn:5.1", _month_of_quarter(2), 2),
     ]
     passports = [make_passport(engine, world.a, world.a1, last_name=f"P{i}") for i in range(8)]
     with transaction(engine) as session:
+        for passport in passports:
+            row = session.get(Passport, passport.id)
+            assert row is not None
+            row.created_at = datetime.combine(QUARTER.start, time(), tzinfo=UTC)
         n = 0
         for structure, skill, on, count in plan:
             for _ in range(count):
@@ -101,10 +110,17 @@ def test_the_coordinator_sees_the_figures_and_publishes_them(
     page.get_by_role("button", name="Se connecter").click()
     section = page.locator("#figures")
     expect(section.get_by_role("heading", name="Chiffres", exact=True)).to_be_visible()
-    # The dashboard shows the figures before they are public.
+    # The dashboard shows the figures before they are public, for the last month over first;
+    # the coordinator picks the quarter among the fixed periods.
     expect(page.locator("#figures-public-state")).to_contain_text("ne sont pas publics")
+    period = page.get_by_role("combobox", name="Période")
+    expect(period).to_have_value(service.latest_public_period().id or "")
+    quarter_label = f"{QUARTER.id[-1]}e trimestre {QUARTER.start.year}"  # type: ignore[index]
+    expect(period.locator("optgroup[label=Trimestres] option").first).to_have_text(quarter_label)
+    period.select_option(label=quarter_label)
+    expect(page.locator("#coord-figures-period")).to_contain_text(quarter_label)
     expect(page.locator("#coord-figures-headlines [data-indicator=validations]")).to_contain_text(
-        "16"
+        "21"
     )
     for chart in ("by-month", "by-domain", "by-structure"):
         figure = page.locator(f"#coord-figures-{chart}")
@@ -132,9 +148,25 @@ def test_the_coordinator_sees_the_figures_and_publishes_them(
     expect(page.locator("#figures-public-state")).to_contain_text("Les chiffres sont publics")
     expect(page.locator("#journal-list")).to_contain_text("Chiffres publiés")
 
-    public = httpx.get(f"{live_server.url}/api/v1/territories/ta/stats")
+    public = httpx.get(f"{live_server.url}/api/v1/territories/ta/stats?period={QUARTER.id}")
     assert public.status_code == 200
     document = public.json()
+
+    # Dates of their choice stay the coordinator's: the same quarter by its days, and the first
+    # two months of it, which the public cannot ask for.
+    period.select_option("custom")
+    page.get_by_label("Premier jour").fill(QUARTER.start.isoformat())
+    last = _month_of_quarter(1).replace(day=28)
+    page.get_by_label("Dernier jour").fill(last.isoformat())
+    page.get_by_role("button", name="Afficher ces dates").click()
+    expect(page.locator("#coord-figures-period")).to_contain_text("Période : du")
+    expect(page.locator("#coord-figures-headlines [data-indicator=validations]")).to_contain_text(
+        "14"
+    )
+    refused = httpx.get(
+        f"{live_server.url}/api/v1/territories/ta/stats?start={QUARTER.start}&end={last}"
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "period_not_public"
 
     # The public page, in a context without the coordinator's session.
     visitor = page.context.browser.new_context(  # type: ignore[union-attr]
@@ -149,19 +181,31 @@ def test_the_coordinator_sees_the_figures_and_publishes_them(
             f"Les chiffres — {seeded.a.name}"
         )
         expect(public_page.get_by_label("Territoire")).to_have_value("ta")
+        # The public chooses among the fixed periods; the address keeps the choice.
+        choice = public_page.get_by_role("combobox", name="Période")
+        expect(choice).to_have_value(service.latest_public_period().id or "")
+        assert str(date.today().year) not in choice.locator("optgroup[label=Années]").inner_text()
+        choice.select_option(QUARTER.id)
+        expect(public_page).to_have_url(
+            f"{live_server.url}/figures?territory=ta&period={QUARTER.id}"
+        )
         headlines = public_page.locator("#figures-headlines")
-        expect(headlines.locator("[data-indicator=validations]")).to_contain_text("16")
-        expect(headlines.locator("[data-indicator=passports_opened]")).to_contain_text("9")
+        expect(headlines.locator("[data-indicator=validations]")).to_contain_text("21")
+        expect(headlines.locator("[data-indicator=passports_opened]")).to_contain_text("8")
         expect(public_page.locator("#figures-period")).to_contain_text("masqué")
         expect(public_page.locator("#figures-period")).to_contain_text("inférieur à 5")
         for details in public_page.locator("details.stats-details summary").all():
             details.click()
         _expect_tables_match(public_page, "figures", document)
         expect(
-            public_page.locator("#figures-by-month svg .stats-svg__secret").first
+            public_page.locator("#figures-by-structure svg .stats-svg__secret").first
         ).to_be_visible()
         links = public_page.locator("#figures-open-data a")
-        expect(links.first).to_have_attribute("href", "/api/v1/territories/ta/stats")
+        expect(links.first).to_have_attribute(
+            "href", f"/api/v1/territories/ta/stats?period={QUARTER.id}"
+        )
+        for href in links.evaluate_all("links => links.map((a) => a.href)"):
+            assert httpx.get(href).status_code == 200, href
         expect(
             public_page.get_by_role("link", name="Licence Ouverte 2.0 (Etalab)")
         ).to_have_attribute("href", "https://www.etalab.gouv.fr/licence-ouverte-open-licence/")
@@ -169,6 +213,21 @@ def test_the_coordinator_sees_the_figures_and_publishes_them(
         assert csv.status_code == 200
         check_axe(public_page, "figures, public")
         screenshot(public_page, "figures")
+
+        # A link to a period not over yet shows the last one published, and says so; at 360 px
+        # the period choice fits the screen.
+        running = f"{date.today().year}"
+        public_page.set_viewport_size({"width": 360, "height": 740})
+        public_page.goto(f"/figures?territory=ta&period={running}")
+        expect(public_page.locator("#figures-status")).to_contain_text(f"« {running} »")
+        expect(public_page.get_by_role("combobox", name="Période")).to_have_value(
+            service.latest_public_period().id or ""
+        )
+        box = public_page.get_by_role("combobox", name="Période").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
+        assert public_page.evaluate("document.documentElement.scrollWidth") <= 360
+        check_axe(public_page, "figures, public, 360 px")
+        screenshot(public_page, "figures-360")
         assert errors == []
     finally:
         visitor.close()

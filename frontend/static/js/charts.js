@@ -10,6 +10,11 @@
 //                                         month, by domain, by structure, the period, the
 //                                         threshold and the open data links. opts: {heading:
 //                                         "h2" | "h3", idPrefix}.
+//   periodLabel(period) / periodSelect(opts) the fixed public periods (GET .../stats/periods):
+//                                         "novembre 2026", "3e trimestre 2026", "2025"; a
+//                                         DSFR select grouped by years, quarters and months.
+//                                         opts: {id, periods, value, label, hint, extra: [{value,
+//                                         text}]}. Returns {group, select}.
 //
 // Statistical secrecy: a suppressed cell (count null) is never drawn as a bar of 0 nor written
 // as 0: the chart marks it "s" in a dashed outline and says so in its summary, the table writes
@@ -235,8 +240,48 @@ function headlines(doc, prefix) {
   );
 }
 
-function statsUrl(doc, suffix) {
-  return `/api/v1/territories/${encodeURIComponent(doc.territory.code)}/stats${suffix}`;
+// The document's own period in every link: a fixed period by its id, a coordinator's by its days.
+function statsUrl(doc, suffix, params = {}) {
+  const query = new URLSearchParams(params);
+  if (doc.period.id) query.set("period", doc.period.id);
+  else {
+    query.set("start", doc.period.start);
+    query.set("end", doc.period.end);
+  }
+  return `/api/v1/territories/${encodeURIComponent(doc.territory.code)}/stats${suffix}?${query}`;
+}
+
+export function periodLabel(period) {
+  const id = String(period.id || "");
+  if (period.kind === "month") return monthLabel(id, true);
+  if (period.kind === "quarter") return t("figures.quarter", { n: id.slice(6), year: id.slice(0, 4) });
+  if (period.kind === "year") return id;
+  return t("figures.period_custom_label", { start: formatDate(period.start), end: formatDate(period.end) });
+}
+
+export function periodSelect(opts) {
+  const hintId = `${opts.id}-hint`;
+  const select = el("select", { class: "fr-select", id: opts.id, name: "period", "aria-describedby": hintId });
+  for (const kind of ["year", "quarter", "month"]) {
+    const items = opts.periods.filter((p) => p.kind === kind);
+    if (!items.length) continue;
+    select.append(
+      el(
+        "optgroup",
+        { label: t(`figures.period_group_${kind}`) },
+        ...items.map((p) => el("option", { value: p.id, text: periodLabel(p) })),
+      ),
+    );
+  }
+  for (const item of opts.extra || []) select.append(el("option", { value: item.value, text: item.text }));
+  select.value = opts.value;
+  const group = el(
+    "div",
+    { class: "fr-select-group" },
+    el("label", { class: "fr-label", for: opts.id }, opts.label, el("span", { class: "fr-hint-text", id: hintId, text: opts.hint })),
+    select,
+  );
+  return { group, select };
 }
 
 function openData(doc, heading) {
@@ -248,7 +293,7 @@ function openData(doc, heading) {
       "ul",
       { class: "stats-links", id: "figures-open-data" },
       link(statsUrl(doc, ""), t("figures.download_json")),
-      link(statsUrl(doc, "?format=csv"), t("figures.download_csv")),
+      link(statsUrl(doc, "", { format: "csv" }), t("figures.download_csv")),
       link(statsUrl(doc, "/validations_by_month.csv"), t("figures.download_table", { table: "validations_by_month.csv" })),
       link(statsUrl(doc, "/validations_by_domain.csv"), t("figures.download_table", { table: "validations_by_domain.csv" })),
       link(statsUrl(doc, "/validations_by_structure.csv"), t("figures.download_table", { table: "validations_by_structure.csv" })),
@@ -287,7 +332,9 @@ export function renderFigures(box, doc, opts = {}) {
     el(
       "p",
       { class: "fr-text--sm", id: `${prefix}-period` },
-      t("figures.period", { start: formatDate(doc.period.start), end: formatDate(doc.period.end) }),
+      doc.period.id
+        ? t("figures.period_fixed", { period: periodLabel(doc.period), start: formatDate(doc.period.start), end: formatDate(doc.period.end) })
+        : t("figures.period", { start: formatDate(doc.period.start), end: formatDate(doc.period.end) }),
       " ",
       t("figures.threshold", { threshold: doc.threshold }),
       " ",

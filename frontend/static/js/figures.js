@@ -1,14 +1,18 @@
 // The public page of a territory's figures (/figures?territory=CODE): the territories that
 // publish (GET /api/v1/territories, then each one's .../stats/publication), and the chosen one's
-// figures under statistical secrecy (GET /api/v1/territories/{code}/stats), drawn by charts.js.
+// figures under statistical secrecy for one fixed period (GET .../stats/periods lists the calendar
+// months, quarters and years that are over; GET .../stats?period=ID), drawn by charts.js. The
+// period is in the address (?territory=CODE&period=ID) so that a link shows the same figures.
 // A territory that does not publish gets a plain message, whether the publication flag says so
 // or the stats route answers 401/403 (it closed in between).
 import { $, ApiError, alertBox, api, clear, el, initPage, show, t } from "/static/js/common.js";
-import { renderFigures } from "/static/js/charts.js";
+import { periodSelect, renderFigures } from "/static/js/charts.js";
 
 const status = $("#figures-status");
 const box = $("#figures");
 const select = $("#territory-select");
+const periodBox = $("#period-form");
+let periods = null;
 
 function message(kind, text, title) {
   clear(box);
@@ -21,14 +25,48 @@ function setHeading(name) {
   document.title = `${heading} — ${t("common.service_name")}`;
 }
 
-async function load(territory, publishes) {
+function address(territory, period) {
+  const query = new URLSearchParams({ territory: territory.code });
+  if (period) query.set("period", period);
+  return `?${query}`;
+}
+
+function showPeriods(territory, publishes, chosen) {
+  const picker = periodSelect({
+    id: "period-select",
+    periods: periods.periods,
+    value: chosen,
+    label: t("figures.period_choice"),
+    hint: t("figures.period_hint"),
+  });
+  picker.select.addEventListener("change", () => {
+    history.replaceState(null, "", address(territory, picker.select.value));
+    load(territory, publishes, picker.select.value);
+  });
+  clear(periodBox).append(picker.group);
+  show(periodBox, true);
+}
+
+// Only the last territory or period asked for is drawn, whichever answer comes back first.
+let asked = 0;
+
+async function load(territory, publishes, period) {
+  const mine = ++asked;
   setHeading(territory.name);
   clear(box);
   clear(status).append(el("p", { class: "fr-text--sm", text: t("common.loading") }));
   let doc;
+  let chosen = period;
   try {
-    doc = await api("GET", `/api/v1/territories/${encodeURIComponent(territory.code)}/stats`);
+    const code = encodeURIComponent(territory.code);
+    periods = periods || (await api("GET", `/api/v1/territories/${code}/stats/periods`));
+    const known = periods.periods.some((p) => p.id === chosen);
+    if (!known) chosen = periods.default;
+    showPeriods(territory, publishes, chosen);
+    doc = await api("GET", `/api/v1/territories/${code}/stats?period=${encodeURIComponent(chosen)}`);
   } catch (error) {
+    if (mine !== asked) return;
+    show(periodBox, false);
     // 401/403: the territory does not publish (or closed its figures since the list was read).
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
       message("info", t("figures.not_published", { territory: territory.name }), t("figures.not_published_title"));
@@ -37,7 +75,12 @@ async function load(territory, publishes) {
     }
     return;
   }
+  if (mine !== asked) return;
   clear(status);
+  if (period && period !== chosen) {
+    // An old link, or a period not over yet: the default one is shown, and the page says so.
+    status.append(alertBox("warning", t("figures.unknown_period", { period })));
+  }
   if (!publishes) {
     // A coordinator signed in reads their own territory's figures here before they are public.
     status.append(alertBox("warning", t("figures.not_public_yet", { territory: territory.name })));
@@ -61,7 +104,9 @@ async function start() {
   }
   const publishes = new Map(flags.map((f) => [f.territory_code, f.public]));
   const published = territories.filter((tt) => publishes.get(tt.code));
-  const requested = new URLSearchParams(location.search).get("territory");
+  const params = new URLSearchParams(location.search);
+  const requested = params.get("territory");
+  const requestedPeriod = params.get("period");
 
   clear(select).append(
     el("option", { value: "", text: t("figures.territory_placeholder"), disabled: true }),
@@ -71,8 +116,10 @@ async function start() {
   select.addEventListener("change", () => {
     const chosen = published.find((tt) => tt.code === select.value);
     if (!chosen) return;
-    history.replaceState(null, "", `?territory=${encodeURIComponent(chosen.code)}`);
-    load(chosen, true);
+    const current = $("#period-select");
+    const period = current ? current.value : null;
+    history.replaceState(null, "", address(chosen, period));
+    load(chosen, true, period);
   });
 
   if (requested) {
@@ -83,10 +130,10 @@ async function start() {
       return;
     }
     select.value = publishes.get(territory.code) ? territory.code : "";
-    await load(territory, publishes.get(territory.code));
+    await load(territory, publishes.get(territory.code), requestedPeriod);
   } else if (published.length) {
     select.value = published[0].code;
-    await load(published[0], true);
+    await load(published[0], true, requestedPeriod);
   } else {
     message("info", t("figures.none_published"));
   }
