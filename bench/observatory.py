@@ -4,7 +4,8 @@
 
 Each view runs ``--runs`` times for the largest territory, over the default period (24 months);
 the median is printed beside the median of a trivial ``SELECT 1`` on the same connection, and
-last the whole publication (every view, then statistical secrecy) as the API serves it.
+then the whole publication (every view, then statistical secrecy) as the API serves it, and last
+the public documents of last year (12 months, 4 quarters and the year, suppressed together).
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ def main() -> None:
         )
         base = median_ms(lambda: session.execute(sa.text("SELECT 1")).scalar_one(), args.runs)
         print(f"{'whole publication (+ secrecy)':34} {ms:10.1f} {base:12.2f}")
+        # What a public request costs when the year's documents are not cached: every month,
+        # quarter and the year, suppressed together (docs/open-data.md, "Documents read together").
+        last_year = service.public_period(str(service.utcnow().year - 1))
+        ms = median_ms(
+            lambda: service.published_family(session, territory, last_year, 5), args.runs
+        )
+        base = median_ms(lambda: session.execute(sa.text("SELECT 1")).scalar_one(), args.runs)
+        print(f"{'a year of public documents (17)':34} {ms:10.1f} {base:12.2f}")
     engine.dispose()
 
 

@@ -271,3 +271,21 @@ def test_the_public_reads_fixed_periods_and_coordinators_any(
             assert response.status_code == 200, (url, who)
             assert response.headers["cache-control"] == "private, no-store"
             assert response.json()["period"]["kind"] == "custom"
+
+
+@pytest.mark.parametrize(("people", "seed"), [(40, 6)])
+def test_a_years_figures_counted_at_once_are_each_periods_own(
+    engine: sa.Engine, people: int, seed: int
+) -> None:
+    """The year's documents are counted month by month in one query per view and summed; each
+    period's counts are the same as counted for it alone (progress included)."""
+    generated = generate(engine, people, seed)
+    territory_id = generated.territory.id
+    assert territory_id is not None
+    with transaction(engine, write=False) as session:
+        for year in (2025, 2026):
+            periods = [p for s in service.family_stages(service.year_period(year), NOW) for p in s]
+            together = service.family_figures(session, territory_id, periods)
+            assert set(together) == {p.id for p in periods}
+            for p in periods:
+                assert together[str(p.id)] == service.figures(session, territory_id, p), p.id
