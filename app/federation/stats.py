@@ -52,6 +52,10 @@ NATIONAL_SCHEMA: Final = "passeport-numerique/national-stats/1"
 #: A territory's document is some 100 KB (a row per competence and level, per month...).
 MAX_STATS_BYTES: Final = 2_000_000
 MAX_ROWS: Final = 20_000
+#: A member computes the public documents of a year at the first request for one of them
+#: (seconds on a large territory, docs/performance.md), then serves them from its cache: a hub
+#: waits that long, whatever its timeout for key sets and trust lists.
+MIN_STATS_TIMEOUT: Final = 30.0
 TOTAL: Final = "total"
 
 #: Each published table and its dimension columns, as docs/open-data.md fixes them. A member's
@@ -281,7 +285,7 @@ def _fetch_and_check(
         raw = fetch.fetch(
             stats_uri(member.iss, period),
             max_bytes=MAX_STATS_BYTES,
-            timeout=settings.federation_fetch_timeout_seconds,
+            timeout=max(settings.federation_fetch_timeout_seconds, MIN_STATS_TIMEOUT),
         )
     except fetch.FetchError as exc:
         raise StatsError(
