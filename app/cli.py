@@ -583,8 +583,16 @@ def stats_export(
             )
             period = service.period(start.date() if start else None, end.date() if end else None)
             for territory in chosen:
-                published = service.published(
-                    session, territory, period, settings.stats_threshold, settings.public_url
+                # A fixed public period is exported as the public route serves it: suppressed
+                # with the rest of its year (docs/open-data.md, "Periods").
+                published = (
+                    service.published_family(
+                        session, territory, period, settings.stats_threshold, settings.public_url
+                    )[str(period.id)]
+                    if service.is_public_period(period)
+                    else service.published(
+                        session, territory, period, settings.stats_threshold, settings.public_url
+                    )
                 )
                 if fmt == "json":
                     root.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,11 @@ the same cell subtracted where one period holds the other, added where they are 
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,7 @@ from app.passports.models import Method, Passport, Validation
 from app.structures.models import Structure
 from app.territory.models import Territory
 from tests.factories import make_passport, make_structure, make_territory, make_world
+from tests.servers import passeport_env, run_cli
 
 T = 5
 # The day the documents are asked for: 2025 is over, 2026 runs to the end of November.
@@ -289,3 +292,32 @@ def test_a_years_figures_counted_at_once_are_each_periods_own(
             assert set(together) == {p.id for p in periods}
             for p in periods:
                 assert together[str(p.id)] == service.figures(session, territory_id, p), p.id
+
+
+def test_the_cli_exports_a_fixed_period_as_the_public_gets_it(
+    engine: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    generated = generate(engine, 40, 8)
+    code = generated.territory.code
+    quarter = service.quarter_period(2025, 3)
+    done = run_cli(
+        "stats",
+        "export",
+        "--territory",
+        code,
+        "--format",
+        "json",
+        "--out",
+        str(tmp_path),
+        "--start",
+        quarter.start.isoformat(),
+        "--end",
+        quarter.end.isoformat(),
+        env=passeport_env(database_url),
+    )
+    assert done.returncode == 0, done.stderr
+    exported = json.loads((tmp_path / f"stats-{code}.json").read_text(encoding="utf-8"))
+    with transaction(engine, write=False) as session:
+        family = service.published_family(session, generated.territory, quarter, T)
+    assert exported["period"]["id"] == "2025-Q3"
+    assert exported["tables"] == family["2025-Q3"].document()["tables"]
