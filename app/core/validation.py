@@ -194,7 +194,7 @@ def _email(value: str) -> str:
     return checked.normalized.lower()
 
 
-Email = Annotated[str, Field(max_length=320), NoNul, AfterValidator(_email)]
+Email = Annotated[str, Field(max_length=320), NoNul, AfterValidator(_email), marks(format="email")]
 
 
 # SQLite hands back naive datetimes; every one we store is UTC, and every one we publish says so.
