@@ -141,7 +141,9 @@ def test_bad_input_changes_nothing(client: TestClient, world: World, engine: sa.
             {
                 "skill_code": "crcn:4.1",
                 "level": 2,
-                "observed_on": (date.today() + timedelta(days=1)).isoformat(),
+                "observed_on": (
+                    date.today() + timedelta(days=2)
+                ).isoformat(),  # past the window (tomorrow: a user east of UTC)
             },
             422,
             "validation_error",

@@ -279,7 +279,7 @@ def test_writes_validate_and_answer_precise_problems(client: TestClient, world: 
         ({"nom": "   "}, "missing"),
         ({"code_postal": "ABCDE"}, "invalid_code_postal"),
         ({"unknown": 1}, "extra_forbidden"),
-        ({"nom": "a\x00b"}, "control_characters"),
+        ({"nom": "a\x00b"}, "string_nul_character"),
         ({"latitude": 4.9}, "coordinates_pair"),  # a1 has no longitude
     ):
         body = _problem(client.patch(url, json=patch, headers=headers), 422, "validation_error")

@@ -22,6 +22,7 @@ from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.settings import Settings
 from app.core.time import aware
+from app.core.validation import NoNul
 
 router = APIRouter(tags=["accounts"])
 
@@ -31,7 +32,7 @@ CALLBACK_ROUTE = "oidc_callback"
 
 _provider_lock = threading.Lock()
 
-ShortText = Annotated[str | None, Query(max_length=500)]
+ShortText = Annotated[str | None, NoNul, Query(max_length=500)]
 
 
 class SsoStatus(BaseModel):
@@ -136,11 +137,11 @@ def oidc_callback(
     provider: ProviderDep,
     engine: EngineDep,
     settings: SettingsDep,
-    code: Annotated[str | None, Query(max_length=2048)] = None,
+    code: Annotated[str | None, NoNul, Query(max_length=2048)] = None,
     state: ShortText = None,
     error: ShortText = None,
-    error_description: Annotated[str | None, Query(max_length=2000)] = None,
-    iss: Annotated[str | None, Query(max_length=2000)] = None,
+    error_description: Annotated[str | None, NoNul, Query(max_length=2000)] = None,
+    iss: Annotated[str | None, NoNul, Query(max_length=2000)] = None,
 ) -> RedirectResponse:
     """Where the identity provider sends the browser back; signs in and redirects onwards."""
     address = client_address(request)

@@ -8,17 +8,19 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from app.accounts.models import Role
 from app.accounts.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from app.core.validation import Email, UtcDateTime
+from app.core.validation import Email, Id, NoNul, UtcDateTime
 
-Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=100)]
+Password = Annotated[
+    str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH), NoNul
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=100), NoNul]
 
 
 class LoginRequest(BaseModel):
     email: Email
     # No minimum here: a wrong short password is a failed login, not a validation error.
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    password: Annotated[str, Field(max_length=MAX_PASSWORD_LENGTH), NoNul]
 
 
 class AccountPublic(BaseModel):
@@ -43,7 +45,7 @@ class LoginResponse(BaseModel):
 
 class TokenCreate(BaseModel):
     name: Name
-    scopes: list[str] = Field(min_length=1, max_length=10)
+    scopes: list[Annotated[str, Field(max_length=64), NoNul]] = Field(min_length=1, max_length=10)
     expires_in_days: int = Field(default=90, ge=1, le=3650)
 
 
@@ -66,7 +68,7 @@ class InvitationCreate(BaseModel):
     email: Email
     display_name: Name
     role: Role = Role.MEDIATOR
-    structure_ids: list[int] = Field(default_factory=list, max_length=50)
+    structure_ids: list[Id] = Field(default_factory=list, max_length=50)
 
     @field_validator("role")
     @classmethod
@@ -123,5 +125,5 @@ class PasswordResetCreated(BaseModel):
 class AccountUpdate(BaseModel):
     display_name: Name | None = None
     role: Role | None = None
-    structure_ids: list[int] | None = Field(default=None, max_length=50)
+    structure_ids: list[Id] | None = Field(default=None, max_length=50)
     is_active: bool | None = None

@@ -63,6 +63,7 @@ def csrf_token(secret_key: str, session_token: str) -> str:
 
 
 def csrf_matches(secret_key: str, session_token: str, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(
-        csrf_token(secret_key, session_token), presented or ""
-    )
+    if not presented or not presented.isascii():
+        # compare_digest refuses non-ASCII str (TypeError); such a header is simply wrong.
+        return False
+    return hmac.compare_digest(csrf_token(secret_key, session_token).encode(), presented.encode())

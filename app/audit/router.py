@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -13,7 +12,7 @@ from app.accounts.principal import Principal
 from app.api.deps import SessionDep
 from app.audit import service
 from app.authz import TERRITORY_ADMIN, authorize
-from app.core.validation import UtcDateTime
+from app.core.validation import MAX_ID, NoNul, PastDateTime, UtcDateTime
 from app.territory import service as territories
 
 router = APIRouter(tags=["audit"])
@@ -34,12 +33,12 @@ class AuditEventPublic(BaseModel):
 
 @router.get("/territories/{code}/audit", response_model=list[AuditEventPublic])
 def list_audit(
-    code: Annotated[str, Path(min_length=1, max_length=40)],
+    code: Annotated[str, NoNul, Path(min_length=1, max_length=40)],
     principal: Annotated[Principal, authorize(TERRITORY_ADMIN)],
     session: SessionDep,
-    action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,
-    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    since: datetime | None = None,
+    action: Annotated[str | None, NoNul, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    since: Annotated[PastDateTime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEventPublic]:
     """The territory's journal, newest first; page with before_id (the last id you saw)."""

@@ -126,9 +126,21 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Pydantic echoes the offending input and its context; leave them out, since the input may
     # be a password or a whole uploaded file.
     return [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        {
+            "loc": [_printable(part) for part in err.get("loc", ())],
+            "msg": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
+
+
+def _printable(part: int | str) -> int | str:
+    # A location may be a key the client sent (an unknown field): one with a lone surrogate
+    # cannot be written as UTF-8, so it is shown escaped.
+    if isinstance(part, str):
+        return part.encode("utf-8", "backslashreplace").decode()
+    return part
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

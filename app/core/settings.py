@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Development defaults: good enough to run the demo, refused anywhere else (see check_secrets).
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105 (refused outside development)
 DEFAULT_KEY_ENCRYPTION_KEY = "dev-key-encryption-key-change-me"
+DEFAULT_MAX_BODY_BYTES = 2_000_000
 
 
 class Environment(StrEnum):
@@ -43,7 +44,7 @@ class Settings(BaseSettings):
     log_format: Annotated[str, Field(pattern="^(json|text)$")] = "json"
 
     # Hostile input costs bounded work: every request body is refused past this size.
-    max_body_bytes: Annotated[int, Field(ge=1024)] = 2_000_000
+    max_body_bytes: Annotated[int, Field(ge=1024)] = DEFAULT_MAX_BODY_BYTES
     # How long clients and proxies may keep the (rarely changing) framework tree.
     framework_cache_seconds: Annotated[int, Field(ge=0)] = 3600
     # How often a process rechecks that its in-memory framework tree is still the loaded one.

@@ -19,7 +19,7 @@ from app.api.deps import SessionDep, SettingsDep
 from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.errors import NotFound
 from app.core.time import utcnow
-from app.core.validation import UtcDateTime
+from app.core.validation import NoNul, UtcDateTime
 from app.credentials import keys
 from app.territory import service as territories
 from app.territory.models import Territory
@@ -38,7 +38,7 @@ CACHE_SECONDS = 300
     responses={404: {"description": "No territory has this code (problem+json)."}},
 )
 def jwks(
-    code: Annotated[str, Path(min_length=1, max_length=40)], session: SessionDep
+    code: Annotated[str, NoNul, Path(min_length=1, max_length=40)], session: SessionDep
 ) -> JSONResponse:
     """The territory's JWK Set: its active key and rotated keys still published; never a
     retired one. Read-only: the set is empty until the territory first signs something."""
@@ -57,7 +57,7 @@ def jwks(
 # Declared here with their full /api/v1 path, beside the key set they change, rather than in a
 # second router: this module's router is mounted at the root.
 
-TerritoryCode = Annotated[str, Path(min_length=1, max_length=40)]
+TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 
 
 class KeyPublic(BaseModel):

@@ -17,7 +17,7 @@ from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.pdf import attachment_headers
 from app.core.settings import Settings
-from app.core.validation import UtcDateTime
+from app.core.validation import NoNul, UtcDateTime
 from app.credentials import format as fmt
 from app.credentials import service
 from app.credentials.models import Credential
@@ -31,7 +31,7 @@ router = APIRouter(tags=["credentials"])
 public_router = APIRouter(tags=["credentials"])
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-SkillCode = Annotated[str, Field(max_length=32)]
+SkillCode = Annotated[str, Field(max_length=32), NoNul]
 
 
 class CredentialRequest(BaseModel):
@@ -61,12 +61,16 @@ class CredentialIssued(CredentialPublic):
 
 
 class Revocation(BaseModel):
-    reason: str = Field(default="holder_request", pattern=r"^[a-z_]{3,40}$")
+    reason: Annotated[str, Field(max_length=40, pattern=r"^[a-z_]{3,40}$"), NoNul] = (
+        "holder_request"
+    )
 
 
 class VerifyRequest(BaseModel):
-    qr_text: str | None = Field(default=None, max_length=fmt.MAX_QR_TEXT + 100)
-    code: str | None = Field(default=None, max_length=20, description="The typed code, V-…")
+    qr_text: Annotated[str, Field(max_length=fmt.MAX_QR_TEXT + 100), NoNul] | None = None
+    code: Annotated[str, Field(max_length=20), NoNul] | None = Field(
+        default=None, description="The typed code, V-…"
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> VerifyRequest:
@@ -203,7 +207,7 @@ def citizen_revoke(
     return _public(service.revoke(session, principal, passport, credential_id, data.reason))
 
 
-QrFormat = Annotated[str, Path(pattern="^(svg|png)$")]
+QrFormat = Annotated[str, NoNul, Path(max_length=3, pattern="^(svg|png)$")]
 
 
 def _qr_image(credential: Credential, image: str) -> Response:
@@ -339,7 +343,7 @@ async def verify(data: VerifyRequest, engine: EngineDep, verifier: VerifierDep) 
     responses={200: {"content": {"application/statuslist+jwt": {}}}},
 )
 def status_list(
-    code: Annotated[str, Path(max_length=40)],
+    code: Annotated[str, NoNul, Path(max_length=40)],
     list_id: Annotated[int, Path(ge=1, le=1)],
     session: WriteSessionDep,
     settings: SettingsDep,

@@ -15,7 +15,7 @@ from app.audit.router import AuditEventPublic
 from app.authz import PUBLIC, TRUST_ADMIN, authorize
 from app.core.errors import NotFound
 from app.core.time import aware, utcnow
-from app.core.validation import UtcDateTime
+from app.core.validation import MAX_ID, NoNul, UtcDateTime
 from app.credentials.verifier import Verifier
 from app.federation import hub, service, store
 from app.federation.models import HeldTrustList, TrustedIssuer
@@ -23,7 +23,7 @@ from app.federation.models import HeldTrustList, TrustedIssuer
 router = APIRouter(prefix="/trust", tags=["federation"])
 hub_router = APIRouter(prefix="/federation", tags=["federation"])
 
-IssuerUrl = Annotated[str, Field(min_length=8, max_length=200)]
+IssuerUrl = Annotated[str, Field(min_length=8, max_length=200), NoNul]
 
 
 @router.get("/bundle", dependencies=[authorize(PUBLIC)])
@@ -83,8 +83,10 @@ class PreviewPublic(BaseModel):
 
 class AddRequest(BaseModel):
     iss: IssuerUrl
-    fingerprints: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=16)
-    name: str | None = Field(default=None, max_length=200)
+    fingerprints: list[Annotated[str, Field(max_length=64), NoNul]] = Field(
+        min_length=1, max_length=16
+    )
+    name: Annotated[str, Field(max_length=200), NoNul] | None = None
 
 
 def _issuer(row: TrustedIssuer) -> IssuerPublic:
@@ -169,7 +171,7 @@ def trust_list_state(
 def trust_journal(
     _principal: Annotated[Principal, authorize(TRUST_ADMIN)],
     session: SessionDep,
-    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEventPublic]:
     """Every change of the trust store, refusals included, newest first: the store is shared by

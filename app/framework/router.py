@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from app.api.deps import SessionDep
 from app.authz import PUBLIC, authorize
 from app.core.db import transaction
+from app.core.validation import NoNul
 from app.framework import service
 from app.framework.schemas import FrameworkTree, SkillDetail
 
@@ -86,8 +87,8 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 )
 async def get_framework(
     request: Request,
-    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
-    accept_encoding: Annotated[str | None, Header(max_length=1024)] = None,
+    if_none_match: Annotated[str | None, NoNul, Header(max_length=1024)] = None,
+    accept_encoding: Annotated[str | None, NoNul, Header(max_length=1024)] = None,
 ) -> Response:
     """The whole framework tree: CRCN, DigComp 2.2 with the mapping, and the Premiers pas."""
     cache: FrameworkCache = request.app.state.framework_cache
@@ -108,7 +109,7 @@ async def get_framework(
 
 @router.get("/skills/{code}", response_model=SkillDetail, dependencies=[authorize(PUBLIC)])
 def get_skill(
-    code: Annotated[str, Path(max_length=32, pattern=r"^[a-z]+:[A-Za-z0-9.\-]+$")],
+    code: Annotated[str, NoNul, Path(max_length=32, pattern=r"^[a-z]+:[A-Za-z0-9.\-]+$")],
     session: SessionDep,
 ) -> SkillDetail:
     """One skill by its code (``crcn:4.1``, ``digcomp:2.5``, ``pp:PP-12``)."""

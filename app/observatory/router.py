@@ -18,6 +18,7 @@ from app.core.db import transaction
 from app.core.errors import InvalidInput, NotFound
 from app.core.settings import Settings
 from app.core.time import utcnow
+from app.core.validation import NoNul, PeriodDate
 from app.credentials import keys
 from app.federation import stats as federation_stats
 from app.observatory import service
@@ -28,9 +29,10 @@ from app.territory.models import Territory
 
 router = APIRouter(prefix="/territories/{code}/stats", tags=["observatory"])
 
-TerritoryCode = Annotated[str, Path(min_length=1, max_length=40)]
+TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 PeriodId = Annotated[
     str | None,
+    NoNul,
     Query(
         max_length=20,
         description="A public period: a calendar month (2026-11), a quarter (2026-Q3) or a year "
@@ -38,9 +40,12 @@ PeriodId = Annotated[
     ),
 ]
 Start = Annotated[
-    date | None, Query(description="First day counted (coordinators; default: 24 months ago).")
+    PeriodDate | None,
+    Query(description="First day counted (coordinators; default: 24 months ago)."),
 ]
-End = Annotated[date | None, Query(description="Last day counted (coordinators; default: today).")]
+End = Annotated[
+    PeriodDate | None, Query(description="Last day counted (coordinators; default: today).")
+]
 FORMATS = ("json", "csv")
 CACHE = service.PublishedCache()
 # The public documents of a year: periods that are over, so the figures hardly change, and a year
@@ -147,7 +152,9 @@ def territory_stats(
     period: PeriodId = None,
     start: Start = None,
     end: End = None,
-    format: Annotated[str, Query(description="json (the default) or csv (a zip)")] = "json",
+    format: Annotated[
+        str, NoNul, Query(max_length=10, description="json (the default) or csv (a zip)")
+    ] = "json",
 ) -> Response:
     """The territory's figures under statistical secrecy: public once the territory opts in,
     otherwise for its coordinators and platform admins (schema: docs/open-data.md)."""
@@ -180,7 +187,7 @@ def territory_stats(
 )
 def territory_stats_table(
     code: TerritoryCode,
-    table: Annotated[str, Path(max_length=60)],
+    table: Annotated[str, NoNul, Path(max_length=60)],
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -295,7 +302,9 @@ def national_stats(
     session: SessionDep,
     settings: SettingsDep,
     period: PeriodId = None,
-    format: Annotated[str, Query(description="json (the default) or csv (a zip)")] = "json",
+    format: Annotated[
+        str, NoNul, Query(max_length=10, description="json (the default) or csv (a zip)")
+    ] = "json",
 ) -> Response:
     """The hub's national figures for a fixed period: cell by cell sums of its members' signed
     figures of that period, with each member's provenance; a cell suppressed at any member is
@@ -324,7 +333,7 @@ def national_stats(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def national_stats_table(
-    table: Annotated[str, Path(max_length=60)],
+    table: Annotated[str, NoNul, Path(max_length=60)],
     session: SessionDep,
     settings: SettingsDep,
     period: PeriodId = None,

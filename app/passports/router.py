@@ -13,7 +13,8 @@ from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep, WriteS
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.db import transaction
 from app.core.time import utcnow
-from app.core.validation import Email, UtcDateTime
+from app.core.validation import Email, NoNul, UtcDateTime
+from app.core.validation import Id as EntityId
 from app.credentials import format as fmt
 from app.passports import citizen, imports, service
 from app.passports.models import AccessGrant, Passport
@@ -22,6 +23,7 @@ from app.passports.schemas import (
     PassportCreated,
     PassportSummary,
     PassportView,
+    SkillCode,
     ValidationCreate,
     ValidationPublic,
     Withdrawal,
@@ -32,12 +34,13 @@ router = APIRouter(tags=["passports"])
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 IdempotencyKey = Annotated[
     str | None,
+    NoNul,
     Header(alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[\x21-\x7e]+$"),
 ]
 
 
 class SelfAssessment(BaseModel):
-    skill_code: str = Field(max_length=32)
+    skill_code: SkillCode
     level: int | None = Field(default=None, ge=1, le=8)
 
 
@@ -46,8 +49,8 @@ class MergeRequest(BaseModel):
 
 
 class CitizenLoginRequest(BaseModel):
-    number: str = Field(max_length=20)
-    code: str = Field(max_length=20)
+    number: Annotated[str, Field(max_length=20), NoNul]
+    code: Annotated[str, Field(max_length=20), NoNul]
 
 
 class LinkRequest(BaseModel):
@@ -55,7 +58,7 @@ class LinkRequest(BaseModel):
 
 
 class LinkLogin(BaseModel):
-    token: str = Field(min_length=20, max_length=100)
+    token: Annotated[str, Field(min_length=20, max_length=100), NoNul]
 
 
 class CitizenLoginResponse(BaseModel):
@@ -69,9 +72,9 @@ class AccessCode(BaseModel):
 
 
 class GrantCreate(BaseModel):
-    structure_id: int = Field(ge=1)
+    structure_id: EntityId
     # A mediator proves the citizen is present, and agrees, with the citizen's access code.
-    access_code: str | None = Field(default=None, max_length=20)
+    access_code: Annotated[str, Field(max_length=20), NoNul] | None = None
 
 
 class GrantPublic(BaseModel):
@@ -113,7 +116,7 @@ def open_passport(
 def find_passports(
     principal: Annotated[Principal, authorize(PASSPORT_READ)],
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, NoNul, Query(max_length=100)] = None,
     birth_year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
 ) -> list[PassportSummary]:
     """Search the passports of one's territory by name, number or birth year."""
@@ -159,7 +162,9 @@ def record_validation(
 
 
 class ImportRequest(BaseModel):
-    qr_text: str = Field(max_length=fmt.MAX_QR_TEXT + 100, description="The QR's content, PN1:…")
+    qr_text: Annotated[str, Field(max_length=fmt.MAX_QR_TEXT + 100), NoNul] = Field(
+        description="The QR's content, PN1:…"
+    )
 
 
 class ImportSkipped(BaseModel):

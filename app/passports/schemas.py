@@ -8,11 +8,13 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from app.core.time import utcnow
-from app.core.validation import Email, UtcDateTime
+from app.core.validation import Email, Id, NoNul, PastDate, UtcDateTime
 from app.passports.models import Method
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), NoNul]
+SkillCode = Annotated[str, StringConstraints(max_length=32), NoNul]
+Phone = Annotated[str, StringConstraints(max_length=21, pattern=r"^\+?[0-9 .-]{6,20}$"), NoNul]
 
 # The consent text a mediator reads to the citizen; its version is recorded with each passport.
 CONSENT_VERSION = "2026-11"
@@ -22,14 +24,18 @@ class PassportCreate(BaseModel):
     first_name: Name
     last_name: Name
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
-    commune_insee: Annotated[str, StringConstraints(pattern=r"^(?:\d{5}|2[AB]\d{3})$")] | None = (
-        None
-    )
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{6,20}$")] | None = None
+    commune_insee: (
+        Annotated[str, StringConstraints(max_length=5, pattern=r"^(?:\d{5}|2[AB]\d{3})$"), NoNul]
+        | None
+    ) = None
+    phone: (
+        Annotated[str, StringConstraints(max_length=21, pattern=r"^\+?[0-9 .-]{6,20}$"), NoNul]
+        | None
+    ) = None
     email: Email | None = None
-    structure_id: int = Field(ge=1, description="Where the passport is opened")
+    structure_id: Id = Field(description="Where the passport is opened")
     consent: bool = Field(description="The citizen agreed to the consent text, read to them")
-    consent_version: str = Field(default=CONSENT_VERSION, max_length=20)
+    consent_version: Annotated[str, Field(max_length=20), NoNul] = CONSENT_VERSION
     # A likely duplicate (same name and birth year) is refused unless the mediator confirms.
     confirm_not_duplicate: bool = False
 
@@ -56,21 +62,16 @@ class PassportCreated(PassportSummary):
 
 
 class ValidationCreate(BaseModel):
-    skill_code: Annotated[str, StringConstraints(max_length=32)]
+    skill_code: SkillCode
     level: int | None = Field(
         default=None, ge=1, le=8, description="Premiers pas skills carry theirs"
     )
     method: Method
     evidence: Text | None = None
-    observed_on: date
-    structure_id: int = Field(ge=1)
-
-    @field_validator("observed_on")
-    @classmethod
-    def _not_future(cls, day: date) -> date:
-        if day > utcnow().date():
-            raise ValueError("the observation date cannot be in the future")
-        return day
+    observed_on: PastDate = Field(
+        description="1990-01-01 to tomorrow (UTC): docs/api.md, Input policy"
+    )
+    structure_id: Id
 
     @field_validator("method")
     @classmethod
@@ -81,7 +82,9 @@ class ValidationCreate(BaseModel):
 
 
 class Withdrawal(BaseModel):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500), NoNul
+    ]
 
 
 class ValidationPublic(BaseModel):

@@ -162,7 +162,9 @@ def _parse_json(text: str) -> ParsedFile:
             continue
         ignored.update(key for key in item if key not in known)
         rows.append(SourceRow(index, {k: v for k, v in item.items() if k in known}))
-    return ParsedFile(FileFormat.JSON, rows, [name[:100] for name in sorted(ignored)[:50]])
+    # A key is shown back to the client: one with a lone surrogate could not be written as UTF-8.
+    shown = [name[:100].encode("utf-8", "backslashreplace").decode() for name in sorted(ignored)]
+    return ParsedFile(FileFormat.JSON, rows, shown[:50])
 
 
 def _delimiter(header_line: str) -> str:

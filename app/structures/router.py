@@ -10,8 +10,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep
 from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
+from app.core.settings import DEFAULT_MAX_BODY_BYTES
+from app.core.validation import TEXT_POLICY, TEXT_POLICY_KEY, NoNul
 from app.structures import service
-from app.structures.files import FileFormat
+from app.structures.files import MAX_ROWS, FileFormat
 from app.structures.schemas import (
     ImportReport,
     StructureCreate,
@@ -23,15 +25,25 @@ from app.structures.schemas import (
 router = APIRouter(tags=["structures"])
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-TerritoryCode = Annotated[str, Path(min_length=1, max_length=40)]
+TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 
 _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "The file itself, in the national schema (see docs/structures.md).",
         "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            # Bounded by PASSEPORT_MAX_BODY_BYTES before it is read (2 MB by default); decoded as
+            # strict UTF-8, and every cell then goes through the text policy (docs/api.md).
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "maxLength": DEFAULT_MAX_BODY_BYTES,
+                    TEXT_POLICY_KEY: TEXT_POLICY,
+                }
+            },
+            "application/json": {
+                "schema": {"type": "array", "maxItems": MAX_ROWS, "items": {"type": "object"}}
+            },
         },
     }
 }
@@ -58,7 +70,7 @@ async def _raw_file(request: Request) -> RawFile:
 def list_structures(
     code: TerritoryCode,
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, NoNul, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> StructurePage:

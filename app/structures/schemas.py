@@ -10,16 +10,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from app.core.time import utcnow
+from app.core.validation import (
+    DATE_WINDOW_KEY,
+    EARLIEST_DAY,
+    TEXT_POLICY,
+    TEXT_POLICY_KEY,
+    check_text,
+)
 
 # The separator of list items in the national schema's CSV files (and accepted in JSON strings).
 LIST_SEPARATOR = "|"
@@ -63,16 +79,46 @@ def _error(kind: str, message: str, **context: Any) -> PydanticCustomError:
 
 def _shown(value: str) -> str:
     """The offending value, quoted and cut short, for a reason line."""
-    return repr(value if len(value) <= 40 else value[:37] + "...")
+    shown = repr(value if len(value) <= 40 else value[:37] + "...")
+    return shown.encode("utf-8", "backslashreplace").decode()
 
 
 def _as_text(value: object) -> str | None:
-    """Stripped text, or None for a missing or blank value."""
+    """Stripped text, or None for a missing or blank value; never a NUL or a lone surrogate."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise _error("text_type", "must be text")
-    return value.strip() or None
+    return check_text(value).strip() or None
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked(BeforeValidator):
+    """A before-validator that also writes what it enforces into the OpenAPI schema.
+
+    The checks are plain functions (they explain themselves to the person fixing a file), so
+    pydantic cannot see their bounds; `marks` puts them where the input policy's walk of the
+    OpenAPI document looks (docs/api.md, "Input policy").
+    """
+
+    marks: tuple[tuple[str, Any], ...] = ()
+    item_marks: tuple[tuple[str, Any], ...] = ()
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        for branch in json_schema.get("anyOf", [json_schema]):
+            if branch.get("type") in (None, "null"):
+                continue
+            branch.update(dict(self.marks))
+            if "items" in branch:
+                branch["items"].update(dict(self.item_marks))
+        return json_schema
+
+
+def _text_marks(max_length: int) -> tuple[tuple[str, Any], ...]:
+    return (("maxLength", max_length), (TEXT_POLICY_KEY, TEXT_POLICY))
 
 
 def _text(max_length: int, *, required: bool = False, multiline: bool = False) -> BeforeValidator:
@@ -95,7 +141,7 @@ def _text(max_length: int, *, required: bool = False, multiline: bool = False) -
             raise _error("control_characters", "contains control characters")
         return text
 
-    return BeforeValidator(check)
+    return _Checked(check, marks=_text_marks(max_length))
 
 
 def _formatted(
@@ -118,7 +164,7 @@ def _formatted(
             )
         return normalise(text)
 
-    return BeforeValidator(check)
+    return _Checked(check, marks=_text_marks(max_length))
 
 
 def _code_postal(text: str) -> str:
@@ -210,6 +256,12 @@ def _date_maj(value: object) -> date | None:
     # One day of slack: a producer east of UTC (Nouméa, UTC+11) is already on tomorrow's date.
     if day > utcnow().date() + timedelta(days=1):
         raise _error("date_in_future", f"{day.isoformat()} is in the future")
+    if day < EARLIEST_DAY:
+        raise _error(
+            "date_too_early",
+            "Date should be on or after {earliest}",
+            earliest=EARLIEST_DAY.isoformat(),
+        )
     return day
 
 
@@ -237,7 +289,7 @@ def _coordinate(bound: float) -> BeforeValidator:
             )
         return number
 
-    return BeforeValidator(check)
+    return _Checked(check, marks=(("minimum", -bound), ("maximum", bound)))
 
 
 def _items(
@@ -258,7 +310,7 @@ def _items(
         for index, element in enumerate(raw, start=1):
             if not isinstance(element, str):
                 raise _error("text_type", "item {index} must be text", index=index)
-            text = element.strip()
+            text = check_text(element).strip()
             if not text:
                 continue
             if len(text) > max_length:
@@ -279,7 +331,9 @@ def _items(
             raise _error("too_many_items", "has more than {limit} items", limit=MAX_LIST_ITEMS)
         return items
 
-    return BeforeValidator(check)
+    return _Checked(
+        check, marks=(("maxItems", MAX_LIST_ITEMS),), item_marks=_text_marks(max_length)
+    )
 
 
 def _plain(text: str) -> str:
@@ -302,7 +356,13 @@ Horaires = Annotated[str | None, _text(500)]
 Url = Annotated[str | None, _formatted(_url, 500)]
 Resume = Annotated[str | None, _text(280, multiline=True)]
 Detail = Annotated[str | None, _text(5000, multiline=True)]
-DateMaj = Annotated[date | None, BeforeValidator(_date_maj)]
+DateMaj = Annotated[
+    date | None,
+    _Checked(
+        _date_maj,
+        marks=((DATE_WINDOW_KEY, {"earliest": EARLIEST_DAY.isoformat(), "latest": "today+1d"}),),
+    ),
+]
 Emails = Annotated[list[str], _items(_email, 320)]
 Urls = Annotated[list[str], _items(_url, 500)]
 Labels = Annotated[list[str], _items(_plain)]

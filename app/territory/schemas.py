@@ -6,14 +6,20 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.core.validation import Email, UtcDateTime
+from app.core.validation import Email, NoNul, UtcDateTime
 
 # A département code ("75", "2A", "974") or a lower-case slug ("nouvelle-caledonie").
 TerritoryCodeStr = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, pattern=r"^(?:\d{2,3}|2[AB]|[a-z0-9][a-z0-9-]{1,39})$"
+        strip_whitespace=True,
+        max_length=40,
+        pattern=r"^(?:\d{2,3}|2[AB]|[a-z0-9][a-z0-9-]{1,39})$",
     ),
+    NoNul,
+]
+TerritoryName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200), NoNul
 ]
 
 
@@ -27,14 +33,13 @@ class TerritoryPublic(BaseModel):
 
 class TerritoryCreate(BaseModel):
     code: TerritoryCodeStr
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
-    issuer_url: Annotated[str, Field(max_length=300, pattern=r"^https?://[^\s?#]+$")] | None = None
+    name: TerritoryName
+    issuer_url: (
+        Annotated[str, Field(max_length=300, pattern=r"^https?://[^\s?#]+$"), NoNul] | None
+    ) = None
     contact_email: Email | None = None
 
 
 class TerritoryUpdate(BaseModel):
-    name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
-        | None
-    ) = None
+    name: TerritoryName | None = None
     contact_email: Email | None = None
