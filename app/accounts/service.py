@@ -204,10 +204,10 @@ def _reserve_login(
             account.locked_until = now + _login_window(settings)
             account.failed_logins = 0
             return True
-    audit.record_now(
+    # Knocking on a locked account again and again: one counted row per address and window.
+    audit.record_coalesced(
         engine,
         "auth.login_refused",
-        outcome="denied",
         actor_account_id=account_id,
         client_address=address,
         reason="locked",
