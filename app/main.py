@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from app.accounts import oidc_router
 from app.accounts import router as accounts_router
 from app.api import health
 from app.audit import router as audit_router
+from app.audit import service as audit
 from app.authz import check_routes
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
@@ -54,7 +56,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         logger.info("started", extra={"env": settings.env.value, "public_url": settings.public_url})
         flusher = asyncio.create_task(tally.flush_periodically(engine))
         trust_refresher = refresher.start(engine, settings, app.state.verifier)
+        pruner = asyncio.create_task(audit.prune_periodically(engine, settings), name="audit")
         yield
+        pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
         await refresher.stop(trust_refresher)
         await tally.stop(flusher, engine)
         engine.dispose()

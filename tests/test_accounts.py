@@ -287,7 +287,9 @@ def test_password_reset_self_service_and_by_admin(
     for email in ("med-a1@example.org", "nobody@example.org"):
         assert client.post("/api/v1/auth/password-reset", json={"email": email}).status_code == 202
     printed = capfd.readouterr().err
-    assert "med-a1@example.org" in printed and "nobody@example.org" not in printed
+    # One message, to the known address, printed masked (app.core.mail).
+    assert printed.count("--- mail to m…@e….org: ") == 1
+    assert "med-a1@example.org" not in printed and "nobody" not in printed
     code = printed.split("saisissez ce code : ")[1].split()[0]
     done = client.post(
         "/api/v1/auth/password-reset/complete", json={"code": code, "password": "my new password!"}
@@ -429,3 +431,20 @@ def test_make_account_helper_roles(engine: sa.Engine) -> None:
     # The platform-admin constraint holds in the database itself.
     with pytest.raises(sa.exc.IntegrityError):
         make_account(engine, Role.MEDIATOR, None)
+
+
+def test_made_up_cookies_and_tokens_cannot_grow_the_journal(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    for i in range(100):
+        client.cookies.set(SESSION_COOKIE, f"made-up-session-{i:04d}")
+        _problem(client.get("/api/v1/auth/me"), 401, "unauthenticated")
+    client.cookies.clear()
+    for i in range(100):
+        bearer = {"Authorization": f"Bearer pn_made_up_{i:04d}"}
+        _problem(client.get("/api/v1/auth/me", headers=bearer), 401, "invalid_token")
+    # One row per kind of refusal, address and window, counting them all.
+    for action in ("auth.session_refused", "auth.token_refused"):
+        rows = _journal(engine, action)
+        assert [(r["count"], r["client_address"]) for r in rows] == [(100, "testclient")]
+        assert rows[0]["last_at"] is not None and rows[0]["outcome"] == "denied"

@@ -222,10 +222,32 @@ def test_erasure_revokes_every_credential(
         headers=world.headers["territory_admin"],
     )
     assert erased.status_code == 200, erased.text
-    assert _verify(client, issued["qr_text"])["result"] == "revoked"
+    # The paper QR still says revoked, and no longer whose it was.
+    verdict = _verify(client, issued["qr_text"])
+    assert verdict["result"] == "revoked" and verdict["holder_name"] is None
+    assert verdict["skills"][0]["code"] == "pp:PP-06"
+    # The code typed from the paper finds nothing, as a code never issued.
+    _problem(client.post("/api/v1/verify", json={"code": issued["code"]}), 404, "unknown_code")
     with engine.connect() as conn:
-        kept = conn.execute(sa.text("SELECT qr_text, revoked_at FROM credential")).one()
+        kept = conn.execute(
+            sa.text("SELECT id, qr_text, revoked_at, code, jti FROM credential")
+        ).one()
     assert kept.qr_text is None and kept.revoked_at is not None
+    assert kept.code == f"X{kept.id:09X}" and kept.jti not in (issued["jti"], None)
+
+
+def test_a_revoked_credential_shows_no_name(client: TestClient, world: World) -> None:
+    _validate(client, world, "pp:PP-06")
+    issued = _issue(client, world, skills=["pp:PP-06"], include_name=True)
+    assert _verify(client, issued["qr_text"])["holder_name"] == "Lucie Martin"
+    revoked = client.post(
+        f"/api/v1/passports/{world.passport.id}/credentials/{issued['id']}/revoke",
+        json={},
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert revoked.status_code == 200, revoked.text
+    verdict = _verify(client, issued["qr_text"])
+    assert verdict["result"] == "revoked" and verdict["holder_name"] is None
 
 
 def test_foreign_and_garbage_credentials(client: TestClient, world: World) -> None:
@@ -279,13 +301,13 @@ def test_typed_code_and_qr_images(client: TestClient, world: World) -> None:
         "validation_error",
     )
 
-    # After erasure the typed code still answers, and says revoked.
+    # After erasure the typed code finds nothing: it would lead back to the person (issue 12).
     client.post(
         f"/api/v1/passports/{world.passport.id}/erasure",
         json={"reason": "request"},
         headers=world.headers["territory_admin"],
     )
-    assert _verify_code(client, code)["result"] == "revoked"
+    _problem(client.post("/api/v1/verify", json={"code": code}), 404, "unknown_code")
 
 
 def _verify_code(client: TestClient, code: str) -> dict[str, Any]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -19,8 +21,9 @@ from app.core.errors import Conflict
 from app.core.time import utcnow
 from app.passports import gdpr
 from app.passports.models import Method, Passport, Validation
+from tests.conftest import free_port
 from tests.factories import ACCESS_CODE, World, make_passport, make_world
-from tests.servers import passeport_env, run_cli
+from tests.servers import passeport_env, run_cli, running_server
 from tests.test_card import pdf_page_text
 
 PROBLEM = "application/problem+json"
@@ -130,6 +133,15 @@ class Story:
         assert granted.status_code == 201, granted.text
         bad = client.post("/api/v1/citizen/login", json={"number": self.number, "code": "BBBBBBBB"})
         assert bad.status_code == 401
+
+        # A credential with her name on it: its code is on paper, its jti inside the QR.
+        issued = client.post(
+            f"{url}/credentials",
+            json={"skills": ["pp:PP-06"], "include_name": True},
+            headers=mediator,
+        )
+        assert issued.status_code == 201, issued.text
+        self.credential: dict[str, Any] = issued.json()
 
         self.citizen = TestClient(client.app)
         login = self.citizen.post(
@@ -298,6 +310,10 @@ def test_after_erasure_no_table_holds_anything_personal(
     story = Story(client, world, engine)
     # The scan finds her everywhere she is before, so that it proves something after.
     before = scan(engine)
+    paper = (story.credential["code"].lower(), story.credential["jti"].lower())
+    assert {"credential.code", "credential.jti"} <= {
+        hit.split(":")[0] for hit in scan(engine, paper)
+    }
     for place in (
         "passport.first_name",
         "passport.last_name",
@@ -341,6 +357,13 @@ def test_after_erasure_no_table_holds_anything_personal(
     assert erased.json()["validations_kept"] == 4
 
     assert scan(engine) == []
+    # Nothing typed from her paper attestation, nor read from its QR, finds a row any more.
+    assert scan(engine, paper) == []
+    _problem(
+        client.post("/api/v1/verify", json={"code": story.credential["code"]}), 404, "unknown_code"
+    )
+    verdict = client.post("/api/v1/verify", json={"qr_text": story.credential["qr_text"]}).json()
+    assert verdict["result"] == "revoked" and verdict["holder_name"] is None
     row = _passport_row(engine, story.id)
     personal = ("first_name", "last_name", "birth_year", "commune_insee", "phone", "email")
     assert {name: row[name] for name in personal} == dict.fromkeys(personal)
@@ -589,3 +612,22 @@ def test_erasure_is_refused_twice_at_the_service(world: World, engine: sa.Engine
         assert passport is not None
         gdpr.erase(session, passport, actor=None, reason=gdpr.ErasureReason.REQUEST)
     assert refused.value.code == "already_erased"
+
+
+def test_the_server_log_holds_no_personal_data(
+    database_url: str, engine: sa.Engine, world: World, tmp_path: Path
+) -> None:
+    """The development mail backend prints to the server's output, a log erasure cannot reach."""
+    env = passeport_env(database_url, PASSEPORT_MAIL_BACKEND="console")
+    with running_server(env, free_port(), tmp_path / "server.log") as server:
+        opened = httpx.post(
+            f"{server.url}/api/v1/passports",
+            json={**CITIZEN, "structure_id": world.a1.id, "consent": True},
+            headers=world.headers["mediator_of_structure"],
+        )
+        assert opened.status_code == 201, opened.text
+        asked = httpx.post(f"{server.url}/api/v1/citizen/link", json={"email": CITIZEN["email"]})
+        assert asked.status_code == 202
+        log = server.log()
+    assert "--- mail to z…@e….org: " in log  # the mail was printed, to a masked address
+    assert [needle for needle in NEEDLES if needle in log.lower()] == []

@@ -194,10 +194,10 @@ def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
             else:
                 found = None
     except _TokenRefused as refused:
-        audit.record_now(
+        # Anyone can send made-up tokens: one counted row per address and window, not one each.
+        audit.record_coalesced(
             engine,
             "auth.token_refused",
-            outcome="denied",
             actor_account_id=refused.account_id,
             client_address=address,
             reason=refused.reason,
@@ -213,10 +213,9 @@ def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
         # A cookie that opens nothing: forged, or a session that ended. The caller is anonymous,
         # and the attempt is on record.
         reason, account_id = found
-        audit.record_now(
+        audit.record_coalesced(
             engine,
             "auth.session_refused",
-            outcome="denied",
             actor_account_id=account_id,
             client_address=address,
             reason=reason,

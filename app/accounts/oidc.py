@@ -399,8 +399,7 @@ def begin_login(
     # Each start writes a row: bound what one address can make us store (a mediation centre's
     # shared connection stays far below this).
     key = f"oidc:start:{address}"
-    ratelimit.check(engine, key, limit=STARTS_PER_ADDRESS, window=LOGIN_TTL)
-    ratelimit.record_failure(engine, key, window=LOGIN_TTL)  # counts starts, not failures
+    ratelimit.attempt(engine, key, limit=STARTS_PER_ADDRESS, window=LOGIN_TTL)  # every start
     try:
         metadata = provider.metadata()
     except Refusal as refused:

@@ -7,6 +7,7 @@ wait on the request's write lock, and which must survive the request's rollback.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,7 +44,6 @@ from app.core.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
-    TooManyRequests,
     Unauthenticated,
 )
 from app.core.settings import Settings
@@ -182,30 +182,67 @@ def _login_window(settings: Settings) -> timedelta:
     return timedelta(minutes=settings.login_lockout_minutes)
 
 
-def _record_login_failure(
-    engine: Engine, settings: Settings, account_id: int | None, address: str | None, reason: str
-) -> None:
-    window = _login_window(settings)
-    ratelimit.record_failure(engine, f"login:ip:{address}", window=window)
+def _reserve_login(
+    engine: Engine, settings: Settings, account_id: int, address: str | None
+) -> bool:
+    """Count a password guess on the account before it is checked, under the account's row lock.
+
+    Guesses sent at once queue on the lock: the one that reaches the limit locks the account,
+    and those after it are refused unchecked (429). True when this guess set the lock; a right
+    password lifts it again (start_session). Refusals are journaled by the caller.
+    """
+    now = utcnow()
     with transaction(engine) as session:
-        account = session.get(Account, account_id, with_for_update=True) if account_id else None
-        territory_id = account.territory_id if account else None
-        if account is not None:
+        account = session.get(Account, account_id, with_for_update=True)
+        if account is None:
+            return False
+        locked_until = aware(account.locked_until) if account.locked_until else None
+        if locked_until is None or locked_until <= now:
             account.failed_logins += 1
-            if account.failed_logins >= settings.login_max_failures:
-                account.locked_until = utcnow() + window
-                account.failed_logins = 0
-                audit.record(
-                    session,
-                    "auth.account_locked",
-                    outcome="denied",
-                    actor_account_id=account.id,
-                    territory_id=territory_id,
-                    target_type="account",
-                    target_id=account.id,
-                    client_address=address,
-                    minutes=settings.login_lockout_minutes,
-                )
+            if account.failed_logins < settings.login_max_failures:
+                return False
+            account.locked_until = now + _login_window(settings)
+            account.failed_logins = 0
+            return True
+    # Knocking on a locked account again and again: one counted row per address and window.
+    audit.record_coalesced(
+        engine,
+        "auth.login_refused",
+        actor_account_id=account_id,
+        client_address=address,
+        reason="locked",
+    )
+    raise ratelimit.refusal(
+        max(1, math.ceil((locked_until - utcnow()).total_seconds())),
+        code="account_locked",
+        what=" on this account",
+    )
+
+
+def _record_login_failure(
+    engine: Engine,
+    settings: Settings,
+    account_id: int | None,
+    address: str | None,
+    reason: str,
+    *,
+    locked: bool,
+) -> None:
+    with transaction(engine) as session:
+        account = session.get(Account, account_id) if account_id else None
+        territory_id = account.territory_id if account else None
+        if locked and account is not None:
+            audit.record(
+                session,
+                "auth.account_locked",
+                outcome="denied",
+                actor_account_id=account.id,
+                territory_id=territory_id,
+                target_type="account",
+                target_id=account.id,
+                client_address=address,
+                minutes=settings.login_lockout_minutes,
+            )
         audit.record(
             session,
             "auth.login_failed",
@@ -220,35 +257,25 @@ def _record_login_failure(
 def authenticate(
     engine: Engine, settings: Settings, email: str, password: str, address: str | None
 ) -> int:
-    """The id of the account these credentials open, or a refusal (401, or 429 when guessing)."""
-    ratelimit.check(
-        engine,
-        f"login:ip:{address}",
-        limit=settings.ip_max_failures,
-        window=_login_window(settings),
+    """The id of the account these credentials open, or a refusal (401, or 429 when guessing).
+
+    Each guess is counted before it is checked, per address and per account, and given back
+    when right: parallel guesses cannot slip past the limit (app.core.ratelimit).
+    """
+    ip_key = f"login:ip:{address}"
+    ratelimit.attempt(
+        engine, ip_key, limit=settings.ip_max_failures, window=_login_window(settings)
     )
     with transaction(engine, write=False) as session:
         account = session.exec(
             select(Account).where(Account.email == normalise_email(email))
         ).first()
         account_id = account.id if account else None
-        locked_until = aware(account.locked_until) if account and account.locked_until else None
         active = bool(account and account.is_active)
         password_hash = account.password_hash if account else None
-    if locked_until and locked_until > utcnow():
-        audit.record_now(
-            engine,
-            "auth.login_refused",
-            outcome="denied",
-            actor_account_id=account_id,
-            client_address=address,
-            reason="locked",
-        )
-        raise TooManyRequests(
-            "Too many failed attempts: this account is locked for a while.",
-            code="account_locked",
-            retry_after=max(1, int((locked_until - utcnow()).total_seconds()) + 1),
-        )
+    locked = (
+        _reserve_login(engine, settings, account_id, address) if account_id is not None else False
+    )
     # Always verify a hash, even for an unknown e-mail, so timing tells nothing.
     valid = security.verify_password(password_hash, password)
     if not valid or not active or account_id is None:
@@ -257,8 +284,9 @@ def authenticate(
             if account_id is None
             else ("disabled" if not active else "wrong_password")
         )
-        _record_login_failure(engine, settings, account_id, address, reason)
+        _record_login_failure(engine, settings, account_id, address, reason, locked=locked)
         raise Unauthenticated("Wrong e-mail or password.", code="invalid_credentials")
+    ratelimit.succeeded(engine, ip_key)
     return account_id
 
 
@@ -419,7 +447,8 @@ def _code_window(settings: Settings) -> timedelta:
 
 
 def _guard_code(engine: Engine, settings: Settings, address: str | None) -> None:
-    ratelimit.check(
+    """Count the guess before it is checked (app.core.ratelimit); _code_right gives it back."""
+    ratelimit.attempt(
         engine,
         f"code:ip:{address}",
         limit=settings.login_max_failures * 2,
@@ -427,8 +456,11 @@ def _guard_code(engine: Engine, settings: Settings, address: str | None) -> None
     )
 
 
+def _code_right(engine: Engine, address: str | None) -> None:
+    ratelimit.succeeded(engine, f"code:ip:{address}")
+
+
 def _code_failed(engine: Engine, settings: Settings, address: str | None, action: str) -> None:
-    ratelimit.record_failure(engine, f"code:ip:{address}", window=_code_window(settings))
     audit.record_now(
         engine, action, outcome="failure", client_address=address, reason="invalid_code"
     )
@@ -569,6 +601,7 @@ def check_invitation_code(
     if invitation_id is None:
         _code_failed(engine, settings, address, "invitation.code_refused")
         raise NotFound(INVALID_CODE, code="invalid_code")
+    _code_right(engine, address)
     return invitation_id
 
 
@@ -691,6 +724,7 @@ def check_reset_code(engine: Engine, settings: Settings, code: str, address: str
     if reset_id is None:
         _code_failed(engine, settings, address, "password_reset.code_refused")
         raise NotFound(INVALID_CODE, code="invalid_code")
+    _code_right(engine, address)
     return reset_id
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.deps import EngineDep
 from app.authz import PUBLIC, authorize
-from app.core.errors import AppError
+from app.core.errors import AppError, DatabaseUnavailable
 from app.core.migrations import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
@@ -47,7 +47,10 @@ async def readyz(engine: EngineDep) -> Readiness:
     try:
         current = await run_in_threadpool(probe)
     except SQLAlchemyError:
-        raise NotReady("The database cannot be reached.", database="unreachable") from None
+        # The same answer as any request meeting the outage, with the same Retry-After.
+        raise DatabaseUnavailable(
+            "The database cannot be reached.", database="unreachable"
+        ) from None
     head = head_revision()
     if current != head:
         raise NotReady(

@@ -27,3 +27,9 @@ class AuditEvent(SQLModel, table=True):
     request_id: str | None = Field(default=None, max_length=64)
     client_address: str | None = Field(default=None, max_length=64)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # Refusals anyone can provoke (a made-up cookie or token, a locked door knocked on again) are
+    # one row per action, reason, address and window, counted, so that the journal cannot be
+    # grown at will (app.audit.service.record_coalesced). The key is unique while it is set.
+    count: int = Field(default=1, sa_column_kwargs={"server_default": sa.text("1")})
+    last_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    coalesce_key: str | None = Field(default=None, max_length=200, unique=True)

@@ -10,14 +10,18 @@ react to ``code``; ``title`` and ``detail`` are for people.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.logging import current_request_id
+
+logger = logging.getLogger("app.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:passeport:problem:"
@@ -81,6 +85,45 @@ class TooManyRequests(AppError):
 
 class PayloadTooLarge(AppError):
     status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+#: Seconds a client is told to wait when the database is unavailable.
+DATABASE_RETRY_AFTER = 5
+
+
+class DatabaseUnavailable(AppError):
+    status, code, title = 503, "database_unavailable", "Service unavailable"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        super().__init__(
+            detail
+            or "The database cannot be reached for a moment; nothing was changed by this "
+            f"request unless a later read shows it. Try again in {DATABASE_RETRY_AFTER} seconds.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+            **kw,
+        )
+
+
+# SQLite reports contention and a missing or broken file as OperationalError, as it does a
+# misspelt table: only these mean "unavailable", the rest are bugs and stay 500s.
+_SQLITE_OUTAGES = ("database is locked", "unable to open database", "disk i/o error", "is full")
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """True for the errors a database that is down, restarting or saturated gives, any driver."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no connection free in the pool in time
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        message = str(exc.orig).lower()
+        return any(sign in message for sign in _SQLITE_OUTAGES)
+    # psycopg: a refused or lost connection, a server shutting down or starting up.
+    return True
 
 
 def problem_response(
@@ -185,8 +228,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_database_outage(exc):
+        raise exc  # a bug: RequestContextMiddleware logs it and answers 500
+    # One line, no traceback: an outage is an operator's matter, and its message no secret.
+    logger.warning(
+        "database unavailable",
+        extra={"path": request.url.path, "error": type(exc).__name__},
+    )
+    return await _app_error(request, DatabaseUnavailable())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    app.add_exception_handler(sa_exc.TimeoutError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Anything else is caught by RequestContextMiddleware, which knows the request id.

@@ -1,7 +1,10 @@
 """Fixed-window counters in the database, shared by every replica.
 
-Used for login and every code-based access. Failures are counted in their own transaction so that
-the request's rollback (the attempt failed, after all) does not erase them.
+Used for login and every code-based access. A guess is counted *before* it is checked, by one
+atomic statement (:func:`attempt`), and given back if it was right (:func:`succeeded`): so that
+40 guesses sent at once cannot all read "4 failures so far" and all be checked, as they could
+when the count was read first and written after the check. The counts are written in their own
+transaction so that the request's rollback (the attempt failed, after all) does not erase them.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
-from sqlmodel import Field, SQLModel
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel, col, update
 
 from app.core.db import transaction
 from app.core.errors import TooManyRequests
@@ -26,38 +30,63 @@ class RateLimitBucket(SQLModel, table=True):
     count: int = 0
 
 
-def _retry_after(bucket: RateLimitBucket, window: timedelta) -> int:
-    remaining = aware(bucket.window_started_at) + window - utcnow()
+def _seconds_left(window_started_at: datetime, window: timedelta) -> int:
+    remaining = aware(window_started_at) + window - utcnow()
     return max(1, math.ceil(remaining.total_seconds()))
 
 
-def check(engine: Engine, key: str, *, limit: int, window: timedelta) -> None:
-    """Refuse with 429 while `key` has reached `limit` failures in the current window."""
-    with transaction(engine, write=False) as session:
-        bucket = session.get(RateLimitBucket, key)
-        if bucket is None or aware(bucket.window_started_at) + window <= utcnow():
-            return
-        if bucket.count >= limit:
-            raise TooManyRequests(
-                "Too many attempts; wait before trying again.",
-                code="rate_limited",
-                retry_after=_retry_after(bucket, window),
-            )
+def refusal(retry_after: int, *, code: str = "rate_limited", what: str = "") -> TooManyRequests:
+    """The 429, saying how long to wait in minutes too (the web page shows the same figure)."""
+    minutes = max(1, math.ceil(retry_after / 60))
+    return TooManyRequests(
+        f"Too many attempts{what}; try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+        code=code,
+        retry_after=retry_after,
+        retry_after_minutes=minutes,
+    )
 
 
-def record_failure(engine: Engine, key: str, *, window: timedelta) -> int:
-    """Count one failure for `key`; returns the count in the current window."""
+def attempt(engine: Engine, key: str, *, limit: int, window: timedelta) -> None:
+    """Count one attempt for `key` before it is checked; 429 if it is past `limit` in the window.
+
+    One INSERT … ON CONFLICT DO UPDATE … RETURNING, on both databases: the row is created,
+    reset when its window is over, or incremented, and the count read back, in one statement
+    that concurrent attempts cannot interleave. Give the attempt back with :func:`succeeded`
+    once it turns out right: only wrong guesses count.
+    """
+    table = RateLimitBucket.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    started = table.c.window_started_at
+    expired = started <= sa.literal(now - window, type_=started.type)
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(table)
+        .values(key=key, window_started_at=now, count=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "count": sa.case((expired, 1), else_=table.c.count + 1),
+                "window_started_at": sa.case(
+                    (expired, sa.literal(now, type_=started.type)), else_=started
+                ),
+            },
+        )
+        .returning(table.c.count, started)
+    )
     with transaction(engine) as session:
-        bucket = session.get(RateLimitBucket, key, with_for_update=True)
-        now = utcnow()
-        if bucket is None:
-            bucket = RateLimitBucket(key=key, window_started_at=now, count=0)
-            session.add(bucket)
-        elif aware(bucket.window_started_at) + window <= now:
-            bucket.window_started_at = now
-            bucket.count = 0
-        bucket.count += 1
-        return bucket.count
+        count, window_started_at = session.execute(statement).one()
+    if count > limit:
+        raise refusal(_seconds_left(window_started_at, window))
+
+
+def succeeded(engine: Engine, key: str) -> None:
+    """Give back an attempt counted by :func:`attempt` that was right."""
+    with transaction(engine) as session:
+        session.execute(
+            update(RateLimitBucket)
+            .where(col(RateLimitBucket.key) == key, col(RateLimitBucket.count) > 0)
+            .values(count=col(RateLimitBucket.count) - 1)
+        )
 
 
 def reset(engine: Engine, key: str) -> None:

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     # (email_verified). Turn off only for a federation that vouches for every address it sends.
     oidc_require_email_verified: bool = True
 
+    # The audit journal (docs/deployment.md, "Journal retention"): security events, every row
+    # naming an account or a passport, are kept this many days; refusals naming nobody (a
+    # made-up cookie or token, an unknown e-mail or code), which anyone can provoke, only
+    # audit_noise_retention_days. Applied hourly by the server and by `passeport audit prune`.
+    audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    audit_noise_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
     # Passports nobody has read or written for this many years are erased by
     # `passeport retention run` (personal data gone, anonymous skills kept; docs/privacy.md).
     retention_years: Annotated[int, Field(ge=1, le=100)] = 3

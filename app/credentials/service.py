@@ -324,14 +324,27 @@ def revoke(
 
 
 def revoke_all(session: Session, passport_id: int, reason: str) -> int:
-    """Revoke every credential of a passport (erasure); their QR texts go too."""
+    """Revoke every credential of a passport (erasure), and unlink them from the person.
+
+    The QR texts go (they may carry the name). The code printed on paper and the jti inside the
+    QR are replaced: the typed code then finds nothing (404, like a code never issued), and the
+    QR's jti matches no row. The status bit stays set, so the paper QR still verifies as revoked.
+    """
     count = 0
     for credential in session.exec(
         select(Credential).where(Credential.passport_id == passport_id)
     ).all():
         count += int(_flip(session, credential, reason))
         credential.qr_text = None
+        assert credential.id is not None
+        credential.code = tombstone_code(credential.id)
+        credential.jti = secrets.token_hex(16)
     return count
+
+
+def tombstone_code(credential_id: int) -> str:
+    """What replaces an erased person's verification code: unique, never a valid code (no V-)."""
+    return f"X{credential_id:09X}"
 
 
 def status_list_token(session: Session, settings: Settings, territory: Territory) -> str:
@@ -381,8 +394,8 @@ def qr_text_for_code(session: Session, typed: str) -> str | fmt.Verdict:
     if credential is None:
         raise NotFound("No credential has this code here.", code="unknown_code")
     if credential.qr_text is None:
-        # Erased with its passport: revoked, and nothing left to show.
-        return fmt.Verdict(fmt.Result.REVOKED, "revoked when its holder's data was erased")
+        # Not made any more (an erasure replaces the code), but rows may predate that.
+        raise NotFound("No credential has this code here.", code="unknown_code")
     return credential.qr_text
 
 

@@ -269,7 +269,9 @@ def describe(verdict: fmt.Verdict, snapshot: Snapshot | None) -> dict[str, Any]:
     out.update(
         issuer=claims.iss,
         territory=issuer.name if issuer else None,
-        holder_name=claims.name,
+        # A revoked credential names nobody: it may have been revoked because its holder's data
+        # was erased, and the verdict would otherwise still show whose it was.
+        holder_name=None if verdict.result is fmt.Result.REVOKED else claims.name,
         issued_at=claims.iat,
         expires_at=claims.exp,
         skills=[

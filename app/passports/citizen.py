@@ -1,8 +1,8 @@
 """The citizen's own access: number and access code, no e-mail needed.
 
 Codes are checked outside the request's transaction (as passwords are, see app.accounts.service):
-a wrong code is counted per passport and per client address, and journaled, even though the
-request fails.
+every guess is counted per passport and per client address before it is checked, given back if
+it was right, and journaled if wrong, even though the request fails (app.core.ratelimit).
 """
 
 from __future__ import annotations
@@ -37,15 +37,12 @@ def check_code(
 ) -> int:
     """The id of the passport this number and code open; refusals are counted and journaled."""
     window = _window(settings)
-    ratelimit.check(engine, f"citizen:ip:{address}", limit=settings.ip_max_failures, window=window)
     canonical = numbers.normalise_number(number)
+    keys = [f"citizen:ip:{address}"]
+    ratelimit.attempt(engine, keys[0], limit=settings.ip_max_failures, window=window)
     if canonical:
-        ratelimit.check(
-            engine,
-            f"citizen:passport:{canonical}",
-            limit=settings.login_max_failures,
-            window=window,
-        )
+        keys.append(f"citizen:passport:{canonical}")
+        ratelimit.attempt(engine, keys[1], limit=settings.login_max_failures, window=window)
     with transaction(engine, write=False) as session:
         passport = (
             session.exec(select(Passport).where(Passport.number == canonical)).first()
@@ -60,9 +57,6 @@ def check_code(
         territory_id = passport.territory_id if passport else None
     valid = security.verify_password(code_hash, normalise_code(code))
     if not valid or passport_id is None:
-        ratelimit.record_failure(engine, f"citizen:ip:{address}", window=window)
-        if canonical:
-            ratelimit.record_failure(engine, f"citizen:passport:{canonical}", window=window)
         audit.record_now(
             engine,
             "citizen.login_failed",
@@ -73,6 +67,8 @@ def check_code(
             client_address=address,
         )
         raise Unauthenticated(WRONG, code="invalid_access_code")
+    for key in keys:
+        ratelimit.succeeded(engine, key)
     return passport_id
 
 
@@ -119,7 +115,8 @@ def send_link(session: Session, settings: Settings, email: str) -> None:
 def check_link(engine: Engine, settings: Settings, token: str, address: str | None) -> int:
     """The passport a sign-in link opens; a wrong or used link is counted and journaled."""
     window = _window(settings)
-    ratelimit.check(engine, f"citizen:ip:{address}", limit=settings.ip_max_failures, window=window)
+    key = f"citizen:ip:{address}"
+    ratelimit.attempt(engine, key, limit=settings.ip_max_failures, window=window)
     with transaction(engine, write=False) as session:
         link = session.exec(
             select(CitizenLink).where(CitizenLink.token_hash == security.token_hash(token))
@@ -127,11 +124,11 @@ def check_link(engine: Engine, settings: Settings, token: str, address: str | No
         usable = link is not None and link.used_at is None and aware(link.expires_at) > utcnow()
         passport_id = link.passport_id if link is not None and usable else None
     if passport_id is None:
-        ratelimit.record_failure(engine, f"citizen:ip:{address}", window=window)
         audit.record_now(engine, "citizen.link_refused", outcome="failure", client_address=address)
         raise Unauthenticated(
             "This link does not work any more: ask for a new one.", code="invalid_link"
         )
+    ratelimit.succeeded(engine, key)
     return passport_id
 
 

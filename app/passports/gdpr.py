@@ -634,6 +634,8 @@ def _erase_row(session: Session, passport: Passport, erasure: Erasure) -> None:
             evidence=None,
             withdrawal_reason=None,
             idempotency_key=None,
+            # A hash of a body that held the evidence: whoever knew the text could confirm it.
+            request_hash=None,
             # Another territory's records link its credential ids to the person.
             source_credential_id=None,
         )

@@ -96,6 +96,9 @@ class Validation(SQLModel, table=True):
     structure_id: int | None = Field(default=None, foreign_key="structure.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
     idempotency_key: str | None = Field(default=None, max_length=100)
+    # sha256 of the route, the passport and the canonical request body sent with the key: a
+    # retry is the same request only if it matches (app.passports.service.request_fingerprint).
+    request_hash: str | None = Field(default=None, max_length=64)
     withdrawn_at: datetime | None = Field(default=None, sa_type=TZ)
     withdrawn_by_account_id: int | None = Field(
         default=None, foreign_key="account.id", ondelete="SET NULL"

@@ -6,6 +6,8 @@ see it) and leaves a row in the passport's access journal, in the same transacti
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import unicodedata
 from collections.abc import Sequence
@@ -295,10 +297,11 @@ def record_validation(
     session.refresh(passport, with_for_update=True)
     if passport.erased_at is not None:
         raise NotFound("No such passport.", code="unknown_passport")
+    fingerprint = request_fingerprint(passport.id, data) if idempotency_key else None
     if idempotency_key:
         existing = _by_key(session, principal.account_id, idempotency_key)
         if existing is not None:
-            return _same_request(existing, passport.id, data), False
+            return _same_request(existing, passport.id, data, fingerprint), False
     skill = _skill(session, data.skill_code)
     if skill.framework_code == "pp":
         assert skill.level is not None
@@ -322,6 +325,7 @@ def record_validation(
         account_id=principal.account_id,
         structure_id=structure.id,
         idempotency_key=idempotency_key,
+        request_hash=fingerprint,
     )
     if idempotency_key is None:
         session.add(validation)
@@ -337,7 +341,7 @@ def record_validation(
             existing = _by_key(session, principal.account_id, idempotency_key)
             if existing is None:
                 raise
-            return _same_request(existing, passport.id, data), False
+            return _same_request(existing, passport.id, data, fingerprint), False
     journal(session, principal, passport, "validation.created")
     return validation, True
 
@@ -350,8 +354,48 @@ def _by_key(session: Session, account_id: int, key: str) -> Validation | None:
     ).first()
 
 
-def _same_request(existing: Validation, passport_id: int, data: ValidationCreate) -> Validation:
-    if existing.passport_id != passport_id or existing.skill_code != data.skill_code:
+VALIDATION_ROUTE = "POST /api/v1/passports/{passport_id}/validations"
+
+
+def request_fingerprint(passport_id: int, data: ValidationCreate) -> str:
+    """sha256 of the route, the passport and the body as parsed, in canonical JSON.
+
+    Parsed, so that what the API treats as the same request is the same (key order, spacing,
+    an omitted field and its default); every field counts, so a retry that changed the level,
+    the date, the method or the evidence is another request. The caller is the other half of
+    the key's unique constraint.
+    """
+    canonical = json.dumps(
+        {
+            "route": VALIDATION_ROUTE,
+            "passport_id": passport_id,
+            "body": data.model_dump(mode="json"),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _same_request(
+    existing: Validation, passport_id: int, data: ValidationCreate, fingerprint: str | None
+) -> Validation:
+    same = (
+        existing.request_hash == fingerprint
+        if existing.request_hash is not None
+        # Stored before fingerprints (migration 0017): compare what was kept of the body.
+        else (
+            existing.passport_id == passport_id
+            and existing.skill_code == data.skill_code
+            and data.level in (None, existing.level)
+            and existing.method is data.method
+            and existing.observed_on == data.observed_on
+            and existing.structure_id == data.structure_id
+            and existing.evidence == (data.evidence or None)
+        )
+    )
+    if not same:
         raise Conflict(
             "This Idempotency-Key was used for another request.", code="idempotency_key_reused"
         )

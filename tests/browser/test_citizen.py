@@ -161,3 +161,20 @@ def test_what_a_mediator_records_in_the_browser_the_citizen_sees(
     expect(other.locator("#citizen-history tbody tr")).to_have_count(1)
     expect(other.locator("#citizen-history")).to_contain_text("Test User")
     citizen.close()
+
+
+def test_a_locked_passport_says_how_many_minutes_to_wait(
+    page: Page, world: World, live_server: Server
+) -> None:
+    page.goto("/citizen")
+    page.get_by_label("Numéro de passeport").fill(world.passport.number)
+    for attempt in range(6):
+        page.get_by_label("Code d'accès").fill(f"WRONG23{attempt}")
+        with page.expect_response(re.compile(r"/api/v1/citizen/login$")) as answer:
+            page.get_by_role("button", name="Voir mon passeport").click()
+        assert answer.value.status == (401 if attempt < 5 else 429)
+    # The sixth guess is refused unchecked; the page says how long, in French, from the 429.
+    expect(page.get_by_role("alert")).to_have_text(
+        re.compile(r"Trop d'essais\. Réessayez dans 15 min\.")
+    )
+    screenshot(page, "citizen-locked")

@@ -242,7 +242,9 @@ export class ApiError extends Error {
 }
 
 function errorMessage(code, status, problem) {
-  if (hasKey(`common.errors.${code}`)) return t(`common.errors.${code}`);
+  // A 429 says how long to wait: retry_after_minutes, the Retry-After header rounded up.
+  const vars = { minutes: (problem && problem.retry_after_minutes) || 1 };
+  if (hasKey(`common.errors.${code}`)) return t(`common.errors.${code}`, vars);
   if (status === 0) return t("common.errors.network");
   // The server's detail is English; better than nothing for a code the catalogue lacks.
   return (problem && problem.detail) || t("common.errors.unknown");

@@ -1,0 +1,116 @@
+"""The audit journal cannot be grown at will, and keeps what it holds for a documented time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from app.audit.models import AuditEvent
+from app.core.db import transaction
+from app.core.time import utcnow
+from tests.conftest import free_port, run_async
+from tests.servers import passeport_env, run_cli, running_server
+
+
+def _old_and_new_rows(engine: sa.Engine) -> None:
+    """Security events and refusals naming nobody, each just past and just within retention."""
+    now = utcnow()
+    with transaction(engine) as session:
+        for days, action, account, outcome in [
+            (400, "account.created", 1, "success"),  # security, past 365 days: goes
+            (300, "account.created", 1, "success"),  # security, within 365 days: stays
+            (300, "auth.login_failed", 1, "failure"),  # names an account: security, stays
+            (40, "auth.session_refused", None, "denied"),  # noise, past 30 days: goes
+            (20, "auth.session_refused", None, "denied"),  # noise, within 30 days: stays
+        ]:
+            session.add(
+                AuditEvent(
+                    at=now - timedelta(days=days),
+                    action=action,
+                    outcome=outcome,
+                    actor_account_id=account,
+                    details={"days": days},
+                )
+            )
+
+
+def _left(engine: sa.Engine) -> list[tuple[str, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT action, details FROM audit_event ORDER BY id")).all()
+    days = [(a, d if isinstance(d, dict) else json.loads(d)) for a, d in rows]
+    return [(a, d["days"]) for a, d in days]
+
+
+KEPT = [("account.created", 300), ("auth.login_failed", 300), ("auth.session_refused", 20)]
+
+
+def test_prune_keeps_security_events_longer_than_noise(
+    database_url: str, engine: sa.Engine
+) -> None:
+    _old_and_new_rows(engine)
+    env = passeport_env(database_url)
+    dry = run_cli("audit", "prune", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("dry run, nothing deleted: 1 security events older than 365 days")
+    assert "1 refusals naming nobody older than 30 days" in dry.stdout
+    assert len(_left(engine)) == 5
+    done = run_cli("audit", "prune", env=env)
+    assert done.returncode == 0 and done.stdout.startswith("deleted 1 security events"), done
+    assert _left(engine) == KEPT
+    # The two retentions are settings.
+    shorter = run_cli(
+        "audit",
+        "prune",
+        env={
+            **env,
+            "PASSEPORT_AUDIT_RETENTION_DAYS": "200",
+            "PASSEPORT_AUDIT_NOISE_RETENTION_DAYS": "10",
+        },
+    )
+    assert shorter.stdout.startswith("deleted 2 security events"), shorter
+    assert _left(engine) == []
+
+
+def test_the_server_prunes_the_journal_by_itself(
+    database_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    _old_and_new_rows(engine)
+    with running_server(passeport_env(database_url), free_port(), tmp_path / "server.log"):
+        # The background task prunes once at start, then hourly: wait for the first run.
+        deadline = time.monotonic() + 20
+        while len(_left(engine)) != len(KEPT) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert _left(engine) == KEPT
+
+
+async def _bad_tokens(url: str, n: int) -> list[int]:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        answers = await asyncio.gather(
+            *(
+                client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer pn_x{i:04d}"})
+                for i in range(n)
+            )
+        )
+    return [a.status_code for a in answers]
+
+
+def test_parallel_made_up_tokens_add_up_in_one_row(
+    database_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    with running_server(
+        passeport_env(database_url), free_port(), tmp_path / "server.log"
+    ) as server:
+        statuses = run_async(_bad_tokens(server.url, 50))
+    assert statuses == [401] * 50
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT count, client_address FROM audit_event WHERE action = :a"),
+            {"a": "auth.token_refused"},
+        ).all()
+    assert [tuple(r) for r in rows] == [(50, "127.0.0.1")]
