@@ -12,11 +12,12 @@ replica, whoever wrote (an API request, ``passeport keys retire``, a psql sessio
   rebuild rather than trust a stale copy.
 - **SQLite**: the triggers add one to the topic's row of ``change_counter``. ``PRAGMA
   data_version`` on a connection of the feed's own moves when any other connection committed;
-  only then are the three counters read. In steady state, a call is one pragma (no I/O).
+  only then are the counters read. In steady state, a call is one pragma (no I/O).
 
 Topics: ``trust`` (territories, signing keys, trusted issuers, the held trust list, skills),
 ``status`` (the revocation bits of the lists kept here), ``account`` (API tokens' revocation and
-expiry, accounts' role and activity, structure memberships).
+expiry, accounts' role and activity, structure memberships), ``credential`` (a credential's QR
+text and code: what a typed code names).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from sqlmodel import Field, SQLModel
 logger = logging.getLogger("app.changes")
 
 CHANNEL = "passeport_changes"
-TOPICS = ("trust", "status", "account")
-TRUST, STATUS, ACCOUNT = TOPICS
+TOPICS = ("trust", "status", "account", "credential")
+TRUST, STATUS, ACCOUNT, CREDENTIAL = TOPICS
 # How long a first request waits for the listener to be up before reporting "changed".
 LISTEN_READY_SECONDS = 2.0
 # The listener wakes up this often to see whether it should stop.
@@ -56,6 +57,7 @@ WATCHED: Mapping[str, str] = {
     "api_token": ACCOUNT,
     "account": ACCOUNT,
     "structure_membership": ACCOUNT,
+    "credential": CREDENTIAL,
 }
 _FEEDS: weakref.WeakSet[ChangeFeed] = weakref.WeakSet()
 _CHANGED = "passeport_changed_topics"

@@ -36,7 +36,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.core.changes import STATUS, TRUST, ChangeFeed
+from app.core.changes import CREDENTIAL, STATUS, TRUST, ChangeFeed
 from app.core.settings import Settings
 from app.core.time import aware, utcnow
 from app.credentials import format as fmt
@@ -259,6 +259,37 @@ def local_revoked(bits: Mapping[int, bytes], issuer: Issuer, uri: str, idx: int)
     return bool(data[idx // 8] >> (idx % 8) & 1)
 
 
+class TypedCodes:
+    """What typed codes name (the credential's QR text), remembered per process.
+
+    Forgotten whenever the change feed's ``credential`` topic moves (an erasure blanks a QR
+    text); bounded, and emptied when full. Only found codes are kept.
+    """
+
+    def __init__(self, feed: ChangeFeed, size: int = 4096) -> None:
+        self._feed = feed
+        self._size = size
+        self._texts: dict[str, str] = {}
+        self._revision: Any = None
+
+    def get(self, code: str) -> str | None:
+        revision = self._feed.version(CREDENTIAL)
+        if revision != self._revision:
+            self._texts, self._revision = {}, revision
+            return None
+        return self._texts.get(code)
+
+    def put(self, code: str, qr_text: str, revision: Any) -> None:
+        if revision != self._revision:
+            return  # learnt before a change: not kept
+        if len(self._texts) >= self._size:
+            self._texts = {}
+        self._texts[code] = qr_text
+
+    def revision(self) -> Any:
+        return self._feed.version(CREDENTIAL)
+
+
 class Verifier:
     """Verify QR texts for this instance and describe the verdict for people."""
 
@@ -270,6 +301,7 @@ class Verifier:
         self.feed = feed or ChangeFeed(engine)
         self.trusted = TrustedIssuers(engine, self.feed)
         self.local_status = LocalStatus(engine, self.feed)
+        self.typed_codes = TypedCodes(self.feed)
         self.status_cache = StatusCache(
             engine,
             timeout=settings.federation_fetch_timeout_seconds,

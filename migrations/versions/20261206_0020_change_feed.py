@@ -6,7 +6,7 @@ Verification, the revocation bits and the bearer-token cache are kept in memory 
 - PostgreSQL: each table's statement trigger sends ``NOTIFY passeport_changes, '<topic>'``;
   every process LISTENs on one connection of its own.
 - SQLite: each row trigger adds one to the topic's row of ``change_counter``; a process reads
-  ``PRAGMA data_version`` (no I/O when nothing was committed) and the three counters only when
+  ``PRAGMA data_version`` (no I/O when nothing was committed) and the counters only when
   another connection committed something.
 
 Revision ID: 0020
@@ -42,6 +42,8 @@ WATCHED: dict[str, list[tuple[str, list[str] | None]]] = {
         ("account", ["role", "territory_id", "is_active"]),
         ("structure_membership", None),
     ],
+    # What a typed code names (erasure blanks the QR text).
+    "credential": [("credential", ["qr_text", "code"])],
 }
 CHANNEL = "passeport_changes"
 
