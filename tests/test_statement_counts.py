@@ -1,7 +1,7 @@
 """How many SQL statements the hot paths send, counted with SQLAlchemy's before_cursor_execute.
 
 No timing here: the figures are in docs/performance.md. What is asserted is the shape of the cost:
-none for a verification in steady state, a constant for a passport view whatever its size.
+none for a verification in steady state (a passport view: tests/test_passports.py).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def _validate(client: TestClient, world: World, code: str) -> None:
         f"/api/v1/passports/{world.passport.id}/validations",
         json={
             "skill_code": code,
+            "level": 2 if code.startswith("crcn:") else None,
             "method": "observation",
             "observed_on": date.today().isoformat(),
             "structure_id": world.a1.id,

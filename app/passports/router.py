@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field
 
 from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
 from app.accounts.principal import Principal
-from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep, WriteSessionDep
+from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.db import transaction
+from app.core.responses import FastJSONResponse
 from app.core.time import utcnow
 from app.core.validation import Email, UtcDateTime
 from app.credentials import format as fmt
@@ -83,6 +84,9 @@ class GrantPublic(BaseModel):
 
 class AccessLogEntry(BaseModel):
     at: UtcDateTime
+    # Repeated reads by the same reader: how many, and the latest (None when only one).
+    count: int = 1
+    last_at: UtcDateTime | None = None
     action: str
     actor_kind: str
     who: str | None
@@ -125,12 +129,14 @@ def find_passports(
 def read_passport(
     passport_id: Id,
     principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: WriteSessionDep,
-) -> PassportView:
-    """The passport: levels by competence, Premiers pas, history. The read is journaled."""
+    session: SessionDep,
+    engine: EngineDep,
+) -> Response:
+    """The passport: levels by competence, Premiers pas, history. The read is journaled
+    (repeated views by the same reader are one entry of the journal, with a count)."""
     passport = service.load(session, principal, passport_id)
-    service.journal(session, principal, passport, "passport.read")
-    return service.view(session, passport)
+    service.READS.record(engine, principal, passport_id, "passport.read")
+    return FastJSONResponse(service.view(session, passport))
 
 
 @router.post(
@@ -253,11 +259,12 @@ def renew_access_code(
 def passport_access_log(
     passport_id: Id,
     principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: WriteSessionDep,
+    session: SessionDep,
+    engine: EngineDep,
 ) -> list[AccessLogEntry]:
-    """Who read or changed this passport, and when."""
+    """Who read or changed this passport, and when (repeated reads: one entry, a count)."""
     passport = service.load(session, principal, passport_id)
-    service.journal(session, principal, passport, "access_log.read")
+    service.READS.record(engine, principal, passport_id, "access_log.read")
     return _log(session, passport)
 
 
@@ -318,7 +325,13 @@ def merge_passports(
 def _log(session: SessionDep, passport: Passport) -> list[AccessLogEntry]:
     return [
         AccessLogEntry(
-            at=entry.at, action=entry.action, actor_kind=entry.actor_kind, who=who, structure=where
+            at=entry.at,
+            count=entry.count,
+            last_at=entry.last_at,
+            action=entry.action,
+            actor_kind=entry.actor_kind,
+            who=who,
+            structure=where,
         )
         for entry, who, where in service.access_log(session, passport)
     ]
@@ -396,12 +409,13 @@ def citizen_logout(
 
 @router.get("/citizen/passport", response_model=PassportView)
 def citizen_passport(
-    principal: Annotated[Principal, authorize(CITIZEN)], session: WriteSessionDep
-) -> PassportView:
+    principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep, engine: EngineDep
+) -> Response:
     """My passport."""
     passport = service.load(session, principal, principal.passport_id or 0)
-    service.journal(session, principal, passport, "passport.read")
-    return service.view(session, passport)
+    assert passport.id is not None
+    service.READS.record(engine, principal, passport.id, "passport.read")
+    return FastJSONResponse(service.view(session, passport))
 
 
 @router.post(

@@ -9,6 +9,10 @@ Verification, the revocation bits and the bearer-token cache are kept in memory 
   ``PRAGMA data_version`` (no I/O when nothing was committed) and the counters only when
   another connection committed something.
 
+The passport's access journal coalesces repeated reads: a reader's views of one passport, with
+nothing else journaled in between, are one entry with a count and the time of the latest view
+(``count``, ``last_at``); what changes something is always its own entry.
+
 Revision ID: 0020
 Revises: 0015
 Create Date: 2026-12-06 10:00:00
@@ -58,6 +62,11 @@ def _triggers() -> list[tuple[str, str, str, list[str] | None]]:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("passport_access_log") as batch:
+        batch.add_column(
+            sa.Column("count", sa.Integer(), server_default=sa.text("1"), nullable=False)
+        )
+        batch.add_column(sa.Column("last_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "change_counter",
         sa.Column("topic", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
@@ -105,3 +114,6 @@ def downgrade() -> None:
         for _, table, event, _ in _triggers():
             op.execute(f"DROP TRIGGER IF EXISTS trg_changed_{table}_{event.lower()}")
     op.drop_table("change_counter")
+    with op.batch_alter_table("passport_access_log") as batch:
+        batch.drop_column("last_at")
+        batch.drop_column("count")
