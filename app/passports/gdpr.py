@@ -431,7 +431,9 @@ def render_export_pdf(data: PassportExport) -> bytes:
             (
                 _moment(e.at)
                 + (
-                    f" → {_moment(e.last_at)} ({e.count} fois)" if e.count > 1 and e.last_at else ""
+                    f" jusqu'à {_moment(e.last_at)} ({e.count} fois)"
+                    if e.count > 1 and e.last_at
+                    else ""
                 ),
                 ACTIONS_FR.get(e.action, e.action),
                 e.who or ACTORS_FR.get(e.actor_kind, e.actor_kind),
