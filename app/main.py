@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from app import __version__, web
 from app.accounts import oidc_router
 from app.accounts import router as accounts_router
+from app.accounts.authn import BearerCache
 from app.api import health
 from app.audit import router as audit_router
 from app.authz import check_routes
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     feed = ChangeFeed(engine)
     app.state.change_feed = feed
     app.state.verifier = Verifier(engine, settings, feed)
+    app.state.bearer_cache = BearerCache(feed)
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -150,18 +150,18 @@ def record_validation(
     data: ValidationCreate,
     principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
     session: SessionDep,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> ValidationPublic:
+) -> Response:
     """Record what the citizen was seen doing. Send an Idempotency-Key to retry safely."""
-    passport = service.load(session, principal, passport_id)
+    # Locked from the first read: one statement fewer than locking it again afterwards.
+    passport = service.load(session, principal, passport_id, lock=True)
     validation, created = service.record_validation(
-        session, principal, passport, data, idempotency_key
+        session, principal, passport, data, idempotency_key, locked=True
     )
+    body = service.validation_public(session, validation.id or 0).model_dump()
     if not created:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    return service.validation_public(session, validation.id or 0)
+        return FastJSONResponse(body, headers={"Idempotent-Replayed": "true"})
+    return FastJSONResponse(body, status_code=status.HTTP_201_CREATED)
 
 
 class ImportRequest(BaseModel):

@@ -78,9 +78,15 @@ def can_see(session: Session, principal: Principal, passport: Passport) -> bool:
     return _granted(session, passport.id, principal.structure_ids)
 
 
-def load(session: Session, principal: Principal, passport_id: int) -> Passport:
-    """The passport, if this caller may see it; 404 otherwise, whether or not it exists."""
-    passport = session.get(Passport, passport_id)
+def load(
+    session: Session, principal: Principal, passport_id: int, *, lock: bool = False
+) -> Passport:
+    """The passport, if this caller may see it; 404 otherwise, whether or not it exists.
+
+    ``lock``: the row is read FOR UPDATE (PostgreSQL; SQLite's writing transactions hold the
+    database's one write lock already), for a write that must not race an erasure.
+    """
+    passport = session.get(Passport, passport_id, with_for_update=lock)
     if (
         passport is None
         or passport.erased_at is not None
@@ -388,13 +394,19 @@ def record_validation(
     passport: Passport,
     data: ValidationCreate,
     idempotency_key: str | None,
+    *,
+    locked: bool = False,
 ) -> tuple[Validation, bool]:
-    """Append a validation; a retry with the same Idempotency-Key returns the first one."""
+    """Append a validation; a retry with the same Idempotency-Key returns the first one.
+
+    ``locked``: the caller loaded the passport with ``load(..., lock=True)`` in this transaction.
+    """
     assert passport.id is not None and principal.account_id is not None
     # Lock the passport row for the rest of the transaction, so an erasure running at the same
     # moment either comes first (and the passport is gone) or waits (and blanks this evidence).
-    session.flush()  # refresh() would drop changes not yet written
-    session.refresh(passport, with_for_update=True)
+    if not locked:
+        session.flush()  # refresh() would drop changes not yet written
+        session.refresh(passport, with_for_update=True)
     if passport.erased_at is not None:
         raise NotFound("No such passport.", code="unknown_passport")
     if idempotency_key:
