@@ -29,7 +29,7 @@ from app.core.db import create_db_engine, metadata
 from app.core.migrations import upgrade
 from app.core.settings import Environment, Settings
 from app.main import create_app
-from app.passports.service import READS
+from app.passports.service import READS, VIEWS
 
 BACKEND = os.environ.get("PASSEPORT_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get(
@@ -196,6 +196,7 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     # Ids are reused once tables are emptied: forget the readings of the previous test.
     READS.clear()
+    VIEWS.clear()
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             if table.name not in REFERENCE_TABLES:

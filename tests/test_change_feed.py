@@ -61,7 +61,13 @@ def test_revocation_and_retirement_reach_the_other_process_at_its_next_request(
         a = stack.enter_context(httpx.Client(base_url=one.url, timeout=30))
         b = stack.enter_context(httpx.Client(base_url=other.url, timeout=30))
 
+        view = f"/api/v1/passports/{world.passport.id}"
+        assert b.get(view, headers=headers).json()["validations"] == []  # kept in B's memory
         kept = _issue(a, world, headers)
+        # Recorded through A: B's next view shows it (the passport's activity date moved).
+        assert [v["skill_code"] for v in b.get(view, headers=headers).json()["validations"]] == [
+            "pp:PP-06"
+        ]
         revoked = _issue(a, world, headers)
         # Both processes now hold the snapshot and the bits in memory.
         for client in (a, b):

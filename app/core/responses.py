@@ -16,5 +16,9 @@ class FastJSONResponse(JSONResponse):
     keeps its ``response_model`` for the documentation; FastAPI then does not validate again.
     """
 
-    def render(self, content: Any) -> bytes:
+    @staticmethod
+    def dumps(content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+
+    def render(self, content: Any) -> bytes:
+        return self.dumps(content)

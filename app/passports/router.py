@@ -11,6 +11,7 @@ from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cooki
 from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
+from app.core.changes import TRUST
 from app.core.db import transaction
 from app.core.responses import FastJSONResponse
 from app.core.time import utcnow
@@ -93,6 +94,16 @@ class AccessLogEntry(BaseModel):
     structure: str | None
 
 
+def _view_response(request: Request, session: SessionDep, passport: Passport) -> Response:
+    """The passport's view, serialised once per change of the passport (service.ViewCache)."""
+    revision = request.app.state.change_feed.version(TRUST)
+    body = service.VIEWS.get(passport, revision)
+    if body is None:
+        body = FastJSONResponse.dumps(service.view(session, passport))
+        service.VIEWS.put(passport, revision, body)
+    return Response(body, media_type="application/json")
+
+
 def _grant_public(access: AccessGrant) -> GrantPublic:
     return GrantPublic.model_validate(access, from_attributes=True)
 
@@ -127,6 +138,7 @@ def find_passports(
 
 @router.get("/passports/{passport_id}", response_model=PassportView)
 def read_passport(
+    request: Request,
     passport_id: Id,
     principal: Annotated[Principal, authorize(PASSPORT_READ)],
     session: SessionDep,
@@ -136,7 +148,7 @@ def read_passport(
     (repeated views by the same reader are one entry of the journal, with a count)."""
     passport = service.load(session, principal, passport_id)
     service.READS.record(engine, principal, passport_id, "passport.read")
-    return FastJSONResponse(service.view(session, passport))
+    return _view_response(request, session, passport)
 
 
 @router.post(
@@ -409,13 +421,16 @@ def citizen_logout(
 
 @router.get("/citizen/passport", response_model=PassportView)
 def citizen_passport(
-    principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep, engine: EngineDep
+    request: Request,
+    principal: Annotated[Principal, authorize(CITIZEN)],
+    session: SessionDep,
+    engine: EngineDep,
 ) -> Response:
     """My passport."""
     passport = service.load(session, principal, principal.passport_id or 0)
     assert passport.id is not None
     service.READS.record(engine, principal, passport.id, "passport.read")
-    return FastJSONResponse(service.view(session, passport))
+    return _view_response(request, session, passport)
 
 
 @router.post(

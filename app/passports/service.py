@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -651,6 +652,68 @@ def view(session: Session, passport: Passport) -> dict[str, Any]:
         "validations": history,
         "self_assessments": own,
     }
+
+
+class ViewCache:
+    """Passport views already serialised, per process, for the same passport unchanged.
+
+    A view is the same for every reader allowed to see it, and it changes only through a write
+    that is journaled, which moves the passport's ``last_activity_at`` (in the row ``load`` reads
+    anyway): the entry holds while that date, the passport's own fields and the change feed's
+    ``trust`` version (skill labels) are the same, for ``max_age`` seconds at most (a renamed
+    mediator or structure shows within that time; an erased passport's view leaves memory by
+    then too). A mediator's page reloaded nine times costs one view and eight lookups.
+    """
+
+    def __init__(self, size: int = 256, max_age: float = 60.0, max_bytes: int = 512_000) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._max_age = max_age
+        self._max_bytes = max_bytes
+        self._entries: dict[int, tuple[tuple[Any, ...], float, bytes]] = {}
+
+    @staticmethod
+    def _stamp(passport: Passport, revision: Any) -> tuple[Any, ...]:
+        return (
+            revision,
+            passport.last_activity_at,
+            passport.number,
+            passport.first_name,
+            passport.last_name,
+            passport.birth_year,
+            passport.territory_id,
+        )
+
+    def get(self, passport: Passport, revision: Any) -> bytes | None:
+        assert passport.id is not None
+        entry = self._entries.get(passport.id)
+        if entry is None:
+            return None
+        stamp, stored, body = entry
+        if stamp != self._stamp(passport, revision) or time.monotonic() - stored >= self._max_age:
+            return None
+        return body
+
+    def put(self, passport: Passport, revision: Any, body: bytes) -> None:
+        assert passport.id is not None
+        if len(body) > self._max_bytes:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries = {
+                    k: v for k, v in self._entries.items() if now - v[1] < self._max_age
+                }
+                if len(self._entries) >= self._size:
+                    self._entries.clear()
+            self._entries[passport.id] = (self._stamp(passport, revision), now, body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+VIEWS = ViewCache()
 
 
 # --- sharing -------------------------------------------------------------------------------------
