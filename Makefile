@@ -57,8 +57,13 @@ typecheck:
 pytest:
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
+# wrk is the load generator (an httpx loop measured its own speed, not the server's): installed
+# through apt-get when run as root, otherwise one line naming the command.
 bench: install-dev
-	$(BIN)/python -m bench.run
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; } \
+		|| { echo "wrk is needed: run \`apt-get install -y wrk\` as root (Debian), then make bench"; exit 1; }
+	$(BIN)/python -m bench.run --database sqlite --database postgres --check-targets $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -16,10 +16,12 @@ from fastapi import FastAPI
 from app import __version__, web
 from app.accounts import oidc_router
 from app.accounts import router as accounts_router
+from app.accounts.authn import BearerCache
 from app.api import health
 from app.audit import router as audit_router
 from app.audit import service as audit
 from app.authz import check_routes
+from app.core.changes import ChangeFeed
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             await pruner
         await refresher.stop(trust_refresher)
         await tally.stop(flusher, engine)
+        feed.close()
         engine.dispose()
 
     app = FastAPI(
@@ -83,7 +86,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     app.state.write_gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
     app.state.framework_cache = FrameworkCache(engine, settings.framework_recheck_seconds)
-    app.state.verifier = Verifier(engine, settings)
+    # What changed in the database, learnt without a query per request (app/core/changes.py).
+    feed = ChangeFeed(engine)
+    app.state.change_feed = feed
+    app.state.verifier = Verifier(engine, settings, feed)
+    app.state.bearer_cache = BearerCache(feed)
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -10,6 +10,7 @@ from app.accounts.models import (
 )
 from app.accounts.oidc_models import OidcLogin
 from app.audit.models import AuditEvent
+from app.core.changes import ChangeCounter
 from app.core.ratelimit import RateLimitBucket
 from app.credentials.keys import SigningKey
 from app.credentials.models import Credential, StatusListRow
@@ -40,6 +41,7 @@ __all__ = [
     "Account",
     "ApiToken",
     "AuditEvent",
+    "ChangeCounter",
     "CitizenLink",
     "CitizenSession",
     "Credential",

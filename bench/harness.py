@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import math
 import os
+import resource
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,8 +75,9 @@ class Scenario:
     description: str = ""
     setup: SetupHook | None = None
     body: BodyFactory | None = None
-    # The lowest acceptable scenario_rps / baseline_rps, when the scenario has a target.
-    min_rps_ratio: float | None = None
+    # The lowest acceptable scenario_rps / baseline_rps, when the scenario has a target: one for
+    # every database, or one per database ("sqlite", "postgres").
+    min_rps_ratio: float | Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -336,9 +340,9 @@ class LoadConfig:
     concurrency: int = 32
     duration_s: float = 5.0
     rounds: int = 3
-    # A bound on each measurement besides its duration, so that a very fast path cannot run away.
-    max_requests: int = 1_000_000
     warmup_s: float = 1.0
+    # wrk's threads: one outruns a server process; each one more takes a core from the server.
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -407,67 +411,151 @@ def process_group_cpu_s(pgid: int) -> float | None:
 
 CpuProbe = Callable[[], float | None]
 
+# What wrk's ``done`` hook prints, one line, for us to parse.
+_WRK_MARK = "WRK-RESULT "
+_WRK_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "%s%d %d %d %d %d %d %d %d %d\\n", "{mark}", summary.requests, summary.duration,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def wrk_command() -> str:
+    """The wrk executable, or a BenchError naming the command that installs it."""
+    found = shutil.which("wrk")
+    if found is None:
+        raise BenchError(
+            "wrk is needed as the load generator: `apt-get install -y wrk` (Debian), or `make "
+            "bench`, which installs it when run as root"
+        )
+    return found
+
+
+def _lua_string(text: str) -> str:
+    # A long bracket whose level no "]=...=]" in the text can close early.
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
+def wrk_script(plan: _Plan, *, bodies: int = 12) -> str:
+    """The Lua script that makes wrk send the plan's requests and print the figures we parse.
+
+    A scenario without a body is one fixed request, built once by wrk. A scenario with a body
+    cycles through the first ``bodies`` bodies of its factory (writes stay varied, the request
+    costs wrk almost nothing to make).
+    """
+    lines = [f"wrk.method = {_lua_string(plan.scenario.method)}"]
+    for name, value in plan.context.headers.items():
+        lines.append(f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}")
+    factory = plan.scenario.body
+    if factory is not None:
+        lines.append('wrk.headers["Content-Type"] = "application/json"')
+        made = [json.dumps(factory(plan.context, next(plan.indices))) for _ in range(bodies)]
+        lines.append("local bodies = {" + ", ".join(_lua_string(b) for b in made) + "}")
+        lines.append("local n = 0")
+        lines.append(
+            "request = function()\n  n = n % #bodies + 1\n"
+            "  return wrk.format(nil, nil, nil, bodies[n])\nend"
+        )
+    lines.append(_WRK_DONE.replace("{mark}", _WRK_MARK))
+    return "\n".join(lines) + "\n"
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
 
 async def measure(
-    clients: Sequence[httpx.AsyncClient],
+    base_url: str,
     plan: _Plan,
     *,
     duration_s: float,
-    max_requests: int,
+    concurrency: int,
+    threads: int,
+    workdir: Path,
     server_cpu: CpuProbe | None = None,
 ) -> Measurement:
-    """Keep ``len(clients)`` requests in flight, each worker on its own client and connection."""
-    latencies: list[float] = []
-    errors = 0
-    first_error: str | None = None
-    issued = 0
-    expected = plan.scenario.expected_status
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal issued, errors, first_error
-        # The counter needs no lock: the event loop switches tasks only at the await.
-        while issued < max_requests and time.perf_counter() < deadline:
-            issued += 1
-            sent = time.perf_counter()
-            try:
-                response = await plan.send(client, next(plan.indices))
-            except httpx.HTTPError as exc:
-                problem: str | None = f"{type(exc).__name__}: {exc}"
-            else:
-                status = response.status_code
-                problem = None if status == expected else f"status {status}, expected {expected}"
-            if problem is None:
-                latencies.append(time.perf_counter() - sent)
-            else:
-                errors += 1
-                first_error = first_error or problem
-
+    """Keep ``concurrency`` requests in flight with wrk for ``duration_s`` (whole seconds)."""
+    script = workdir / f"wrk-{plan.scenario.name}.lua"
+    script.write_text(wrk_script(plan))
+    seconds = max(1, round(duration_s))
+    command = [
+        wrk_command(),
+        f"-t{min(threads, concurrency)}",
+        f"-c{concurrency}",
+        f"-d{seconds}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        base_url + plan.path,
+    ]
     probe = server_cpu or (lambda: None)
     server_started = probe()
-    cpu_started = time.process_time()
+    cpu_started = _children_cpu_s()
     started = time.perf_counter()
-    deadline = started + duration_s
-    await asyncio.gather(*(worker(client) for client in clients))
+    proc = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await proc.communicate()
     elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
     server_ended = probe()
+    cpu = _children_cpu_s() - cpu_started
+    text = output.decode(errors="replace")
+    line = next((x for x in text.splitlines() if x.startswith(_WRK_MARK)), None)
+    if proc.returncode != 0 or line is None:
+        raise BenchError(f"wrk failed (exit {proc.returncode}):\n{_tail(text)}")
+    requests, duration_us, *errs, p50_us, p99_us = (int(x) for x in line.split()[1:])
+    connect, read, write, status, timeout = errs
+    errors = connect + read + write + status + timeout
+    wrk_elapsed = duration_us / 1e6 if duration_us else elapsed
     server_cpu_s = (
         server_ended - server_started
         if server_started is not None and server_ended is not None
         else None
     )
-    latencies.sort()
+    first_error = None
+    if errors:
+        first_error = (
+            f"wrk: {status} answers >= 400, {timeout} timeouts, "
+            f"{connect + read + write} socket errors"
+        )
     return Measurement(
         scenario=plan.scenario.name,
-        ok=len(latencies),
+        # wrk counts every answer in requests, the errors among them.
+        ok=max(0, requests - status),
         errors=errors,
-        elapsed_s=elapsed,
-        p50_ms=percentile(latencies, 0.50) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
+        elapsed_s=wrk_elapsed,
+        p50_ms=p50_us / 1000,
+        p99_ms=p99_us / 1000,
         client_cpu=cpu / elapsed if elapsed > 0 else 0.0,
         server_cpu_s=server_cpu_s,
         first_error=first_error,
     )
+
+
+async def check_answer(client: httpx.AsyncClient, plan: _Plan) -> None:
+    """One request through httpx before the load: wrk counts a wrong 2xx or 3xx as success."""
+    body = plan.scenario.body
+    response = await client.request(
+        plan.scenario.method,
+        plan.path,
+        headers=plan.context.headers,
+        json=body(plan.context, next(plan.indices)) if body is not None else None,
+    )
+    if response.status_code != plan.scenario.expected_status:
+        raise BenchError(
+            f"{plan.scenario.name}: {plan.scenario.method} {plan.path} gave "
+            f"{response.status_code}, expected {plan.scenario.expected_status}: "
+            f"{response.text[:300]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -546,8 +634,15 @@ class Comparison:
         return [_ratio(s.rps, b.rps) for s, b in pairs]
 
     @property
-    def meets_target(self) -> bool | None:
+    def target(self) -> float | None:
         target = self.scenario.min_rps_ratio
+        if target is None or isinstance(target, float | int):
+            return target
+        return target.get(self.database)
+
+    @property
+    def meets_target(self) -> bool | None:
+        target = self.target
         return None if target is None else self.rps_ratio >= target
 
 
@@ -580,38 +675,30 @@ async def run_scenarios(
     host a neighbour's burst then moves both figures and mostly cancels out of the ratio.
     """
     say = progress or (lambda _: None)
-    async with contextlib.AsyncExitStack() as stack:
-        # One client, hence one connection, per worker: httpx's shared pool costs more CPU per
-        # request as concurrency grows (about half the throughput at 32), and the load generator
-        # is what limits the figures on a small machine. trust_env=False: no proxy taken from the
-        # environment may route the load off 127.0.0.1.
-        clients = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(
-                    base_url=base_url,
-                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                    timeout=30.0,
-                    trust_env=False,
-                )
-            )
-            for _ in range(config.concurrency)
-        ]
-        base_plan = await _prepare(baseline, clients[0], database_url)
-        plans = [await _prepare(s, clients[0], database_url) for s in scenarios]
+    workdir = Path(tempfile.mkdtemp(prefix="passeport-wrk-"))
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30.0, trust_env=False) as client:
+            base_plan = await _prepare(baseline, client, database_url)
+            plans = [await _prepare(s, client, database_url) for s in scenarios]
+            for plan in [base_plan, *plans]:
+                await check_answer(client, plan)
 
         async def run(plan: _Plan, duration_s: float) -> Measurement:
             return await measure(
-                clients,
+                base_url,
                 plan,
                 duration_s=duration_s,
-                max_requests=config.max_requests,
+                concurrency=config.concurrency,
+                threads=config.threads,
+                workdir=workdir,
                 server_cpu=server_cpu,
             )
 
-        for plan in [base_plan, *plans]:
-            say(f"[{database}] warm-up {plan.scenario.name}")
-            # Opens the connections and fills the server's caches; not counted.
-            await run(plan, config.warmup_s)
+        if config.warmup_s > 0:
+            for plan in [base_plan, *plans]:
+                say(f"[{database}] warm-up {plan.scenario.name}")
+                # Opens the connections and fills the server's caches; not counted.
+                await run(plan, config.warmup_s)
 
         base_runs: list[Measurement] = []
         paired: dict[str, list[Measurement]] = {s.name: [] for s in scenarios}
@@ -629,6 +716,9 @@ async def run_scenarios(
                 base_runs.append(pair[0])
                 paired[plan.scenario.name].append(pair[0])
                 runs[plan.scenario.name].append(pair[1])
+
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
     base_summary = Summary(baseline.name, tuple(base_runs))
     comparisons = [

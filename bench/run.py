@@ -59,12 +59,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=DATABASES,
         help="repeatable, each gets its own server and database; default: sqlite",
     )
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument(
+        "--duration", type=float, default=5.0, help="seconds per measurement (wrk: whole seconds)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="baseline/scenario rounds")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
-        "--max-requests", type=int, default=1_000_000, help="cap per measurement, besides duration"
+        "--threads", type=int, default=1, help="wrk threads (each takes CPU from the server)"
     )
     parser.add_argument("--warmup", type=float, default=1.0, help="uncounted seconds per scenario")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
@@ -92,7 +94,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ("--rounds", args.rounds),
         ("--concurrency", args.concurrency),
         ("--workers", args.workers),
-        ("--max-requests", args.max_requests),
+        ("--threads", args.threads),
     ):
         if value <= 0:
             parser.error(f"{name} must be positive")
@@ -210,7 +212,7 @@ def _row(kind: str, label: str, summary: Summary, comparison: Comparison | None)
     }
     if comparison is not None:
         per_round = comparison.round_rps_ratios
-        target = comparison.scenario.min_rps_ratio
+        target = comparison.target
         verdict = "met" if comparison.meets_target else "MISSED"
         row |= {
             "rps ratio": _fmt(comparison.rps_ratio, 2),
@@ -291,8 +293,9 @@ def as_json(
             "concurrency": config.concurrency,
             "duration_s": config.duration_s,
             "rounds": config.rounds,
-            "max_requests": config.max_requests,
             "warmup_s": config.warmup_s,
+            "threads": config.threads,
+            "load_generator": "wrk",
             "workers": args.workers,
         },
         "databases": {
@@ -311,7 +314,7 @@ def as_json(
                         "server_cost_ratio": _round(c.server_cost_ratio),
                         "round_rps_ratios": [_round(r) for r in c.round_rps_ratios],
                         "paired_baseline": _summary(c.baseline),
-                        "min_rps_ratio": c.scenario.min_rps_ratio,
+                        "min_rps_ratio": c.target,
                         "meets_target": c.meets_target,
                     }
                     for c in comparisons
@@ -342,8 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency=args.concurrency,
         duration_s=args.duration,
         rounds=args.rounds,
-        max_requests=args.max_requests,
         warmup_s=args.warmup,
+        threads=args.threads,
     )
     started = datetime.now().astimezone().isoformat(timespec="seconds")
     host = machine()

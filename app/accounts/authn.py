@@ -9,8 +9,9 @@ it by themselves).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from fastapi import Request, Response
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ from app.accounts.models import Account, ApiToken, Role, StructureMembership, We
 from app.accounts.principal import ANONYMOUS, CallerKind, Principal
 from app.accounts.security import csrf_matches, token_hash
 from app.audit import service as audit
+from app.core.changes import ACCOUNT, ChangeFeed
 from app.core.db import transaction
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.settings import Settings
@@ -46,6 +48,8 @@ class _Found:
     principal: Principal
     touch_session: int | None = None
     citizen: bool = False
+    # A bearer token's expiry (for the cache).
+    expires_at: datetime | None = None
 
 
 def set_session_cookie(
@@ -108,7 +112,10 @@ def _from_bearer(session: Session, raw: str, address: str | None) -> _Found:
     account = session.get(Account, token.account_id)
     if account is None or not account.is_active:
         raise _TokenRefused("account_disabled", token.account_id)
-    return _Found(_principal_for(session, account, address=address, token=token))
+    return _Found(
+        _principal_for(session, account, address=address, token=token),
+        expires_at=aware(token.expires_at),
+    )
 
 
 def _from_cookie(
@@ -159,25 +166,81 @@ def _from_citizen_cookie(
     return _Found(principal, touch, citizen=True)
 
 
+class BearerCache:
+    """Principals of API tokens recently accepted, per process, so that a busy API client costs
+    no authentication query per request.
+
+    An entry holds while the change feed's ``account`` topic has not moved (a token revoked, its
+    scopes or expiry changed, an account disabled or its role, territory or structures changed:
+    the next request of any process sees it, app/core/changes.py), before the token's expiry, and
+    for ``max_age`` seconds at most. Keyed by the token's hash, never the token.
+    """
+
+    def __init__(self, feed: ChangeFeed, max_age: float = 60.0, size: int = 10_000) -> None:
+        self._feed = feed
+        self._max_age = max_age
+        self._size = size
+        self._entries: dict[str, tuple[Principal, datetime, int, float]] = {}
+
+    def revision(self) -> int:
+        return self._feed.version(ACCOUNT)
+
+    def get(self, hashed: str) -> Principal | None:
+        entry = self._entries.get(hashed)
+        if entry is None:
+            return None
+        principal, expires_at, revision, stored = entry
+        if (
+            revision != self._feed.version(ACCOUNT)
+            or time.monotonic() - stored >= self._max_age
+            or expires_at <= utcnow()
+        ):
+            self._entries.pop(hashed, None)
+            return None
+        return principal
+
+    def put(self, hashed: str, principal: Principal, expires_at: datetime, revision: int) -> None:
+        if revision != self._feed.version(ACCOUNT):
+            return  # something changed while we looked it up: not kept
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[hashed] = (principal, expires_at, revision, time.monotonic())
+
+
+def _bearer_raw(authorization: str) -> str:
+    scheme, _, raw = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        raise Unauthenticated(
+            "Send an API token as `Authorization: Bearer pn_…`.",
+            code="invalid_token",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
+        )
+    return raw.strip()
+
+
 def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
     """The caller of this request; ANONYMOUS when it presents nothing valid."""
     address = client_address(request)
     authorization = request.headers.get("authorization", "")
     cookie = request.cookies.get(SESSION_COOKIE)
     citizen_cookie = request.cookies.get(CITIZEN_COOKIE)
+    cache: BearerCache | None = getattr(request.app.state, "bearer_cache", None)
+    hashed = revision = None
+    if authorization:
+        raw = _bearer_raw(authorization)
+        if cache is not None:
+            hashed = token_hash(raw)
+            known = cache.get(hashed)
+            if known is not None:
+                return replace(known, client_address=address)
+            revision = cache.revision()
     try:
         with transaction(engine, write=False) as session:
             if authorization:
-                scheme, _, raw = authorization.partition(" ")
-                if scheme.lower() != "bearer" or not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
-                    raise Unauthenticated(
-                        "Send an API token as `Authorization: Bearer pn_…`.",
-                        code="invalid_token",
-                        headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
-                    )
-                found: _Found | tuple[str, int | None] | None = _from_bearer(
-                    session, raw.strip(), address
-                )
+                found: _Found | tuple[str, int | None] | None = _from_bearer(session, raw, address)
+                if cache is not None and hashed is not None and revision is not None:
+                    assert isinstance(found, _Found) and found.expires_at is not None
+                    cache.put(hashed, found.principal, found.expires_at, revision)
             elif cookie:
                 found = (
                     _from_cookie(session, cookie, address, settings)

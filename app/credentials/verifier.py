@@ -1,14 +1,19 @@
 """Verification on this instance: who is trusted, with which keys, and the revocation bits.
 
 ``POST /api/v1/verify`` is the one public route that anyone may call as often as they like, so
-what it needs is kept in memory per process (:class:`TrustedIssuers`) and each request costs the
-pipeline of app/credentials/format.py plus two small SQL statements on one connection:
+what it needs is kept in memory per process and, in steady state, a request costs the pipeline of
+app/credentials/format.py and no SQL at all:
 
-- a *revision* of the trust data (counts, latest ids and extreme kids of territories and signing
-  keys, all read from indexes), so that a key rotated or retired by another process or replica
-  (``passeport keys retire``) counts at the very next request, not after a cache delay;
-- the one status byte the credential points into, read with ``substr`` from the stored list rather
-  than loading and decoding the 16 KiB list.
+- the trust snapshot (:class:`TrustedIssuers`: territories, their published keys, the trust
+  store, the skills' labels) and the revocation bits of the lists kept here (:class:`LocalStatus`)
+  are rebuilt when the change feed (app/core/changes.py) says that their tables changed, in any
+  process or replica: PostgreSQL's LISTEN/NOTIFY, SQLite's ``PRAGMA data_version``, both fed by
+  the triggers of migration 0020. A key rotated or retired (``passeport keys retire``) or a
+  credential revoked through another process counts at the next request once the change is known;
+  on SQLite that is exact (the pragma reads the file's change counter), on PostgreSQL it is as
+  soon as the notification arrives (well under a millisecond on one host);
+- a periodic rebuild (every 60 s, and when a rotated key stops being published) is kept as a
+  safety net.
 
 The trust set is this instance's own territories plus the trust store (issuers of other
 instances pinned by an admin or imported from the federation's trust list, docs/federation.md),
@@ -31,6 +36,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.core.changes import CREDENTIAL, STATUS, TRUST, ChangeFeed
 from app.core.settings import Settings
 from app.core.time import aware, utcnow
 from app.credentials import format as fmt
@@ -63,7 +69,8 @@ STALE_TRUST_LIST = "stale_trust_list"
 
 @dataclass(frozen=True)
 class Snapshot:
-    revision: tuple[Any, ...]
+    # The change feed's trust version it was built at.
+    revision: Any
     issuers: Mapping[str, Issuer]
     labels: Mapping[str, tuple[str, str]]
     # The first moment a published key stops being published by the passage of time alone
@@ -87,30 +94,25 @@ def status_uri(issuer_url: str) -> str:
     return f"{issuer_url}/status/{LIST_ID}"
 
 
-_REVISION = sa.text(
-    "SELECT (SELECT count(*) FROM territory), (SELECT coalesce(max(id), 0) FROM territory),"
-    " (SELECT count(*) FROM signing_key), (SELECT coalesce(max(id), 0) FROM signing_key),"
-    " (SELECT count(rotated_at) FROM signing_key), (SELECT count(retired_at) FROM signing_key),"
-    " (SELECT min(kid) FROM signing_key), (SELECT max(kid) FROM signing_key),"
-    " (SELECT count(*) FROM skill),"
-    " (SELECT count(*) FROM trusted_issuer), (SELECT coalesce(max(id), 0) FROM trusted_issuer),"
-    " (SELECT max(updated_at) FROM trusted_issuer), (SELECT max(sequence) FROM held_trust_list)"
-)
-_STATUS_BYTE = sa.text(
-    "SELECT substr(bits, :pos, 1) FROM status_list"
-    " WHERE territory_id = :territory AND list_id = :list"
-)
+_LOCAL_BITS = sa.text("SELECT territory_id, bits FROM status_list WHERE list_id = :list")
+
+
+class NeedsIO(Exception):
+    """Raised by :meth:`Verifier.verify` with ``allow_io=False`` when the memory is not enough
+    (a snapshot to rebuild, a remote issuer's status list to read or fetch): call it again where
+    blocking is allowed."""
 
 
 class TrustedIssuers:
-    """The issuers this process accepts, rebuilt when the trust data's revision changes.
+    """The issuers this process accepts, rebuilt when the change feed's ``trust`` topic moves.
 
-    A territory's name is refreshed at least every ``max_age`` seconds: a rename is not in the
-    revision, and a name a few seconds old on a verdict harms nobody.
+    A territory's name is refreshed at least every ``max_age`` seconds (a safety net too: the
+    whole snapshot is rebuilt then, feed or not).
     """
 
-    def __init__(self, engine: Engine, max_age: float = 60.0) -> None:
+    def __init__(self, engine: Engine, feed: ChangeFeed, max_age: float = 60.0) -> None:
         self._engine = engine
+        self._feed = feed
         self._max_age = max_age
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -118,26 +120,39 @@ class TrustedIssuers:
     def invalidate(self) -> None:
         self._snapshot = None
 
-    def current(self, connection: sa.Connection) -> Snapshot:
-        revision = tuple(connection.execute(_REVISION).one())
+    def peek(self) -> Snapshot | None:
+        """The snapshot if it is still good, without any I/O; None when it must be rebuilt."""
+        snapshot = self._snapshot
+        if snapshot is not None and self._fresh(snapshot, self._feed.version(TRUST)):
+            return snapshot
+        return None
+
+    def current(self, connection: sa.Connection | None = None) -> Snapshot:
+        """The snapshot, rebuilt first if needed (on ``connection``, or on one of its own)."""
+        revision = self._feed.version(TRUST)
         snapshot = self._snapshot
         if snapshot is not None and self._fresh(snapshot, revision):
             return snapshot
         with self._lock:
             snapshot = self._snapshot
             if snapshot is None or not self._fresh(snapshot, revision):
-                snapshot = self._load(connection, revision)
+                if connection is not None:
+                    snapshot = self._load(connection, revision)
+                else:
+                    with self._engine.connect() as own:
+                        snapshot = self._load(own, revision)
+                        own.rollback()
                 self._snapshot = snapshot
             return snapshot
 
-    def _fresh(self, snapshot: Snapshot, revision: tuple[Any, ...]) -> bool:
+    def _fresh(self, snapshot: Snapshot, revision: Any) -> bool:
         return (
             snapshot.revision == revision
             and time.monotonic() - snapshot.loaded_at < self._max_age
             and (snapshot.expires_at is None or utcnow() < snapshot.expires_at)
         )
 
-    def _load(self, connection: sa.Connection, revision: tuple[Any, ...]) -> Snapshot:
+    def _load(self, connection: sa.Connection, revision: Any) -> Snapshot:
         now = utcnow()
         issuers: dict[str, Issuer] = {}
         expires_at: datetime | None = None
@@ -186,28 +201,107 @@ class TrustedIssuers:
         return Snapshot(revision, issuers, labels, expires_at, held)
 
 
-def local_revoked(connection: sa.Connection, issuer: Issuer, uri: str, idx: int) -> bool | None:
+class LocalStatus:
+    """The revocation bits of the lists kept in this database, in memory, per territory.
+
+    Reloaded (one statement, 16 KiB a territory) when the change feed's ``status`` topic moves,
+    so a revocation committed by any process counts at the next verification.
+    """
+
+    def __init__(self, engine: Engine, feed: ChangeFeed, max_age: float = 60.0) -> None:
+        self._engine = engine
+        self._feed = feed
+        self._max_age = max_age
+        self._bits: Mapping[int, bytes] | None = None
+        self._revision: Any = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def peek(self) -> Mapping[int, bytes] | None:
+        revision = self._feed.version(STATUS)
+        if (
+            self._bits is not None
+            and revision == self._revision
+            and time.monotonic() - self._loaded_at < self._max_age
+        ):
+            return self._bits
+        return None
+
+    def current(self) -> Mapping[int, bytes]:
+        bits = self.peek()
+        if bits is not None:
+            return bits
+        with self._lock:
+            bits = self.peek()
+            if bits is None:
+                # The version is read before the rows: a change committed in between is seen
+                # again at the next call, never lost.
+                revision = self._feed.version(STATUS)
+                with self._engine.connect() as connection:
+                    rows = connection.execute(_LOCAL_BITS, {"list": LIST_ID}).all()
+                    connection.rollback()
+                bits = {int(territory): bytes(data) for territory, data in rows}
+                self._bits, self._revision = bits, revision
+                self._loaded_at = time.monotonic()
+            return bits
+
+
+def local_revoked(bits: Mapping[int, bytes], issuer: Issuer, uri: str, idx: int) -> bool | None:
     """The bit of a list kept in this database, or None when the list is not one of ours."""
     if issuer.territory_id is None or uri not in issuer.status_uris:
         return None
-    byte = connection.execute(
-        _STATUS_BYTE, {"pos": idx // 8 + 1, "territory": issuer.territory_id, "list": LIST_ID}
-    ).scalar_one_or_none()
-    if byte is None:
+    data = bits.get(issuer.territory_id)
+    if data is None:
         # No credential was ever revoked: the list row is made on first issuance.
         return False
-    if len(byte) != 1:
+    if idx // 8 >= len(data):
         return None  # past the end of the list: not an index we handed out
-    return bool(byte[0] >> (idx % 8) & 1)
+    return bool(data[idx // 8] >> (idx % 8) & 1)
+
+
+class TypedCodes:
+    """What typed codes name (the credential's QR text), remembered per process.
+
+    Forgotten whenever the change feed's ``credential`` topic moves (an erasure blanks a QR
+    text); bounded, and emptied when full. Only found codes are kept.
+    """
+
+    def __init__(self, feed: ChangeFeed, size: int = 4096) -> None:
+        self._feed = feed
+        self._size = size
+        self._texts: dict[str, str] = {}
+        self._revision: Any = None
+
+    def get(self, code: str) -> str | None:
+        revision = self._feed.version(CREDENTIAL)
+        if revision != self._revision:
+            self._texts, self._revision = {}, revision
+            return None
+        return self._texts.get(code)
+
+    def put(self, code: str, qr_text: str, revision: Any) -> None:
+        if revision != self._revision:
+            return  # learnt before a change: not kept
+        if len(self._texts) >= self._size:
+            self._texts = {}
+        self._texts[code] = qr_text
+
+    def revision(self) -> Any:
+        return self._feed.version(CREDENTIAL)
 
 
 class Verifier:
     """Verify QR texts for this instance and describe the verdict for people."""
 
-    def __init__(self, engine: Engine, settings: Settings | None = None) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings | None = None, feed: ChangeFeed | None = None
+    ) -> None:
         settings = settings or Settings(_env_file=None)
         self._engine = engine
-        self.trusted = TrustedIssuers(engine)
+        self.feed = feed or ChangeFeed(engine)
+        self.trusted = TrustedIssuers(engine, self.feed)
+        self.local_status = LocalStatus(engine, self.feed)
+        self.typed_codes = TypedCodes(self.feed)
         self.status_cache = StatusCache(
             engine,
             timeout=settings.federation_fetch_timeout_seconds,
@@ -215,40 +309,57 @@ class Verifier:
         )
         self._seen: Snapshot | None = None
 
-    def verify(self, qr_text: str) -> tuple[fmt.Verdict, Snapshot]:
-        with self._engine.connect() as connection:
-            snapshot = self.trusted.current(connection)
-            if snapshot is not self._seen:
-                self._seen = snapshot
-                self.status_cache.retain(
-                    {
-                        u
-                        for i in snapshot.issuers.values()
-                        if i.territory_id is None
-                        for u in i.status_uris
-                    }
-                )
+    def verify(self, qr_text: str, *, allow_io: bool = True) -> tuple[fmt.Verdict, Snapshot]:
+        """The verdict, from memory in steady state (no SQL, no network).
 
-            def issuer_keys(iss: str) -> Mapping[str, ECKey] | None:
-                issuer = snapshot.issuers.get(iss)
-                return issuer.keys if issuer is not None else None
+        With ``allow_io=False`` (the event loop's own thread), raises :class:`NeedsIO` instead of
+        reading the database or the network; the caller then runs it in a thread.
+        """
+        if allow_io:
+            snapshot = self.trusted.current()
+            bits = self.local_status.current()
+        else:
+            peeked, bits_peeked = self.trusted.peek(), self.local_status.peek()
+            if peeked is None or bits_peeked is None:
+                raise NeedsIO
+            snapshot, bits = peeked, bits_peeked
+        if snapshot is not self._seen:
+            self._seen = snapshot
+            self.status_cache.retain(
+                {
+                    u
+                    for i in snapshot.issuers.values()
+                    if i.territory_id is None
+                    for u in i.status_uris
+                }
+            )
 
-            def revoked(uri: str, idx: int) -> bool | None:
-                # Only reached once the signature held, so claims.iss is the signer.
-                issuer = next((i for i in snapshot.issuers.values() if uri in i.status_uris), None)
-                if issuer is None or not 0 <= idx < LIST_SIZE:
-                    return None
-                if issuer.territory_id is not None:
-                    return local_revoked(connection, issuer, uri, idx)
-                found = self.status_cache.lookup(issuer.iss, issuer.keys, uri, connection)
-                if found is None or idx >= found.size:
-                    return None
-                return found.get(idx) != 0
+        def issuer_keys(iss: str) -> Mapping[str, ECKey] | None:
+            issuer = snapshot.issuers.get(iss)
+            return issuer.keys if issuer is not None else None
 
-            verdict = fmt.verify(qr_text, keys=issuer_keys, now=int(time.time()), status=revoked)
-            connection.rollback()
-        # Lists fetched on the way are kept once this request's connection is back in the pool.
-        self.status_cache.store_pending()
+        def revoked(uri: str, idx: int) -> bool | None:
+            # Only reached once the signature held, so claims.iss is the signer.
+            issuer = next((i for i in snapshot.issuers.values() if uri in i.status_uris), None)
+            if issuer is None or not 0 <= idx < LIST_SIZE:
+                return None
+            if issuer.territory_id is not None:
+                return local_revoked(bits, issuer, uri, idx)
+            found = self.status_cache.peek(issuer.iss, issuer.keys, uri)
+            if found is None:
+                if not allow_io:
+                    raise NeedsIO
+                with self._engine.connect() as connection:
+                    found = self.status_cache.lookup(issuer.iss, issuer.keys, uri, connection)
+                    connection.rollback()
+            if found is None or idx >= found.size:
+                return None
+            return found.get(idx) != 0
+
+        verdict = fmt.verify(qr_text, keys=issuer_keys, now=int(time.time()), status=revoked)
+        if allow_io:
+            # Lists fetched on the way are kept once the connection is back in the pool.
+            self.status_cache.store_pending()
         return verdict, snapshot
 
 

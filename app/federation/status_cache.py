@@ -97,6 +97,14 @@ class StatusCache:
             return None
         return cached
 
+    def peek(
+        self, iss: str, keys: Mapping[str, ECKey], uri: str, now: float | None = None
+    ) -> StatusList | None:
+        """The issuer's list kept in memory while fresh, else None: no I/O at all."""
+        now = time.time() if now is None else now
+        cached = self._usable(self._memory.get(uri), iss, keys)
+        return cached.status_list if cached is not None and now < cached.fresh_until else None
+
     def lookup(
         self,
         iss: str,

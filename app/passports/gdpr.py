@@ -113,6 +113,9 @@ class ExportedGrant(BaseModel):
 
 class ExportedAccess(BaseModel):
     at: UtcDateTime
+    # A reader's repeated views are one entry: how many, and the latest (None: only one).
+    count: int = 1
+    last_at: UtcDateTime | None = None
     action: str
     actor_kind: str
     who: str | None
@@ -277,7 +280,13 @@ def _journal(session: Session, passport_id: int) -> list[ExportedAccess]:
     ).all()
     return [
         ExportedAccess(
-            at=entry.at, action=entry.action, actor_kind=entry.actor_kind, who=who, structure=where
+            at=entry.at,
+            count=entry.count,
+            last_at=entry.last_at,
+            action=entry.action,
+            actor_kind=entry.actor_kind,
+            who=who,
+            structure=where,
         )
         for entry, who, where in rows
     ]
@@ -420,7 +429,12 @@ def render_export_pdf(data: PassportExport) -> bytes:
         (34, 52, 46, 42),
         [
             (
-                _moment(e.at),
+                _moment(e.at)
+                + (
+                    f" jusqu'à {_moment(e.last_at)} ({e.count} fois)"
+                    if e.count > 1 and e.last_at
+                    else ""
+                ),
                 ACTIONS_FR.get(e.action, e.action),
                 e.who or ACTORS_FR.get(e.actor_kind, e.actor_kind),
                 e.structure or "",

@@ -138,6 +138,10 @@ class AccessLog(SQLModel, table=True):
     account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     structure_id: int | None = Field(default=None, foreign_key="structure.id")
     request_id: str | None = Field(default=None, max_length=64)
+    # Repeated reads by the same reader, nothing else journaled in between, are one entry: how
+    # many, and when the latest was (None: only one). Changes are always one entry each.
+    count: int = Field(default=1, sa_column_kwargs={"server_default": sa.text("1")})
+    last_at: datetime | None = Field(default=None, sa_type=TZ)
 
 
 class CitizenSession(SQLModel, table=True):

@@ -9,9 +9,11 @@ from pydantic import BaseModel, Field
 
 from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
 from app.accounts.principal import Principal
-from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep, WriteSessionDep
+from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
+from app.core.changes import TRUST
 from app.core.db import transaction
+from app.core.responses import FastJSONResponse
 from app.core.time import utcnow
 from app.core.validation import Email, NoNul, UtcDateTime
 from app.core.validation import Id as EntityId
@@ -86,10 +88,23 @@ class GrantPublic(BaseModel):
 
 class AccessLogEntry(BaseModel):
     at: UtcDateTime
+    # Repeated reads by the same reader: how many, and the latest (None when only one).
+    count: int = 1
+    last_at: UtcDateTime | None = None
     action: str
     actor_kind: str
     who: str | None
     structure: str | None
+
+
+def _view_response(request: Request, session: SessionDep, passport: Passport) -> Response:
+    """The passport's view, serialised once per change of the passport (service.ViewCache)."""
+    revision = request.app.state.change_feed.version(TRUST)
+    body = service.VIEWS.get(passport, revision)
+    if body is None:
+        body = FastJSONResponse.dumps(service.view(session, passport))
+        service.VIEWS.put(passport, revision, body)
+    return Response(body, media_type="application/json")
 
 
 def _grant_public(access: AccessGrant) -> GrantPublic:
@@ -126,14 +141,17 @@ def find_passports(
 
 @router.get("/passports/{passport_id}", response_model=PassportView)
 def read_passport(
+    request: Request,
     passport_id: Id,
     principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: WriteSessionDep,
-) -> PassportView:
-    """The passport: levels by competence, Premiers pas, history. The read is journaled."""
+    session: SessionDep,
+    engine: EngineDep,
+) -> Response:
+    """The passport: levels by competence, Premiers pas, history. The read is journaled
+    (repeated views by the same reader are one entry of the journal, with a count)."""
     passport = service.load(session, principal, passport_id)
-    service.journal(session, principal, passport, "passport.read")
-    return service.view(session, passport)
+    service.READS.record(engine, principal, passport_id, "passport.read")
+    return _view_response(request, session, passport)
 
 
 @router.post(
@@ -147,18 +165,18 @@ def record_validation(
     data: ValidationCreate,
     principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
     session: SessionDep,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> ValidationPublic:
+) -> Response:
     """Record what the citizen was seen doing. Send an Idempotency-Key to retry safely."""
-    passport = service.load(session, principal, passport_id)
+    # Locked from the first read: one statement fewer than locking it again afterwards.
+    passport = service.load(session, principal, passport_id, lock=True)
     validation, created = service.record_validation(
-        session, principal, passport, data, idempotency_key
+        session, principal, passport, data, idempotency_key, locked=True
     )
+    body = service.validation_public(session, validation.id or 0).model_dump()
     if not created:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    return service.validation_public(session, validation.id or 0)
+        return FastJSONResponse(body, headers={"Idempotent-Replayed": "true"})
+    return FastJSONResponse(body, status_code=status.HTTP_201_CREATED)
 
 
 class ImportRequest(BaseModel):
@@ -258,11 +276,12 @@ def renew_access_code(
 def passport_access_log(
     passport_id: Id,
     principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: WriteSessionDep,
+    session: SessionDep,
+    engine: EngineDep,
 ) -> list[AccessLogEntry]:
-    """Who read or changed this passport, and when."""
+    """Who read or changed this passport, and when (repeated reads: one entry, a count)."""
     passport = service.load(session, principal, passport_id)
-    service.journal(session, principal, passport, "access_log.read")
+    service.READS.record(engine, principal, passport_id, "access_log.read")
     return _log(session, passport)
 
 
@@ -323,7 +342,13 @@ def merge_passports(
 def _log(session: SessionDep, passport: Passport) -> list[AccessLogEntry]:
     return [
         AccessLogEntry(
-            at=entry.at, action=entry.action, actor_kind=entry.actor_kind, who=who, structure=where
+            at=entry.at,
+            count=entry.count,
+            last_at=entry.last_at,
+            action=entry.action,
+            actor_kind=entry.actor_kind,
+            who=who,
+            structure=where,
         )
         for entry, who, where in service.access_log(session, passport)
     ]
@@ -401,12 +426,16 @@ def citizen_logout(
 
 @router.get("/citizen/passport", response_model=PassportView)
 def citizen_passport(
-    principal: Annotated[Principal, authorize(CITIZEN)], session: WriteSessionDep
-) -> PassportView:
+    request: Request,
+    principal: Annotated[Principal, authorize(CITIZEN)],
+    session: SessionDep,
+    engine: EngineDep,
+) -> Response:
     """My passport."""
     passport = service.load(session, principal, principal.passport_id or 0)
-    service.journal(session, principal, passport, "passport.read")
-    return service.view(session, passport)
+    assert passport.id is not None
+    service.READS.record(engine, principal, passport.id, "passport.read")
+    return _view_response(request, session, passport)
 
 
 @router.post(

@@ -1,7 +1,8 @@
 """Passports and validations: open, find, record, withdraw, view, share, and the access journal.
 
 Every read or write of a passport goes through `load` (visibility: 404 when the caller may not
-see it) and leaves a row in the passport's access journal, in the same transaction.
+see it) and is journaled: a change by a row of the passport's access journal in the same
+transaction; a read through :class:`ReadJournal`, which coalesces a reader's repeated views.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -23,6 +27,7 @@ from app.accounts import security
 from app.accounts.models import Account, Role
 from app.accounts.principal import CallerKind, Principal
 from app.audit import service as audit
+from app.core.db import transaction
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.logging import current_request_id
 from app.core.time import aware, utcnow
@@ -30,12 +35,8 @@ from app.framework.models import FrameworkArea, Skill
 from app.passports import numbers
 from app.passports.models import AccessGrant, AccessLog, Method, Passport, Validation
 from app.passports.schemas import (
-    AreaView,
-    CompetenceLevel,
-    FirstStepView,
     PassportCreate,
     PassportSummary,
-    PassportView,
     ValidationCreate,
     ValidationPublic,
 )
@@ -80,9 +81,15 @@ def can_see(session: Session, principal: Principal, passport: Passport) -> bool:
     return _granted(session, passport.id, principal.structure_ids)
 
 
-def load(session: Session, principal: Principal, passport_id: int) -> Passport:
-    """The passport, if this caller may see it; 404 otherwise, whether or not it exists."""
-    passport = session.get(Passport, passport_id)
+def load(
+    session: Session, principal: Principal, passport_id: int, *, lock: bool = False
+) -> Passport:
+    """The passport, if this caller may see it; 404 otherwise, whether or not it exists.
+
+    ``lock``: the row is read FOR UPDATE (PostgreSQL; SQLite's writing transactions hold the
+    database's one write lock already), for a write that must not race an erasure.
+    """
+    passport = session.get(Passport, passport_id, with_for_update=lock)
     if (
         passport is None
         or passport.erased_at is not None
@@ -115,9 +122,7 @@ def ensure_holder(principal: Principal, passport: Passport) -> None:
         )
 
 
-def journal(session: Session, principal: Principal, passport: Passport, action: str) -> None:
-    """One row of the passport's access journal, and the activity date retention counts from."""
-    assert passport.id is not None
+def _actor(principal: Principal) -> tuple[str, int | None]:
     kind = {
         CallerKind.CITIZEN: "citizen",
         CallerKind.ACCOUNT: "admin" if principal.role is Role.TERRITORY_ADMIN else "mediator",
@@ -126,6 +131,13 @@ def journal(session: Session, principal: Principal, passport: Passport, action: 
     structure_id = None
     if principal.kind is CallerKind.ACCOUNT and len(principal.structure_ids) == 1:
         structure_id = next(iter(principal.structure_ids))
+    return kind, structure_id
+
+
+def journal(session: Session, principal: Principal, passport: Passport, action: str) -> None:
+    """One row of the passport's access journal, and the activity date retention counts from."""
+    assert passport.id is not None
+    kind, structure_id = _actor(principal)
     session.add(
         AccessLog(
             passport_id=passport.id,
@@ -137,6 +149,103 @@ def journal(session: Session, principal: Principal, passport: Passport, action: 
         )
     )
     passport.last_activity_at = utcnow()
+    # What comes next is no longer "the same reading" as what came before.
+    READS.forget(passport.id)
+
+
+#: Journaled reads that coalesce: the same reader's repeated views, nothing else in between.
+READ_ACTIONS = frozenset({"passport.read", "access_log.read"})
+#: A reading session: views further apart than this are separate entries.
+READ_SESSION = timedelta(minutes=30)
+#: The journal's entry for a reading is rewritten at most this often (count, latest time).
+READ_TOUCH = timedelta(seconds=60)
+
+
+@dataclass
+class _Reading:
+    log_id: int
+    written_at: datetime
+    # Views since the entry was last written, added to its count at the next write.
+    pending: int = 0
+
+
+class ReadJournal:
+    """Coalesced reads, so that a reader's page reloads do not bury what changed.
+
+    Per process, what each reader's latest reading entry is: a view within ``READ_TOUCH`` of its
+    last write is counted in memory only, with no write at all, so concurrent readers are not
+    queued behind a write (on SQLite, the one writer; on PostgreSQL, the row lock). Otherwise one
+    short transaction either extends the passport's latest entry (same reader, same action,
+    within ``READ_SESSION``) or adds one. Views counted in memory reach the journal at the
+    reader's next write; a process stopped meanwhile loses them from the count, never the entry.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._readings: dict[tuple[int, str, int | None, str], _Reading] = {}
+
+    def forget(self, passport_id: int) -> None:
+        with self._lock:
+            for key in [k for k in self._readings if k[0] == passport_id]:
+                del self._readings[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._readings.clear()
+
+    def record(self, engine: Engine, principal: Principal, passport_id: int, action: str) -> None:
+        kind, structure_id = _actor(principal)
+        key = (passport_id, kind, principal.account_id, action)
+        now = utcnow()
+        with self._lock:
+            reading = self._readings.get(key)
+            if reading is not None and now - reading.written_at < READ_TOUCH:
+                reading.pending += 1
+                return
+            pending = reading.pending if reading is not None else 0
+        with transaction(engine) as session:
+            latest = session.exec(
+                select(AccessLog)
+                .where(AccessLog.passport_id == passport_id)
+                .order_by(col(AccessLog.id).desc())
+                .limit(1)
+            ).first()
+            if (
+                latest is not None
+                and latest.action == action
+                and latest.actor_kind == kind
+                and latest.account_id == principal.account_id
+                and now - aware(latest.last_at or latest.at) < READ_SESSION
+            ):
+                latest.count += 1 + pending
+                latest.last_at = now
+                entry = latest
+            else:
+                entry = AccessLog(
+                    passport_id=passport_id,
+                    action=action,
+                    actor_kind=kind,
+                    account_id=principal.account_id,
+                    structure_id=structure_id,
+                    request_id=current_request_id(),
+                    count=1 + pending,
+                )
+                session.add(entry)
+                # Retention counts from the latest activity; a reading extended counts from
+                # its start, which is at most READ_SESSION earlier.
+                session.exec(
+                    update(Passport)
+                    .where(col(Passport.id) == passport_id)
+                    .values(last_activity_at=now)
+                )
+            session.flush()
+            assert entry.id is not None
+            log_id = entry.id
+        with self._lock:
+            self._readings[key] = _Reading(log_id, now)
+
+
+READS = ReadJournal()
 
 
 # --- opening and finding -------------------------------------------------------------------------
@@ -288,13 +397,19 @@ def record_validation(
     passport: Passport,
     data: ValidationCreate,
     idempotency_key: str | None,
+    *,
+    locked: bool = False,
 ) -> tuple[Validation, bool]:
-    """Append a validation; a retry with the same Idempotency-Key returns the first one."""
+    """Append a validation; a retry with the same Idempotency-Key returns the first one.
+
+    ``locked``: the caller loaded the passport with ``load(..., lock=True)`` in this transaction.
+    """
     assert passport.id is not None and principal.account_id is not None
     # Lock the passport row for the rest of the transaction, so an erasure running at the same
     # moment either comes first (and the passport is gone) or waits (and blanks this evidence).
-    session.flush()  # refresh() would drop changes not yet written
-    session.refresh(passport, with_for_update=True)
+    if not locked:
+        session.flush()  # refresh() would drop changes not yet written
+        session.refresh(passport, with_for_update=True)
     if passport.erased_at is not None:
         raise NotFound("No such passport.", code="unknown_passport")
     fingerprint = request_fingerprint(passport.id, data) if idempotency_key else None
@@ -485,8 +600,29 @@ def validation_public(session: Session, validation_id: int) -> ValidationPublic:
     return _public(row)
 
 
-def view(session: Session, passport: Passport) -> PassportView:
-    """The whole passport in a fixed number of queries, however many validations it holds."""
+def _plain(row: Any) -> dict[str, Any]:
+    """A validation as the API shows it (ValidationPublic's fields), from a plain row."""
+    return {
+        "id": row.id,
+        "skill_code": row.skill_code,
+        "skill_label_fr": row.skill_label_fr,
+        "level": row.level,
+        "method": row.method,
+        "evidence": row.evidence,
+        "observed_on": row.observed_on,
+        "mediator_name": row.mediator_name,
+        "structure_name": row.structure_name or row.source_structure,
+        "created_at": aware(row.created_at),
+        "withdrawn_at": aware(row.withdrawn_at) if row.withdrawn_at else None,
+        "withdrawal_reason": row.withdrawal_reason,
+        "source_issuer": row.source_issuer,
+    }
+
+
+def view(session: Session, passport: Passport) -> dict[str, Any]:
+    """The whole passport as PassportView's plain values, in a fixed number of queries however
+    many validations it holds: plain rows in, plain dicts out, no model built or validated (the
+    route serialises them once, with orjson)."""
     assert passport.id is not None
     rows = session.execute(
         _validation_rows()
@@ -509,16 +645,17 @@ def view(session: Session, passport: Passport) -> PassportView:
         select(_S.code, _S.label_fr).where(_S.framework_code == "pp").order_by(_S.position)
     ).all()
 
-    history: list[ValidationPublic] = []
-    own: list[ValidationPublic] = []
+    history: list[dict[str, Any]] = []
+    own: list[dict[str, Any]] = []
     best: dict[str, tuple[int, date]] = {}
     self_best: dict[str, int] = {}
     acquired: dict[str, date] = {}
+    self_assessment = Method.SELF_ASSESSMENT.value
     for row in rows:
-        public = _public(row)
+        public = _plain(row)
         # A Premiers pas skill counts for its CRCN competence, at its own level.
         competence = row.crcn_code if row.framework_code == "pp" else row.skill_code
-        if public.method is Method.SELF_ASSESSMENT:
+        if row.method == self_assessment:
             own.append(public)
             if competence and row.withdrawn_at is None:
                 self_best[competence] = max(self_best.get(competence, 0), row.level)
@@ -534,31 +671,93 @@ def view(session: Session, passport: Passport) -> PassportView:
             if current is None or (row.level, row.observed_on) > current:
                 best[competence] = (row.level, row.observed_on)
 
-    areas: dict[str, AreaView] = {}
+    areas: dict[str, dict[str, Any]] = {}
     for skill in crcn:
         view_area = areas.setdefault(
             skill.area_code,
-            AreaView(code=skill.area_code, label_fr=skill.area_label, competences=[]),
+            {"code": skill.area_code, "label_fr": skill.area_label, "competences": []},
         )
         if skill.code in best:
             level, since = best[skill.code]
-            view_area.competences.append(
-                CompetenceLevel(code=skill.code, label_fr=skill.label_fr, level=level, since=since)
+            view_area["competences"].append(
+                {"code": skill.code, "label_fr": skill.label_fr, "level": level, "since": since}
             )
     in_progress = [
         code for code, level in self_best.items() if level > best.get(code, (0, date.min))[0]
     ]
-    return PassportView(
-        passport=summary(session, passport),
-        areas=list(areas.values()),
-        premiers_pas=[
-            FirstStepView(code=s.code, label_fr=s.label_fr, acquired_on=acquired.get(s.code))
+    return {
+        "passport": summary(session, passport).model_dump(),
+        "areas": list(areas.values()),
+        "premiers_pas": [
+            {"code": s.code, "label_fr": s.label_fr, "acquired_on": acquired.get(s.code)}
             for s in first_steps
         ],
-        in_progress=sorted(in_progress),
-        validations=history,
-        self_assessments=own,
-    )
+        "in_progress": sorted(in_progress),
+        "validations": history,
+        "self_assessments": own,
+    }
+
+
+class ViewCache:
+    """Passport views already serialised, per process, for the same passport unchanged.
+
+    A view is the same for every reader allowed to see it, and it changes only through a write
+    that is journaled, which moves the passport's ``last_activity_at`` (in the row ``load`` reads
+    anyway): the entry holds while that date, the passport's own fields and the change feed's
+    ``trust`` version (skill labels) are the same, for ``max_age`` seconds at most (a renamed
+    mediator or structure shows within that time; an erased passport's view leaves memory by
+    then too). A mediator's page reloaded nine times costs one view and eight lookups.
+    """
+
+    def __init__(self, size: int = 256, max_age: float = 60.0, max_bytes: int = 512_000) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._max_age = max_age
+        self._max_bytes = max_bytes
+        self._entries: dict[int, tuple[tuple[Any, ...], float, bytes]] = {}
+
+    @staticmethod
+    def _stamp(passport: Passport, revision: Any) -> tuple[Any, ...]:
+        return (
+            revision,
+            passport.last_activity_at,
+            passport.number,
+            passport.first_name,
+            passport.last_name,
+            passport.birth_year,
+            passport.territory_id,
+        )
+
+    def get(self, passport: Passport, revision: Any) -> bytes | None:
+        assert passport.id is not None
+        entry = self._entries.get(passport.id)
+        if entry is None:
+            return None
+        stamp, stored, body = entry
+        if stamp != self._stamp(passport, revision) or time.monotonic() - stored >= self._max_age:
+            return None
+        return body
+
+    def put(self, passport: Passport, revision: Any, body: bytes) -> None:
+        assert passport.id is not None
+        if len(body) > self._max_bytes:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries = {
+                    k: v for k, v in self._entries.items() if now - v[1] < self._max_age
+                }
+                if len(self._entries) >= self._size:
+                    self._entries.clear()
+            self._entries[passport.id] = (self._stamp(passport, revision), now, body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+VIEWS = ViewCache()
 
 
 # --- sharing -------------------------------------------------------------------------------------

@@ -102,7 +102,11 @@ async function refreshJournal() {
     scroll: true,
     headers: [t("citizen.when"), t("citizen.what"), t("citizen.who")],
     rows: entries.map((e) => el("tr", { "data-action": e.action },
-      el("td", { text: formatDateTime(e.at) }),
+      el("td", { text: e.count > 1 && e.last_at
+        ? t("citizen.journal_repeated", {
+          at: formatDateTime(e.at), last: formatDateTime(e.last_at), count: e.count,
+        })
+        : formatDateTime(e.at) }),
       el("td", { text: actionLabel(e.action) }),
       el("td", { text: who(e) }))),
   }));

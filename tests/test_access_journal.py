@@ -1,0 +1,83 @@
+"""The access journal coalesces a reader's repeated views; what changes something stays apart."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from app.passports import service
+from app.passports.models import AccessLog
+from tests.factories import World, make_world
+
+
+def _journal(client: TestClient, world: World) -> list[dict[str, Any]]:
+    response = client.get(
+        f"/api/v1/passports/{world.passport.id}/access-log",
+        headers=world.headers["territory_admin"],
+    )
+    assert response.status_code == 200, response.text
+    return [e for e in response.json() if e["action"] != "access_log.read"]
+
+
+def _read(client: TestClient, world: World, who: str = "mediator_of_structure") -> None:
+    response = client.get(f"/api/v1/passports/{world.passport.id}", headers=world.headers[who])
+    assert response.status_code == 200, response.text
+
+
+def test_repeated_views_are_one_entry_and_a_change_is_its_own(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    world = make_world(engine)
+    for _ in range(9):
+        _read(client, world)
+    entries = _journal(client, world)
+    assert [e["action"] for e in entries] == ["passport.read"]
+
+    recorded = client.post(
+        f"/api/v1/passports/{world.passport.id}/validations",
+        json={
+            "skill_code": "pp:PP-06",
+            "method": "observation",
+            "observed_on": date.today().isoformat(),
+            "structure_id": world.a1.id,
+        },
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert recorded.status_code == 201, recorded.text
+    _read(client, world)
+    _read(client, world, "mediator_other_structure")
+    entries = _journal(client, world)
+    # Newest first: another reader, the same reader after the change, the change, the views.
+    assert [(e["action"], e["who"] is not None) for e in entries] == [
+        ("passport.read", True),
+        ("passport.read", True),
+        ("validation.created", True),
+        ("passport.read", True),
+    ]
+    assert entries[0]["structure"] != entries[1]["structure"]
+
+
+def test_the_count_reaches_the_journal_when_the_entry_is_written_again(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    world = make_world(engine)
+    for _ in range(4):
+        _read(client, world)
+    # The reading's entry is rewritten at most once a minute: pretend the minute has passed.
+    with service.READS._lock:
+        for reading in service.READS._readings.values():
+            reading.written_at -= service.READ_TOUCH
+    _read(client, world)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(AccessLog.count, AccessLog.last_at).where(  # type: ignore[call-overload]
+                AccessLog.passport_id == world.passport.id, AccessLog.action == "passport.read"
+            )
+        ).all()
+    assert len(rows) == 1
+    assert rows[0].count == 5 and rows[0].last_at is not None
+    (entry,) = _journal(client, world)
+    assert entry["count"] == 5 and entry["last_at"] is not None
