@@ -275,14 +275,30 @@ def system(
 
 
 def family(
-    stages: Sequence[Sequence[Document]], relations: Relations, threshold: int
+    stages: Sequence[Sequence[Document]],
+    relations: Relations,
+    threshold: int,
+    given: Mapping[Hashable, set[Key]] | None = None,
 ) -> dict[Hashable, set[Key]]:
-    """The cells to publish empty in each document, given out stage after stage."""
+    """The cells to publish empty in each document, given out stage after stage.
+
+    ``given`` holds the suppressed cells of documents given out already (released and stored):
+    a stage whose documents are all given is not solved again, its cells are fixed as given, and
+    the later stages are suppressed around them.
+    """
+    given = given or {}
     documents: list[Document] = []
     fixed: dict[Key, bool] = {}
     hidden: set[Key] = set()
     for stage in stages:
         documents.extend(stage)
+        if stage and all(doc.name in given for doc in stage):
+            for doc in stage:
+                for key in doc.values:
+                    cell = relations.canonical(doc.name, key)
+                    fixed[cell] = fixed.get(cell, False) or key in given[doc.name]
+            hidden = {key for key, gone in fixed.items() if gone}
+            continue
         values, lines, virtual = system(documents, relations, threshold)
         hidden = suppress(values, lines, threshold, fixed=fixed, virtual=virtual)
         fixed = {key: key in hidden for key in values if key not in virtual}
