@@ -40,6 +40,7 @@ Start = Annotated[
 ]
 End = Annotated[date | None, Query(description="Last day counted (coordinators; default: today).")]
 FORMATS = ("json", "csv")
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 CACHE = service.PublishedCache()
 
 
@@ -140,7 +141,10 @@ def territory_stats(
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name in published.table_names():
-                archive.writestr(f"{name}.csv", published.csv(name))
+                # A fixed date, not the time of the request: a released document's zip is the
+                # same bytes at every download.
+                entry = zipfile.ZipInfo(f"{name}.csv", date_time=ZIP_DATE)
+                archive.writestr(entry, published.csv(name), zipfile.ZIP_DEFLATED)
         return Response(
             buffer.getvalue(),
             media_type="application/zip",
