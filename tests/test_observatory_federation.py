@@ -162,7 +162,7 @@ def test_the_hub_sums_its_members_signed_figures(
         code, out, err = _collect(env["hub"])
         assert code == 2 and "0 collected, 2 refused" in out, (out, err)
         for role in ("a", "b"):
-            done = run_cli("stats", "release", "--territory", "ta", env=env[role])
+            done = run_cli("stats", "release", "--territory", "ta", env=env[role], timeout=300)
             assert done.returncode == 0 and done.stdout.startswith("ta: released "), done.stderr
 
         signed = httpx.get(f"{issuers['a']}/stats.jws")

@@ -117,8 +117,9 @@ def release_year(
     instance: str,
     now: datetime,
     days: int,
-) -> list[str]:
-    """Release the periods of ``year`` that are due and not released yet; their ids."""
+) -> list[StatsRelease]:
+    """The releases of the periods of ``year`` that are due and not released yet, computed
+    (the caller stores them)."""
     assert territory.id is not None
     stages = service.family_stages(service.year_period(year), now, days)
     periods = [q for stage in stages for q in stage]
@@ -171,8 +172,9 @@ def release_year(
     ]
     hidden = secrecy.family(documents, service.calendar_relations(periods), threshold, given)
     moved = [str(name) for name, cells in given.items() if hidden[name] != cells]
-    if moved:  # pragma: no cover - the solve moves a fixed cell only when nothing else is left
-        logger.warning("a released document's suppression would change", extra={"periods": moved})
+    if moved:  # pragma: no cover - frozen cells are never suppressed (secrecy.family)
+        logger.error("released documents' suppression would change", extra={"periods": moved})
+        return []
     out = []
     for q in periods:
         name = str(q.id)
@@ -186,7 +188,7 @@ def release_year(
             service.publish(books[name], threshold, hidden[name]),
             instance.rstrip("/"),
         )
-        session.add(
+        out.append(
             StatsRelease(
                 territory_id=territory.id,
                 period=name,
@@ -198,8 +200,6 @@ def release_year(
                 figures=figures_json(counted[name], refs[name], hidden[name]),
             )
         )
-        out.append(name)
-    session.flush()
     return out
 
 
@@ -211,8 +211,10 @@ def release(
 ) -> dict[str, list[str]]:
     """Release every period due, for every territory (or the one named), whether it publishes
     or not (opting in then publishes what was released): territory code → the period ids
-    released now. Idempotent: a period released is never released again. Each year in its own
-    snapshot, so that a quarter's months and the quarter are counted from the same data."""
+    released now. Idempotent: a period released is never released again. Each year is computed
+    in a read-only snapshot (a quarter's months and the quarter counted from the same data; on
+    SQLite, no write lock held meanwhile), then stored in a short write, unless another process
+    released the same periods meanwhile."""
     now = now or utcnow()
     with transaction(engine, write=False) as session:
         query = select(Territory).order_by(col(Territory.code))
@@ -229,20 +231,26 @@ def release(
     for territory in territories:
         done: list[str] = []
         for year in range(now.year - service.PUBLIC_YEARS + 1, now.year + 1):
-            try:
-                with transaction(snapshot) as session:
-                    done += release_year(
-                        session,
-                        territory,
-                        year,
-                        settings.stats_threshold,
-                        settings.public_url,
-                        now,
-                        settings.stats_release_days,
-                    )
-            except IntegrityError:
-                # Another process released the same periods meanwhile: theirs stand.
+            with transaction(snapshot, write=False) as session:
+                rows = release_year(
+                    session,
+                    territory,
+                    year,
+                    settings.stats_threshold,
+                    settings.public_url,
+                    now,
+                    settings.stats_release_days,
+                )
+            if not rows:
                 continue
+            try:
+                with transaction(engine) as session:
+                    if any(session.get(StatsRelease, (r.territory_id, r.period)) for r in rows):
+                        continue  # released by another process meanwhile: theirs stand
+                    session.add_all(rows)
+            except IntegrityError:
+                continue  # the same, caught by the database
+            done += [r.period for r in rows]
         out[territory.code] = done
     return out
 
