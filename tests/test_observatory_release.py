@@ -17,6 +17,8 @@ from sqlmodel import col, select
 
 from app.core.db import transaction
 from app.core.settings import Settings
+from app.credentials.verifier import Verifier
+from app.federation.refresher import Refresher
 from app.observatory import release, secrecy, service
 from app.observatory.models import StatsRelease
 from app.passports.models import Method, Passport, Validation
@@ -225,3 +227,21 @@ def test_a_period_not_released_says_when_it_will_be(
     assert mine.json()["period"]["id"] == "2026-11"
     # The default is the last month released.
     assert client.get(BASE).json()["period"]["id"] == "2026-10"
+
+
+def test_the_servers_background_refresher_releases_what_is_due(
+    engine: sa.Engine, settings: Settings
+) -> None:
+    world = make_world(engine)
+    generate(engine, 8, 41, territory=world.a, structures=[world.a1])
+    assert world.a.id is not None
+    hourly = settings.model_copy(update={"trust_refresh_seconds": 3600.0})
+    refresher = Refresher(engine, hourly, Verifier(engine, hourly))
+    refresher.run_once()
+    with transaction(engine, write=False) as session:
+        held = release.released_ids(session, world.a.id)
+        other = release.released_ids(session, world.b.id)
+    latest = service.latest_public_period(days=settings.stats_release_days)
+    # Every territory, publishing or not, up to the last month due.
+    assert str(latest.id) in held and held == other
+    assert release.latest_month(held) == latest.id

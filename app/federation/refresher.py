@@ -42,7 +42,8 @@ class Refresher:
     def run_once(self) -> None:
         now = time.monotonic()
         settings = self._settings
-        if now - self._last_import >= self.interval:
+        hourly = now - self._last_import >= self.interval
+        if hourly:
             self._last_import = now
             if settings.federation_hub_url:
                 try:
@@ -52,10 +53,13 @@ class Refresher:
                 except (AppError, ConfigurationError) as exc:
                     logger.warning("trust list not imported", extra={"why": str(exc)})
             store.prune_manual(self._engine, settings)
-            self.release_figures()
             if settings.federation_anchor_key.get_secret_value():
                 self.collect_figures()
         self.refresh_status_lists()
+        if hourly:
+            # Last: the first release of an instance computes ten years of every territory's
+            # figures, and status lists must not wait for it.
+            self.release_figures()
 
     def release_figures(self) -> None:
         """Each territory's public figures of the fixed periods due (docs/open-data.md,
