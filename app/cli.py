@@ -594,7 +594,7 @@ def stats_export(
 ) -> None:
     """Write each territory's figures: stats-CODE.json, or stats-CODE/TABLE.csv per table."""
     from app.core.errors import AppError
-    from app.observatory import service
+    from app.observatory import release, service
     from app.territory import service as territories
 
     settings = load_settings()
@@ -607,17 +607,15 @@ def stats_export(
             )
             period = service.period(start.date() if start else None, end.date() if end else None)
             for territory in chosen:
-                # A fixed public period is exported as the public route serves it: suppressed
-                # with the rest of its year (docs/open-data.md, "Periods").
-                published = (
-                    service.published_family(
-                        session, territory, period, settings.stats_threshold, settings.public_url
-                    )[str(period.id)]
-                    if service.is_public_period(period)
-                    else service.published(
+                # A released period is exported as the public route serves it, as stored
+                # (docs/open-data.md, "Releases"); any other is computed now, on its own.
+                published: service.Published | release.Released | None = (
+                    release.released(session, territory, period) if period.id else None
+                )
+                if published is None:
+                    published = service.published(
                         session, territory, period, settings.stats_threshold, settings.public_url
                     )
-                )
                 if fmt == "json":
                     root.mkdir(parents=True, exist_ok=True)
                     path = root / f"stats-{territory.code}.json"
@@ -636,6 +634,33 @@ def stats_export(
         raise ConfigurationError(f"cannot write in {out}: {exc.strerror or exc}") from None
     for path in written:
         click.echo(str(path))
+
+
+@stats.command("release")
+@click.option("--territory", "code", help="Code of one territory (default: every territory).")
+@clean_errors
+def stats_release(code: str | None) -> None:
+    """Release the public figures of every fixed period due (PASSEPORT_STATS_RELEASE_DAYS after
+    it ends) and not released yet: computed once, stored, served as stored ever after. The
+    server does the same in the background; running it again releases nothing twice."""
+    from app.core.errors import AppError
+    from app.observatory import release
+
+    settings = load_settings()
+    try:
+        with connected(settings) as engine:
+            done = release.release(engine, settings, code)
+    except AppError as exc:
+        raise ConfigurationError(exc.detail) from None
+    for territory, periods in done.items():
+        if not periods:
+            click.echo(f"{territory}: nothing to release")
+        elif len(periods) <= 3:
+            click.echo(f"{territory}: released {', '.join(periods)}")
+        else:
+            click.echo(
+                f"{territory}: released {len(periods)} periods, {periods[0]} to {periods[-1]}"
+            )
 
 
 @main.group()

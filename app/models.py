@@ -23,7 +23,7 @@ from app.federation.models import (
 )
 from app.federation.stats import MemberStats
 from app.framework.models import Framework, FrameworkArea, FrameworkLevel, Skill, SkillMapping
-from app.observatory.models import StatsPublication, VerificationTally
+from app.observatory.models import StatsPublication, StatsRelease, VerificationTally
 from app.passports.models import (
     AccessGrant,
     AccessLog,
@@ -61,6 +61,7 @@ __all__ = [
     "Skill",
     "SkillMapping",
     "StatsPublication",
+    "StatsRelease",
     "StatusListCache",
     "StatusListRow",
     "Structure",

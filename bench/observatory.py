@@ -4,8 +4,9 @@
 
 Each view runs ``--runs`` times for the largest territory, over the default period (24 months);
 the median is printed beside the median of a trivial ``SELECT 1`` on the same connection, and
-then the whole publication (every view, then statistical secrecy) as the API serves it, and last
-the public documents of last year (12 months, 4 quarters and the year, suppressed together).
+then the whole publication (every view, then statistical secrecy) as a coordinator gets it; last,
+the release of last year's public documents (12 months, 4 quarters and the year, suppressed
+together), the release of its last month with the rest already released, and serving one.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.core.db import create_db_engine
 from app.core.settings import Settings
-from app.observatory import service
+from app.core.time import utcnow
+from app.observatory import release, service
 from app.passports.models import Passport
 from app.territory.models import Territory
 
@@ -69,14 +72,41 @@ def main() -> None:
         )
         base = median_ms(lambda: session.execute(sa.text("SELECT 1")).scalar_one(), args.runs)
         print(f"{'whole publication (+ secrecy)':34} {ms:10.1f} {base:12.2f}")
-        # What a public request costs when the year's documents are not cached: every month,
-        # quarter and the year, suppressed together (docs/open-data.md, "Documents read together").
-        last_year = service.public_period(str(service.utcnow().year - 1))
+    # Releasing (docs/open-data.md, "Releases"): what the background task or `passeport stats
+    # release` pays, once per period; each run in a transaction rolled back, so it is repeatable.
+    year = utcnow().year - 1
+    start = datetime(year + 1, 1, 10, tzinfo=UTC)
+
+    def release_year(now: datetime, before: datetime | None = None) -> float:
+        with Session(engine) as session:
+            if before is not None:  # the months before, released first (not timed)
+                session.add_all(release.release_year(session, territory, year, 5, "", before, 0))
+                session.flush()
+            started = time.perf_counter()
+            release.release_year(session, territory, year, 5, "", now, 0)
+            elapsed = (time.perf_counter() - started) * 1000
+            session.rollback()
+        return elapsed
+
+    whole = statistics.median(release_year(start) for _ in range(args.runs))
+    print(f"{'release a whole year (17 documents)':34} {whole:10.1f}")
+    last = statistics.median(
+        release_year(start, datetime(year, 12, 1, 1, tzinfo=UTC)) for _ in range(args.runs)
+    )
+    print(f"{'release December, Q4 and the year':34} {last:10.1f}")
+    # Serving a released document: read the stored row, write the JSON (what the route does
+    # besides the HTTP), on a release kept for the measure and then deleted.
+    with Session(engine) as session:
+        session.add_all(release.release_year(session, territory, year, 5, "", start, 0))
+        session.flush()
+        p = service.year_period(year)
         ms = median_ms(
-            lambda: service.published_family(session, territory, last_year, 5), args.runs
+            lambda: service.to_json(release.released(session, territory, p).document()),  # type: ignore[union-attr]
+            max(args.runs, 50),
         )
-        base = median_ms(lambda: session.execute(sa.text("SELECT 1")).scalar_one(), args.runs)
-        print(f"{'a year of public documents (17)':34} {ms:10.1f} {base:12.2f}")
+        session.expire_all()
+        session.rollback()
+    print(f"{'serve a released year (JSON)':34} {ms:10.1f}")
     engine.dispose()
 
 

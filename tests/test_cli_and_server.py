@@ -164,6 +164,7 @@ DATABASE_COMMANDS = [
     ("keys", "list", "--territory", "demo"),
     ("structures", "export", "--territory", "demo"),
     ("stats", "export"),
+    ("stats", "release"),
     ("federation", "member", "list"),
     ("federation", "member", "add", "https://example.org/t/x"),
     ("federation", "stats", "collect"),

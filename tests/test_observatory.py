@@ -19,8 +19,9 @@ from sqlmodel import select
 
 from app.audit.models import AuditEvent
 from app.core.db import transaction
+from app.core.settings import Settings
 from app.credentials.models import Credential
-from app.observatory import service
+from app.observatory import release, service
 from app.observatory import tally as tally_module
 from app.observatory.models import VerificationTally
 from app.observatory.tally import TALLY, Tally, record_verification
@@ -243,7 +244,7 @@ def test_with_the_default_threshold_nothing_small_is_published(
 
 
 def test_the_api_is_for_coordinators_until_the_territory_opts_in(
-    client: TestClient, engine: sa.Engine, crafted: Crafted
+    client: TestClient, engine: sa.Engine, settings: Settings, crafted: Crafted
 ) -> None:
     h = crafted.world.headers
     url = "/api/v1/territories/ta/stats?start=2026-01-01&end=2026-03-31"
@@ -274,6 +275,10 @@ def test_the_api_is_for_coordinators_until_the_territory_opts_in(
         ).all()  # type: ignore[attr-defined]
     assert events == ["stats.published"]
 
+    # Public once the period is released (by the server's background task, or the CLI).
+    response = client.get(url)
+    assert response.status_code == 404 and response.json()["code"] == "period_not_released"
+    assert "2026-Q1" in release.release(engine, settings, "ta")["ta"]
     response = client.get(url)
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=3600"

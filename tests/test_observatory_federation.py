@@ -44,9 +44,14 @@ SEEDS = {
 }
 
 
+def _month() -> observatory.Period:
+    """The last month due for release (the members' settings are the default ones)."""
+    return observatory.latest_public_period(days=make_settings("sqlite://").stats_release_days)
+
+
 def _seed(engine: sa.Engine, world: World, seeds: list[tuple[str, int, int]]) -> None:
-    # In the last month over: the period public figures, and the hub's sum, default to.
-    on = observatory.latest_public_period().start + timedelta(days=9)
+    # In the last month released: the period public figures, and the hub's sum, default to.
+    on = _month().start + timedelta(days=9)
     with transaction(engine) as session:
         for skill, level, count in seeds:
             for _ in range(count):
@@ -151,6 +156,15 @@ def test_the_hub_sums_its_members_signed_figures(
             assert added.returncode == 0, added.stderr
         assert run_cli("federation", "publish", env=env["hub"]).returncode == 0
 
+        # Published, but not released yet: nothing to sign, and the hub collects nothing.
+        early = httpx.get(f"{issuers['a']}/stats.jws")
+        assert early.status_code == 404 and early.json()["code"] == "period_not_released"
+        code, out, err = _collect(env["hub"])
+        assert code == 2 and "0 collected, 2 refused" in out, (out, err)
+        for role in ("a", "b"):
+            done = run_cli("stats", "release", "--territory", "ta", env=env[role], timeout=300)
+            assert done.returncode == 0 and done.stdout.startswith("ta: released "), done.stderr
+
         signed = httpx.get(f"{issuers['a']}/stats.jws")
         assert signed.status_code == 200 and signed.headers["content-type"] == "application/jose"
         header = json.loads(stats.fmt.b64url_decode(signed.text.split(".")[0]))
@@ -209,9 +223,10 @@ def test_the_hub_sums_its_members_signed_figures(
         assert run_cli("federation", "member", "add", issuer_c, env=env["hub"]).returncode == 0
         assert run_cli("federation", "publish", env=env["hub"]).returncode == 0
 
-        # The hub asks each member for the last month, quarter and year over.
-        periods = [str(p.id) for p in stats.collected_periods()]
-        paths = [f"/t/c/stats.jws?period={p}" for p in periods]
+        # The hub asks each member for its last month released, then the quarter and year
+        # released with it or before.
+        periods = [str(p.id) for p in stats.collected_periods(_month())]
+        paths = ["/t/c/stats.jws", *(f"/t/c/stats.jws?period={p}" for p in periods[1:])]
         by_period = {
             p: httpx.get(f"{urls['a']}/api/v1/territories/ta/stats?period={p}").json()
             for p in periods
@@ -276,7 +291,8 @@ def test_the_hub_sums_its_members_signed_figures(
                 .order_by(col(AuditEvent.id))
             ).all()
             reasons = [event.details["reason"] for event in refusals]
-        assert reasons == list(attempts)
+        # Both members before their release (the member answered 404), then C's attempts.
+        assert reasons == ["unreachable", "unreachable", *attempts]
 
         # The hub's background refresher collects too (members are down now): each member is
         # refused as unreachable, journaled, and the national figures are kept.

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from app.core.db import transaction
+from app.core.settings import Settings
 from app.core.time import utcnow
 from app.credentials.models import Credential
-from app.observatory import secrecy, service
-from app.observatory.models import VerificationTally
+from app.observatory import release, secrecy, service
+from app.observatory.models import StatsRelease, VerificationTally
 from app.passports.models import Method, Passport, Validation
 from app.structures.models import Structure
 from app.territory.models import Territory
@@ -108,15 +110,28 @@ def generate(
     return Generated(territory, structures)
 
 
-def public_documents(engine: sa.Engine, territory: Territory) -> dict[str, dict[str, Any]]:
-    """Every document the public can fetch for 2025 and 2026, as the API computes them."""
-    out: dict[str, dict[str, Any]] = {}
+def public_documents(
+    engine: sa.Engine, settings: Settings, territory: Territory, now: datetime = NOW
+) -> dict[str, dict[str, Any]]:
+    """Every document the public can fetch for 2025 and 2026 (the years before are empty):
+    released as the server does (each period as soon as it ends), and read back as stored."""
+    released = release.release(engine, released_at_once(settings), territory.code, now=now)
+    assert territory.id is not None
     with transaction(engine, write=False) as session:
-        for year in ("2025", "2026-01"):
-            p = service.public_period(year, NOW)
-            family = service.published_family(session, territory, p, T, now=NOW)
-            out.update({name: doc.document() for name, doc in family.items()})
-    return out
+        stored = {
+            row.period: row.document
+            for row in session.exec(
+                select(StatsRelease).where(StatsRelease.territory_id == territory.id)
+            )
+            if row.period_start.year >= 2025
+        }
+    assert set(stored) <= set(released[territory.code])
+    return stored
+
+
+def released_at_once(settings: Settings) -> Settings:
+    """The instance's settings with each period released as soon as it ends (and settled)."""
+    return settings.model_copy(update={"stats_release_days": 0, "stats_threshold": T})
 
 
 def single_documents(engine: sa.Engine, territory: Territory) -> dict[str, dict[str, Any]]:
@@ -163,10 +178,10 @@ def differences(documents: dict[str, dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize(("people", "seed"), [(8, 1), (40, 2), (150, 3)])
 def test_no_pair_of_public_documents_gives_a_small_count(
-    engine: sa.Engine, people: int, seed: int
+    engine: sa.Engine, settings: Settings, people: int, seed: int
 ) -> None:
     generated = generate(engine, people, seed)
-    documents = public_documents(engine, generated.territory)
+    documents = public_documents(engine, settings, generated.territory)
     assert len(documents) == 17 + 14  # 2025: 12 months, 4 quarters, the year; 2026: to November
     for name, document in documents.items():
         assert document["period"]["id"] == name
@@ -208,13 +223,14 @@ def test_the_exact_audit_of_a_year_finds_nothing_and_catches_a_leak(engine: sa.E
 
 
 def test_the_public_reads_fixed_periods_and_coordinators_any(
-    client: TestClient, engine: sa.Engine
+    client: TestClient, engine: sa.Engine, settings: Settings
 ) -> None:
     world = make_world(engine)
     generate(engine, 30, 5, territory=world.a, structures=[world.a1, world.a2])
     h = world.headers
     base = "/api/v1/territories/ta/stats"
-    latest = service.latest_public_period()
+    days = settings.stats_release_days
+    latest = service.latest_public_period(days=days)
     today = utcnow().date()
     # The issue's attack, before the territory publishes: coordinators only, as before.
     attack = [f"{base}?start={today - timedelta(days=d)}&end={today}" for d in (62, 61)]
@@ -223,11 +239,21 @@ def test_the_public_reads_fixed_periods_and_coordinators_any(
 
     put = client.put(f"{base}/publication", json={"public": True}, headers=h["territory_admin"])
     assert put.status_code == 200
+    # Published, but nothing released yet: the public is told when a period will be.
+    before = client.get(f"{base}?period={latest.id}")
+    assert before.status_code == 404 and before.json()["code"] == "period_not_released"
+    assert before.json()["periods"] == []
+    listed = client.get(f"{base}/periods").json()
+    assert listed["default"] == latest.id and not any(p["released"] for p in listed["periods"])
+    assert client.get(base).json()["code"] == "period_not_released"
 
+    assert release.release(engine, settings, "ta")["ta"]
     listed = client.get(f"{base}/periods").json()
     ids = [p["id"] for p in listed["periods"]]
-    assert listed["default"] == latest.id
+    assert listed["default"] == latest.id and listed["release_days"] == days
+    assert all(p["released"] for p in listed["periods"])
     assert {str(today.year - 1), f"{today.year - 1}-Q4", latest.id} <= set(ids)
+    # The periods still running are not released.
     running = [f"{today.year}", f"{today.year}-{today.month:02d}"]
     assert not set(running) & set(ids)
     assert {p["kind"] for p in listed["periods"]} == {"month", "quarter", "year"}
@@ -235,7 +261,6 @@ def test_the_public_reads_fixed_periods_and_coordinators_any(
     # Two documents a day apart, from the public: refused, with the periods that exist.
     for url in [
         *attack,
-        *(f"{base}?period={p}" for p in running),
         f"{base}?period=2026-13",
         f"{base}?period=yesterday",
         f"{base}/summary.csv?start={today - timedelta(days=1)}&end={today}",
@@ -247,6 +272,18 @@ def test_the_public_reads_fixed_periods_and_coordinators_any(
             problem = response.json()
             assert problem["code"] == "period_not_public", url
             assert problem["periods"] == ids
+    # A fixed period not released yet: when it will be.
+    for name in running:
+        p = service.fixed(name)
+        assert p is not None
+        response = client.get(f"{base}?period={name}", headers=h["anonymous"])
+        assert response.status_code == 404, name
+        problem = response.json()
+        assert problem["code"] == "period_not_released" and problem["periods"] == ids
+        assert problem["period"] == name
+        assert problem["release_after"] == service.release_due(p, days).isoformat(
+            timespec="seconds"
+        )
     both = client.get(f"{base}?period={latest.id}&start={latest.start}&end={latest.end}")
     assert both.status_code == 422 and both.json()["code"] == "invalid_period"
 
@@ -262,18 +299,19 @@ def test_the_public_reads_fixed_periods_and_coordinators_any(
         "start": latest.start.isoformat(),
         "end": latest.end.isoformat(),
     }
-    assert by_id.json()["tables"] == by_days.json()["tables"] == default.json()["tables"]
+    assert by_id.content == by_days.content == default.content
     assert f'filename="stats-ta-{latest.id}.json"' in by_id.headers["content-disposition"]
     year = client.get(f"{base}/summary.csv?period={today.year - 1}")
     assert year.status_code == 200 and year.text.startswith("indicator,count,suppressed\n")
 
-    # The territory's coordinators still choose any days; never for a shared cache.
+    # The territory's coordinators still choose any days, and read a period not released yet
+    # as it stands now; never for a shared cache.
     for who in ("territory_admin", "platform_admin"):
-        for url in attack:
+        for url in [*attack, f"{base}?period={running[1]}"]:
             response = client.get(url, headers=h[who])
             assert response.status_code == 200, (url, who)
             assert response.headers["cache-control"] == "private, no-store"
-            assert response.json()["period"]["kind"] == "custom"
+            assert response.json()["period"]["id"] in (None, running[1])
 
 
 @pytest.mark.parametrize(("people", "seed"), [(40, 6)])
@@ -294,11 +332,30 @@ def test_a_years_figures_counted_at_once_are_each_periods_own(
                 assert together[str(p.id)] == service.figures(session, territory_id, p), p.id
 
 
-def test_the_cli_exports_a_fixed_period_as_the_public_gets_it(
-    engine: sa.Engine, database_url: str, tmp_path: Path
+def test_the_cli_releases_once_and_exports_a_released_period_as_the_public_gets_it(
+    engine: sa.Engine, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
     generated = generate(engine, 40, 8)
     code = generated.territory.code
+    env = passeport_env(database_url)
+    # Ten years of periods at once: give a loaded machine time.
+    first = run_cli("stats", "release", "--territory", code, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr
+    with transaction(engine, write=False) as session:
+        latest = service.latest_public_period(days=settings.stats_release_days)
+        held = session.exec(
+            select(StatsRelease.period).where(StatsRelease.territory_id == generated.territory.id)
+        ).all()
+    # Every period of the ten years, months, quarters and years, up to the last one due.
+    oldest = f"{utcnow().year - service.PUBLIC_YEARS + 1}-01"
+    assert {oldest, "2025-Q3", "2025", str(latest.id)} <= set(held)
+    assert first.stdout == f"{code}: released {len(held)} periods, {oldest} to {latest.id}\n"
+    again = run_cli("stats", "release", env=env, timeout=300)
+    assert again.returncode == 0 and again.stdout == f"{code}: nothing to release\n"
+    unknown = run_cli("stats", "release", "--territory", "nowhere", env=env)
+    assert unknown.returncode == 2 and "nowhere" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
     quarter = service.quarter_period(2025, 3)
     done = run_cli(
         "stats",
@@ -313,11 +370,11 @@ def test_the_cli_exports_a_fixed_period_as_the_public_gets_it(
         quarter.start.isoformat(),
         "--end",
         quarter.end.isoformat(),
-        env=passeport_env(database_url),
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     exported = json.loads((tmp_path / f"stats-{code}.json").read_text(encoding="utf-8"))
     with transaction(engine, write=False) as session:
-        family = service.published_family(session, generated.territory, quarter, T)
-    assert exported["period"]["id"] == "2025-Q3"
-    assert exported["tables"] == family["2025-Q3"].document()["tables"]
+        stored = session.get(StatsRelease, (generated.territory.id, "2025-Q3"))
+        assert stored is not None
+    assert exported == stored.document

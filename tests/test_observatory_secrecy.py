@@ -213,3 +213,16 @@ def test_a_whole_random_publication_gives_nothing_back(seed: int) -> None:
         if 0 < value < T:
             assert key in hidden
     assert recomputable(book.values, book.lines, hidden) == set()
+
+
+def test_a_frozen_cell_is_never_suppressed_the_complement_is_found_elsewhere() -> None:
+    """A cell of a released document is out for good: a later solve takes another complement,
+    even where the frozen one would be the first choice."""
+    values = {"t": 20, "a": 2, "b": 9, "c": 9, "u": 30, "d": 21}
+    lines = [Line("t", ("a", "b", "c")), Line("u", ("b", "d"))]
+    assert suppress(values, lines, T) == {"a", "b", "d"}
+    hidden = suppress(values, lines, T, frozen={"b"})
+    assert hidden == {"a", "c"}
+    assert determined(values, lines, hidden) == set()
+    # A cell fixed as published and frozen stays published, whatever else is fixed.
+    assert "b" not in suppress(values, lines, T, fixed={"b": False, "a": True}, frozen={"b"})

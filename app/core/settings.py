@@ -58,6 +58,9 @@ class Settings(BaseSettings):
 
     # Statistical secrecy: a published count below this is suppressed (docs/open-data.md).
     stats_threshold: Annotated[int, Field(ge=1, le=1000)] = 5
+    # A fixed period's public figures are released (computed once, stored, never recomputed) this
+    # many days after it ends: late records of the period land first (docs/open-data.md).
+    stats_release_days: Annotated[int, Field(ge=0, le=366)] = 7
 
     # Accounts and sessions. Mediation happens on shared computers: sessions end after a short
     # idle time, and after a working day at most.

@@ -2,10 +2,11 @@
 
 One asyncio task per server process (started in app.main's lifespan), whose work runs in a
 thread. Every PASSEPORT_TRUST_REFRESH_SECONDS it imports the hub's trust list (when the instance
-follows one), unpins the keys that manually pinned issuers no longer publish and, on a hub,
-collects the members' signed figures for the national view; at each tick it
-refetches the remote status lists due within the tick, so that requests find them fresh and make
-no network call. Failures are logged and journaled by the services; the loop goes on.
+follows one), unpins the keys that manually pinned issuers no longer publish, releases the
+territories' public figures of the periods due (app.observatory.release) and, on a hub, collects
+the members' signed figures for the national view; at each tick it refetches the remote status
+lists due within the tick, so that requests find them fresh and make no network call. Failures
+are logged and journaled by the services; the loop goes on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.core.settings import ConfigurationError, Settings
 from app.credentials.statuslist import StatusListError
 from app.credentials.verifier import Verifier
 from app.federation import fetch, stats, store
+from app.observatory import release
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,8 @@ class Refresher:
     def run_once(self) -> None:
         now = time.monotonic()
         settings = self._settings
-        if now - self._last_import >= self.interval:
+        hourly = now - self._last_import >= self.interval
+        if hourly:
             self._last_import = now
             if settings.federation_hub_url:
                 try:
@@ -53,6 +56,22 @@ class Refresher:
             if settings.federation_anchor_key.get_secret_value():
                 self.collect_figures()
         self.refresh_status_lists()
+        if hourly:
+            # Last: the first release of an instance computes ten years of every territory's
+            # figures, and status lists must not wait for it.
+            self.release_figures()
+
+    def release_figures(self) -> None:
+        """Each territory's public figures of the fixed periods due (docs/open-data.md,
+        "Releases"), before a hub collects them."""
+        try:
+            done = release.release(self._engine, self._settings)
+        except AppError as exc:
+            logger.warning("figures not released", extra={"why": str(exc)})
+            return
+        periods = sum(len(ids) for ids in done.values())
+        if periods:
+            logger.info("figures released", extra={"periods": periods})
 
     def collect_figures(self) -> None:
         """On a hub, the members' signed figures for the national view, at the same pace."""

@@ -4,9 +4,10 @@ Member side, a territory that opted in serves ``{iss}/stats.jws``: a compact JWS
 ``{"alg":"ES256","kid":<thumbprint>,"typ":TYP}``, over its published document (already under
 statistical secrecy, docs/open-data.md) with ``iss`` and ``iat`` added.
 
-Hub side, ``passeport federation stats collect`` fetches each member's documents for the last
-calendar month, quarter and year that are over (``{iss}/stats.jws?period=…``: public figures are
-by fixed period, docs/open-data.md) and checks each against the key set the hub holds for that
+Hub side, ``passeport federation stats collect`` fetches each member's released documents of its
+last month released (``{iss}/stats.jws``), then of the last quarter and year that month closes or
+follows (``?period=…``: public figures are by fixed period, released once, docs/open-data.md),
+and checks each against the key set the hub holds for that
 member: the one in the last trust list it signed, not one fetched beside the document (whoever
 could forge the document could forge that too). The latest valid document per member and period
 is kept; a refused one changes nothing. The national view sums the documents of one period.
@@ -124,10 +125,20 @@ def stats_uri(iss: str, period: str | None = None) -> str:
     return f"{uri}?period={period}" if period else uri
 
 
-def collected_periods(now: datetime | None = None) -> list[Period]:
-    """What a hub fetches of each member: the last calendar month, quarter and year over."""
-    periods = observatory.public_periods(now)
-    return [next(p for p in periods if p.kind == kind) for kind in ("month", "quarter", "year")]
+def collected_periods(month: Period) -> list[Period]:
+    """What a hub fetches of a member whose last month released is ``month``: that month, and
+    the last quarter and year it closes or follows (a member releases a quarter and a year with
+    their last month, docs/open-data.md, "Releases")."""
+    quarter = (month.start.month - 1) // 3 + 1
+    closed = (
+        observatory.quarter_period(month.start.year, quarter)
+        if month.start.month % 3 == 0
+        else observatory.quarter_period(month.start.year, quarter - 1)
+        if quarter > 1
+        else observatory.quarter_period(month.start.year - 1, 4)
+    )
+    year = month.start.year if month.start.month == 12 else month.start.year - 1
+    return [month, closed, observatory.year_period(year)]
 
 
 def sign_stats(document: dict[str, Any], *, iss: str, kid: str, key: ECKey, now: datetime) -> str:
@@ -274,8 +285,10 @@ def held_key_sets(session: Session, settings: Settings) -> dict[str, dict[str, A
 
 
 def _fetch_and_check(
-    settings: Settings, member: FederationMember, jwks: dict[str, Any] | None, period: str
+    settings: Settings, member: FederationMember, jwks: dict[str, Any] | None, period: str | None
 ) -> tuple[str, str, dict[str, Any]]:
+    """The member's signed document of ``period``, checked; without one, of its last month
+    released."""
     if jwks is None:
         raise StatsError(
             "the hub holds no key set for it: run `passeport federation publish` first",
@@ -296,7 +309,12 @@ def _fetch_and_check(
     except UnicodeDecodeError:
         raise StatsError("the document is not UTF-8 text") from None
     kid, body = verify_stats(text, member.iss, jwks)
-    if body["period"]["id"] != period:
+    if period is None and body["period"]["kind"] != "month":
+        raise StatsError(
+            f"asked for the last month released, got {str(body['period']['id'])[:20]}",
+            reason="wrong_period",
+        )
+    if period is not None and body["period"]["id"] != period:
         raise StatsError(
             f"asked for the period {period}, got {str(body['period']['id'])[:20]}",
             reason="wrong_period",
@@ -356,15 +374,27 @@ def collect(engine: Engine, settings: Settings) -> list[Outcome]:
                 f"the last trust list published here is unusable: {exc}"
             ) from None
     outcomes = []
-    periods = [str(p.id) for p in collected_periods()]
     for member in current:
+        periods: list[str] = []
         try:
-            for period in periods:
+            # The member's last month released first: its own release schedule says which
+            # quarter and year it holds too.
+            period: str | None = None
+            todo: list[str] = []
+            while True:
                 token, kid, body = _fetch_and_check(settings, member, held.get(member.iss), period)
                 with transaction(engine) as session:
                     if session.get(FederationMember, member.id) is None:
                         break  # removed meanwhile
                     _keep(session, member, token, kid, body)
+                periods.append(body["period"]["id"])
+                if period is None:
+                    month = observatory.fixed(periods[0])
+                    assert month is not None  # checked by verify_stats
+                    todo = [str(p.id) for p in collected_periods(month)[1:]]
+                if not todo:
+                    break
+                period = todo.pop(0)
         except StatsError as exc:
             audit.record_now(
                 engine,

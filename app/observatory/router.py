@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -14,18 +14,16 @@ from app.accounts.authn import resolve
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep, SettingsDep, WriteSessionDep
 from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
-from app.core.db import transaction
 from app.core.errors import InvalidInput, NotFound
 from app.core.settings import Settings
 from app.core.time import utcnow
 from app.core.validation import NoNul, PeriodDate
 from app.credentials import keys
 from app.federation import stats as federation_stats
-from app.observatory import service
+from app.observatory import release, service
 from app.observatory.models import StatsPublication
 from app.observatory.schemas import PeriodsView, PeriodView, PublicationUpdate, PublicationView
 from app.territory import service as territories
-from app.territory.models import Territory
 
 router = APIRouter(prefix="/territories/{code}/stats", tags=["observatory"])
 
@@ -47,11 +45,8 @@ End = Annotated[
     PeriodDate | None, Query(description="Last day counted (coordinators; default: today).")
 ]
 FORMATS = ("json", "csv")
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 CACHE = service.PublishedCache()
-# The public documents of a year: periods that are over, so the figures hardly change, and a year
-# costs seconds to compute on a large territory (docs/performance.md); kept as long as the public
-# responses may be cached downstream.
-FAMILIES = service.PublishedCache(seconds=service.FAMILY_CACHE_SECONDS, size=32)
 
 
 def _published(
@@ -62,77 +57,63 @@ def _published(
     period_id: str | None,
     start: date | None,
     end: date | None,
-) -> service.Published:
+) -> service.Published | release.Released:
     territory = territories.get_by_code(session, code)
     assert territory.id is not None
     now = utcnow()
+    days = settings.stats_release_days
     if period_id is not None and (start is not None or end is not None):
         raise InvalidInput("Give a period, or start and end, not both.", code="invalid_period")
-    if start is None and end is None:
-        p = service.fixed(period_id) if period_id is not None else None
-        p = p or (service.latest_public_period(now) if period_id is None else None)
+    p: service.Period | None = None
+    if period_id is not None:
+        p = service.fixed(period_id)
         if p is None:
-            raise service.not_public(now)
-    else:
+            raise service.not_public(now, days, release.released_ids(session, territory.id))
+    elif start is not None or end is not None:
         p = service.period(start, end)
     public = service.is_public(session, territory.id)
-    if service.is_public_period(p, now):
-        if not public:
-            # The route is public; the caller is looked up only when the territory has not
-            # opted in.
-            service.ensure_readable(
-                session, resolve(request, request.app.state.engine, settings), territory
-            )
-        return _family(request, session, settings, territory, p, now)[str(p.id)]
-    # Any other period is the coordinators': two such documents subtracted would give a day's
-    # counts (docs/open-data.md, "Periods").
+    if p is None:  # the default: the last month released
+        latest = release.latest_month(release.released_ids(session, territory.id))
+        p = service.fixed(latest) if latest else None
+    if p is not None and p.id is not None:
+        stored = release.released(session, territory, p)
+        if stored is not None:
+            if not public:
+                # The route is public; the caller is looked up only when the territory has not
+                # opted in.
+                service.ensure_readable(
+                    session, resolve(request, request.app.state.engine, settings), territory
+                )
+            return stored
+    # Not released (yet), or any other period: the coordinators' own, computed live. Two such
+    # documents subtracted would give a day's counts (docs/open-data.md, "Periods"), and two
+    # versions of one period the records made between them ("Releases").
     principal = resolve(request, request.app.state.engine, settings)
-    if public and not service.is_coordinator(principal, territory.id):
-        raise service.not_public(now)
-    service.ensure_coordinator(principal, territory.id)
-    threshold = settings.stats_threshold
-    return CACHE.get(
-        (settings.public_url, service.cache_key(territory, p, threshold)),
-        lambda: service.published(session, territory, p, threshold, settings.public_url),
-    )
+    if not public or service.is_coordinator(principal, territory.id):
+        service.ensure_coordinator(principal, territory.id)
+        p = p or service.latest_public_period(now, days)
+        threshold = settings.stats_threshold
+        return CACHE.get(
+            (settings.public_url, service.cache_key(territory, p, threshold)),
+            lambda: service.published(session, territory, p, threshold, settings.public_url),
+        )
+    released = release.released_ids(session, territory.id)
+    if p is None or (p.id is not None and p.start.year > now.year - service.PUBLIC_YEARS):
+        raise service.not_released(p, released, days)
+    raise service.not_public(now, days, released)
 
 
-def _family(
-    request: Request,
-    session: Session,
-    settings: Settings,
-    territory: Territory,
-    p: service.Period,
-    now: datetime,
-) -> dict[str, service.Published]:
-    """The public documents of ``p``'s year, computed together (and kept like one document)."""
-    threshold = settings.stats_threshold
-    stages = service.family_stages(p, now)
-    year = service.year_period(p.start.year)
-    key = (settings.public_url, service.cache_key(territory, year, threshold), len(stages))
-
-    def compute() -> dict[str, service.Published]:
-        # One snapshot for every document of the year: a write landing between two of their
-        # queries would make a quarter differ from the sum of its months.
-        engine = request.app.state.engine
-        if engine.dialect.name == "postgresql":
-            engine = engine.execution_options(isolation_level="REPEATABLE READ")
-        with transaction(engine, write=False) as snapshot:
-            return service.published_family(
-                snapshot, territory, p, threshold, settings.public_url, now
-            )
-
-    return FAMILIES.get(key, compute)
-
-
-def _headers(published: service.Published, session: Session, filename: str) -> dict[str, str]:
+def _headers(
+    published: service.Published | release.Released, session: Session, filename: str
+) -> dict[str, str]:
     assert published.territory.id is not None
-    # A coordinator's period is never for a shared cache, even when the territory publishes.
-    public = service.is_public(session, published.territory.id) and service.is_public_period(
-        published.period
+    # Only a released document is for a shared cache: a coordinator's figures computed live are
+    # not, even when the territory publishes.
+    public = isinstance(published, release.Released) and service.is_public(
+        session, published.territory.id
     )
     return {
-        "Cache-Control": f"public, max-age={int(service.FAMILY_CACHE_SECONDS)}"
+        "Cache-Control": f"public, max-age={service.PUBLIC_MAX_AGE}"
         if public
         else "private, no-store",
         "Content-Disposition": f'inline; filename="{filename}"',
@@ -167,7 +148,10 @@ def territory_stats(
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name in published.table_names():
-                archive.writestr(f"{name}.csv", published.csv(name))
+                # A fixed date, not the time of the request: a released document's zip is the
+                # same bytes at every download.
+                entry = zipfile.ZipInfo(f"{name}.csv", date_time=ZIP_DATE)
+                archive.writestr(entry, published.csv(name), zipfile.ZIP_DEFLATED)
         return Response(
             buffer.getvalue(),
             media_type="application/zip",
@@ -215,14 +199,22 @@ def _view(code: str, row: StatsPublication | None) -> PublicationView:
 
 @router.get("/periods", response_model=PeriodsView, dependencies=[authorize(PUBLIC)])
 def stats_periods(code: TerritoryCode, session: SessionDep, settings: SettingsDep) -> PeriodsView:
-    """The fixed periods anyone may read (once the territory publishes), newest first, and the
-    default one; coordinators may also ask for any start and end."""
-    territories.get_by_code(session, code)
+    """The fixed periods due for release, newest first, each saying whether its figures are
+    released (anyone may read those, once the territory publishes), and the default one;
+    coordinators may also ask for any start and end, and for a period not released yet."""
+    territory = territories.get_by_code(session, code)
+    assert territory.id is not None
     now = utcnow()
+    days = settings.stats_release_days
+    released = set(release.released_ids(session, territory.id))
+    due = service.public_periods(now, days)
+    months = [p for p in due if p.kind == "month"]
+    default = next((p for p in months if p.id in released), months[0] if months else None)
     return PeriodsView(
-        default=str(service.latest_public_period(now).id),
-        periods=[PeriodView(**p.view()) for p in service.public_periods(now)],
+        default=str(default.id) if default else None,
+        periods=[PeriodView(**p.view(), released=p.id in released) for p in due],
         threshold=settings.stats_threshold,
+        release_days=days,
     )
 
 
@@ -269,9 +261,10 @@ def signed_stats(
     settings: SettingsDep,
     period: PeriodId = None,
 ) -> Response:
-    """The territory's public figures for a fixed period (default: the last month over), signed
-    with its key for the federation hub (docs/federation.md); only once the territory opts in.
-    The same document as the public route's, so a hub's sums reveal nothing more."""
+    """The territory's released figures for a fixed period (default: the last month released),
+    signed with its key for the federation hub (docs/federation.md); only once the territory
+    opts in. The same stored document as the public route's, so a hub's sums reveal nothing
+    more."""
     territory = territories.get_by_code(session, code)
     assert territory.id is not None
     if not service.is_public(session, territory.id):
@@ -280,8 +273,16 @@ def signed_stats(
     if signer is None:
         raise NotFound("This territory has no signing key yet.", code="no_signing_key")
     now = utcnow()
-    p = service.public_period(period, now)
-    published = _family(request, session, settings, territory, p, now)[str(p.id)]
+    days = settings.stats_release_days
+    released = release.released_ids(session, territory.id)
+    if period is None:
+        period = release.latest_month(released)
+    p = service.fixed(period) if period is not None else None
+    if period is not None and p is None:
+        raise service.not_public(now, days, released)
+    published = release.released(session, territory, p) if p is not None else None
+    if published is None:
+        raise service.not_released(p, released, days)
     kid, key = signer
     token = federation_stats.sign_stats(
         published.document(), iss=territory.issuer_url, kid=kid, key=key, now=now
@@ -291,6 +292,11 @@ def signed_stats(
         media_type=JOSE,
         headers={"Cache-Control": f"public, max-age={int(service.CACHE_SECONDS)}"},
     )
+
+
+def _national_period(period: str | None, settings: Settings) -> service.Period:
+    # The members release a period PASSEPORT_STATS_RELEASE_DAYS after it ends, as the hub does.
+    return service.public_period(period, utcnow(), settings.stats_release_days)
 
 
 @national_router.get(
@@ -311,7 +317,8 @@ def national_stats(
     incomplete (docs/open-data.md)."""
     if format not in FORMATS:
         raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
-    view = federation_stats.national(session, settings.public_url, service.public_period(period))
+    p = _national_period(period, settings)
+    view = federation_stats.national(session, settings.public_url, p)
     headers = {"Cache-Control": "public, max-age=300"}
     if format == "csv":
         name = f"stats-national-{view['period']['id']}.zip"
@@ -340,7 +347,7 @@ def national_stats_table(
 ) -> Response:
     """One table of the national figures as CSV (an incomplete cell's count is empty)."""
     body = federation_stats.national_csv(
-        federation_stats.national(session, settings.public_url, service.public_period(period)),
+        federation_stats.national(session, settings.public_url, _national_period(period, settings)),
         table,
     )
     return Response(

@@ -24,10 +24,16 @@ class PeriodView(BaseModel):
     kind: str
     start: date
     end: date
+    # Its figures are released: stored, the same for every reader from now on.
+    released: bool
 
 
 class PeriodsView(BaseModel):
-    default: str
+    # The last month released (or, before any release, the last month due): None in a
+    # territory's first month.
+    default: str | None
     periods: list[PeriodView]
     # The statistical secrecy threshold the documents are computed with.
     threshold: int
+    # A period is released this many days after it ends (PASSEPORT_STATS_RELEASE_DAYS).
+    release_days: int

@@ -53,7 +53,12 @@ def _order(values: Mapping[Key, int], key: Key) -> tuple[bool, int, str]:
     return (values[key] == 0, values[key], repr(key))
 
 
-def _secondary(lines: Sequence[Line], hidden: set[Key], order: Callable[[Key], Any]) -> None:
+def _secondary(
+    lines: Sequence[Line],
+    hidden: set[Key],
+    order: Callable[[Key], Any],
+    frozen: frozenset[Key] = frozenset(),
+) -> None:
     changed = True
     while changed:
         changed = False
@@ -61,7 +66,7 @@ def _secondary(lines: Sequence[Line], hidden: set[Key], order: Callable[[Key], A
             members = line.members
             if sum(1 for key in members if key in hidden) != 1:
                 continue
-            candidates = [key for key in members if key not in hidden]
+            candidates = [key for key in members if key not in hidden and key not in frozen]
             if candidates:
                 hidden.add(min(candidates, key=order))
                 changed = True
@@ -132,6 +137,7 @@ def suppress(
     *,
     fixed: Mapping[Key, bool] | None = None,
     virtual: Iterable[Key] = (),
+    frozen: Iterable[Key] = (),
 ) -> set[Key]:
     """The cells to publish empty: primary, secondary, then until no linear solve finds one.
 
@@ -140,6 +146,8 @@ def suppress(
     one is left (a fixed cell is moved only if nothing else can protect a small count).
     ``virtual`` cells are never published but must not be recomputable either: the difference
     between two documents' counts when it is below the threshold (see ``family``).
+    ``frozen`` cells are published already and for good (released documents): never suppressed,
+    the complements are found among the other cells.
     """
     for line in lines:
         for key in line.members:
@@ -147,24 +155,29 @@ def suppress(
                 raise KeyError(f"line refers to an unknown cell {key!r}")
     fixed = fixed or {}
     virtual = set(virtual)
+    out = frozenset(frozen)
     hidden = primary(values, threshold) | virtual | {key for key, gone in fixed.items() if gone}
 
     def order(key: Key) -> tuple[bool, bool, int, str]:
         return (key in fixed, *_order(values, key))
 
     while True:
-        _secondary(lines, hidden, order)
+        _secondary(lines, hidden, order, out)
         exposed = determined(values, lines, hidden)
         if not exposed:
             return hidden - virtual
-        if not _widen(lines, hidden, sorted(exposed, key=repr), order):
+        if not _widen(lines, hidden, sorted(exposed, key=repr), order, out):
             # Every line of every exposed cell is already fully hidden: a determined cell then
             # can only be pinned by lines with nothing published, which cannot happen.
             raise AssertionError("secondary suppression found no cell to add")  # pragma: no cover
 
 
 def _widen(
-    lines: Sequence[Line], hidden: set[Key], exposed: Sequence[Key], order: Callable[[Key], Any]
+    lines: Sequence[Line],
+    hidden: set[Key],
+    exposed: Sequence[Key],
+    order: Callable[[Key], Any],
+    frozen: frozenset[Key] = frozenset(),
 ) -> bool:
     """Suppress one more cell near the first exposed cell: in one of its lines, or, when those
     are all suppressed already (a difference pinned through other lines), in the nearest line
@@ -177,7 +190,12 @@ def _widen(
         reached, frontier = {key}, [key]
         while frontier:
             near = [line for cell in frontier for line in by_cell.get(cell, ())]
-            candidates = {other for line in near for other in line.members if other not in hidden}
+            candidates = {
+                other
+                for line in near
+                for other in line.members
+                if other not in hidden and other not in frozen
+            }
             if candidates:
                 hidden.add(min(candidates, key=order))
                 return True
@@ -275,16 +293,36 @@ def system(
 
 
 def family(
-    stages: Sequence[Sequence[Document]], relations: Relations, threshold: int
+    stages: Sequence[Sequence[Document]],
+    relations: Relations,
+    threshold: int,
+    given: Mapping[Hashable, set[Key]] | None = None,
 ) -> dict[Hashable, set[Key]]:
-    """The cells to publish empty in each document, given out stage after stage."""
+    """The cells to publish empty in each document, given out stage after stage.
+
+    ``given`` holds the suppressed cells of documents given out already (released and stored):
+    a stage whose documents are all given is not solved again, its cells are fixed as given, and
+    the later stages are suppressed around them: a cell those documents publish is never
+    suppressed (``frozen``), while the documents of earlier stages solved in the same call may
+    still have one moved (they are given out together).
+    """
+    given = given or {}
     documents: list[Document] = []
     fixed: dict[Key, bool] = {}
+    frozen: set[Key] = set()
     hidden: set[Key] = set()
     for stage in stages:
         documents.extend(stage)
+        if stage and all(doc.name in given for doc in stage):
+            for doc in stage:
+                for key in doc.values:
+                    cell = relations.canonical(doc.name, key)
+                    fixed[cell] = fixed.get(cell, False) or key in given[doc.name]
+            frozen = {key for key, gone in fixed.items() if not gone}
+            hidden = {key for key, gone in fixed.items() if gone}
+            continue
         values, lines, virtual = system(documents, relations, threshold)
-        hidden = suppress(values, lines, threshold, fixed=fixed, virtual=virtual)
+        hidden = suppress(values, lines, threshold, fixed=fixed, virtual=virtual, frozen=frozen)
         fixed = {key: key in hidden for key in values if key not in virtual}
     return {
         doc.name: {key for key in doc.values if relations.canonical(doc.name, key) in hidden}

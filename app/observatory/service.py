@@ -61,11 +61,12 @@ MAX_MONTHS = 120
 # How long a computed publication is served again. A coordinator's figures for a period still
 # running lag by this much, plus up to the tally's flush interval for verifications (30 s, they
 # are counted in memory first: tally.FLUSH_SECONDS): minutes are fine for monthly figures. A
-# public period is over, and settled past the last flush (SETTLE), so caching it hides nothing.
+# public document is released once, days after its period ends and past the last flush, and
+# stored (app.observatory.release): it never changes, so it is not cached here.
 CACHE_SECONDS = 300.0
-# The public documents of a year are of periods over and settled: an hour, as long as a downstream
-# cache may keep them (Cache-Control), and what a revision of past data waits to show.
-FAMILY_CACHE_SECONDS = 3600.0
+# How long a downstream cache may keep a released document (Cache-Control): it never changes,
+# but a territory may stop publishing.
+PUBLIC_MAX_AGE = 3600
 
 _V = Validation.__table__.c  # type: ignore[attr-defined]
 _P = Passport.__table__.c  # type: ignore[attr-defined]
@@ -185,50 +186,80 @@ def fixed_for(start: date, end: date) -> Period | None:
     return next((p for p in candidates if p.end == end), None)
 
 
-def is_public_period(p: Period, now: datetime | None = None) -> bool:
+def release_due(p: Period, days: int = 0) -> datetime:
+    """When a fixed period's public figures are released: ``days`` (the instance's
+    PASSEPORT_STATS_RELEASE_DAYS) after it ends, and SETTLE more."""
+    return p.bounds()[1] + timedelta(days=days) + SETTLE
+
+
+def is_public_period(p: Period, now: datetime | None = None, days: int = 0) -> bool:
+    """A fixed period of the last ten years whose release is due."""
     now = now or utcnow()
     if p.id is None or p.start.year <= now.year - PUBLIC_YEARS:
         return False
-    return p.bounds()[1] + SETTLE <= now
+    return release_due(p, days) <= now
 
 
-def public_periods(now: datetime | None = None) -> list[Period]:
-    """The fixed periods open to the public now: years, quarters, then months, newest first."""
+def public_periods(now: datetime | None = None, days: int = 0) -> list[Period]:
+    """The fixed periods due for release now: years, quarters, then months, newest first."""
     now = now or utcnow()
     years = range(now.year, now.year - PUBLIC_YEARS, -1)
     out = [year_period(y) for y in years]
     out += [quarter_period(y, q) for y in years for q in range(4, 0, -1)]
     out += [month_period(y, m) for y in years for m in range(12, 0, -1)]
-    return [p for p in out if is_public_period(p, now)]
+    return [p for p in out if is_public_period(p, now, days)]
 
 
-def latest_public_period(now: datetime | None = None) -> Period:
-    """The default for the public: the last calendar month that is over."""
+def latest_public_period(now: datetime | None = None, days: int = 0) -> Period:
+    """The default for the public: the last calendar month due for release."""
     now = now or utcnow()
-    return next(p for p in public_periods(now) if p.kind == "month")
+    return next(p for p in public_periods(now, days) if p.kind == "month")
 
 
 class PeriodNotPublic(InvalidInput):
     code, title = "period_not_public", "Period not public"
 
 
-def public_period(text: str | None, now: datetime | None = None) -> Period:
+class PeriodNotReleased(NotFound):
+    code, title = "period_not_released", "Period not released yet"
+
+
+def public_period(text: str | None, now: datetime | None = None, days: int = 0) -> Period:
     """A fixed period the public may read, or the error that lists those that exist."""
     now = now or utcnow()
-    p = fixed(text) if text is not None else latest_public_period(now)
-    if p is None or not is_public_period(p, now):
-        raise not_public(now)
+    p = fixed(text) if text is not None else latest_public_period(now, days)
+    if p is None or not is_public_period(p, now, days):
+        raise not_public(now, days)
     return p
 
 
-def not_public(now: datetime | None = None) -> PeriodNotPublic:
-    periods = public_periods(now)
+def not_public(
+    now: datetime | None = None, days: int = 0, periods: Sequence[str] | None = None
+) -> PeriodNotPublic:
+    """``periods``: those the caller may ask for (by default, every fixed period due)."""
+    if periods is None:
+        periods = [str(p.id) for p in public_periods(now, days)]
     return PeriodNotPublic(
-        "The public figures are by calendar month, quarter or year, once the period is over "
-        f"(a month becomes public {int(SETTLE.total_seconds() // 60)} minutes after it ends); "
-        "other periods are for the territory's coordinators.",
-        periods=[p.id for p in periods],
+        "The public figures are by calendar month, quarter or year, released once the period is "
+        f"over (a period is released {days} days after it ends); other periods are for the "
+        "territory's coordinators.",
+        periods=list(periods),
     )
+
+
+def not_released(p: Period | None, released: Sequence[str], days: int = 0) -> PeriodNotReleased:
+    """A fixed period (or, without one, any) whose figures are not released yet: when they will
+    be, and the periods released."""
+    extra: dict[str, Any] = {"periods": list(released)}
+    message = "No figures of this territory are released yet."
+    if p is not None:
+        due = release_due(p, days)
+        extra |= {"period": p.id, "release_after": due.isoformat(timespec="seconds")}
+        message = (
+            f"The figures of {p.id} are released once, {days} days after the period ends: "
+            f"after {due.isoformat(timespec='minutes')} UTC, at the instance's next release run."
+        )
+    return PeriodNotReleased(message, **extra)
 
 
 # --- the counts, in the database -----------------------------------------------------------------
@@ -935,21 +966,27 @@ class Published:
 
     def csv(self, name: str) -> str:
         """One table as CSV: a fixed header, suppressed counts empty beside a flag column."""
-        for table, rows in self.tables:
-            if table.name == name:
-                out = io.StringIO()
-                writer = csv.writer(out, lineterminator="\n")
-                writer.writerow([*table.dimensions, "count", "suppressed"])
-                for dims, value in rows:
-                    writer.writerow(
-                        [
-                            *dims,
-                            "" if value is None else value,
-                            "true" if value is None else "false",
-                        ]
-                    )
-                return out.getvalue()
+        if name in self.table_names():
+            document = self.document()["tables"][name]
+            return csv_of(document["columns"], document["rows"])
         raise NotFound(f"No table is called {name!r}.", code="unknown_table")
+
+
+def csv_of(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    """A document's table as CSV: its columns, a suppressed count empty, the flag true/false."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            [
+                ("true" if row[c] else "false")
+                if c == "suppressed"
+                else ("" if row[c] is None else row[c])
+                for c in columns
+            ]
+        )
+    return out.getvalue()
 
 
 def publish(
@@ -974,15 +1011,15 @@ def published(
     return Published(territory, p, threshold, utcnow(), tables, instance.rstrip("/"))
 
 
-def family_stages(p: Period, now: datetime | None = None) -> list[list[Period]]:
-    """The public periods of ``p``'s year in the order they became public: each month, with the
+def family_stages(p: Period, now: datetime | None = None, days: int = 0) -> list[list[Period]]:
+    """The public periods of ``p``'s year in the order they are released: each month, with the
     quarter and the year it closes."""
     now = now or utcnow()
     year = p.start.year
     stages = []
     for m in range(1, 13):
         month = month_period(year, m)
-        if not is_public_period(month, now):
+        if not is_public_period(month, now, days):
             break
         stage = [month]
         if m % 3 == 0:
@@ -1021,45 +1058,6 @@ def calendar_relations(periods: Iterable[Period]) -> secrecy.Relations:
         nested=nested,
         additive=lambda key: not (isinstance(key, tuple) and key[0] == "progress"),
     )
-
-
-def published_family(
-    session: Session,
-    territory: Territory,
-    p: Period,
-    threshold: int,
-    instance: str = "",
-    now: datetime | None = None,
-) -> dict[str, Published]:
-    """Every public document of ``p``'s year, suppressed together (secrecy.family): what a reader
-    can fetch for a month, its quarter and its year gives back no suppressed cell and no small
-    difference, and a document once public keeps its suppressed cells as later ones appear."""
-    assert territory.id is not None and p.id is not None
-    stages = family_stages(p, now)
-    periods = [q for stage in stages for q in stage]
-    counted = family_figures(session, territory.id, periods)
-    books: dict[str, tuple[Period, Book]] = {}
-    for q in periods:
-        f = counted[str(q.id)]
-        books[str(q.id)] = (q, book(f, reference(session, territory.id, f.structures), q))
-    documents = [
-        [secrecy.Document(q.id, books[str(q.id)][1].values, books[str(q.id)][1].lines) for q in s]
-        for s in stages
-    ]
-    relations = calendar_relations(q for q, _ in books.values())
-    hidden = secrecy.family(documents, relations, threshold)
-    generated = utcnow()
-    return {
-        name: Published(
-            territory,
-            q,
-            threshold,
-            generated,
-            publish(b, threshold, hidden[name]),
-            instance.rstrip("/"),
-        )
-        for name, (q, b) in books.items()
-    }
 
 
 # --- the territory's choice to publish -----------------------------------------------------------
