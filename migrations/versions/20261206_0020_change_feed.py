@@ -14,7 +14,7 @@ nothing else journaled in between, are one entry with a count and the time of th
 (``count``, ``last_at``); what changes something is always its own entry.
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-06 10:00:00
 """
 
@@ -25,7 +25,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0015"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@ late record's counts. Each fixed period's document is now released once, after t
 and a grace period, and served as stored (docs/open-data.md, "Releases").
 
 Revision ID: 0021
-Revises: 0015
+Revises: 0020
 Create Date: 2026-12-06 05:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | None = "0015"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
