@@ -132,7 +132,7 @@ def test_the_whole_story(client: TestClient, world: World, engine: sa.Engine) ->
 def test_bad_input_changes_nothing(client: TestClient, world: World, engine: sa.Engine) -> None:
     pid = _open(client, world)["id"]
     cases = [
-        ({"skill_code": "crcn:9.9", "level": 2}, 422, "unknown_skill"),
+        ({"skill_code": "crcn:9.9", "level": 2}, 404, "unknown_skill"),
         ({"skill_code": "crcn:4.1", "level": 9}, 422, "validation_error"),
         ({"skill_code": "crcn:4.1", "level": 0}, 422, "validation_error"),
         ({"skill_code": "crcn:4.1"}, 422, "level_required"),

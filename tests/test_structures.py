@@ -254,7 +254,7 @@ def test_writes_validate_and_answer_precise_problems(client: TestClient, world: 
     reasons = {e["loc"][-1]: e["msg"] for e in body["errors"]}
     assert (
         reasons["code_postal"]
-        == "must be 5 digits, not '7300' (a leading 0 lost by a spreadsheet?)"
+        == "The postcode must be 5 digits, not '7300' (a leading 0 lost by a spreadsheet?)."
     )
     assert all("input" not in e for e in body["errors"])
 
