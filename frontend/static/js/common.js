@@ -10,8 +10,9 @@
 //                           (pairs attr:key separated by semicolons).
 //   api(method, path, body, opts)
 //                           fetch wrapper: JSON in and out, X-CSRF-Token on changes when a
-//                           session token is known; throws ApiError (code, status, message
-//                           translated from common.errors.CODE, problem = the whole document).
+//                           session token is known; throws ApiError (code, status, message in
+//                           the page's language, from the server's registry of error codes,
+//                           problem = the whole document).
 //                           opts: {raw: true} returns the Response (PDF, images); {csrf: "staff"
 //                           | "citizen"} picks which session's token to send (default: staff).
 //   ApiError                the error class thrown by api().
@@ -241,15 +242,23 @@ export class ApiError extends Error {
   }
 }
 
+// The server says what went wrong in the page's language (api() sends it as Accept-Language),
+// from the one registry of error codes (app/core/problems.py): a validation error's detail is one
+// sentence per field ("Le prénom doit faire au plus 100 caractères."), any other problem's title
+// is the code's sentence. The catalogue only covers what the server cannot say.
 function errorMessage(code, status, problem) {
-  if (hasKey(`common.errors.${code}`)) return t(`common.errors.${code}`);
   if (status === 0) return t("common.errors.network");
-  // The server's detail is English; better than nothing for a code the catalogue lacks.
-  return (problem && problem.detail) || t("common.errors.unknown");
+  if (problem && problem.code === "validation_error" && problem.detail) return problem.detail;
+  if (problem && problem.title && problem.code) return problem.title;
+  return t("common.errors.unknown");
 }
 
 export async function api(method, path, body, opts = {}) {
-  const headers = { Accept: "application/json, application/problem+json", ...(opts.headers || {}) };
+  const headers = {
+    Accept: "application/json, application/problem+json",
+    "Accept-Language": lang,
+    ...(opts.headers || {}),
+  };
   const init = { method, headers, credentials: "same-origin" };
   if (body !== undefined && body !== null) {
     headers["Content-Type"] = "application/json";
