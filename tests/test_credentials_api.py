@@ -209,6 +209,12 @@ def test_the_citizen_issues_lists_and_revokes(client: TestClient, world: World) 
     )
     assert gone.status_code == 200
     assert _verify(client, mine.json()["qr_text"])["result"] == "revoked"
+    # The coordinator's journal says who revoked it: the person, not "the system".
+    journal = client.get(
+        "/api/v1/territories/ta/audit?action=credential.revoked",
+        headers=world.headers["territory_admin"],
+    ).json()
+    assert [(e["actor_account_id"], e["details"]["by"]) for e in journal] == [(None, "citizen")]
 
 
 def test_erasure_revokes_every_credential(

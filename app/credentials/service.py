@@ -319,6 +319,7 @@ def revoke(
         target_type="credential",
         target_id=credential.id,
         reason=reason,
+        by=principal.kind.value,  # the journal names a citizen revoking their own credential
     )
     return credential
 

@@ -104,6 +104,9 @@ def test_a_coordinator_manages_the_territory_and_reads_the_journal(
     rotated = journal.locator("tr[data-action='key.rotated']").first
     expect(rotated).to_contain_text("Clé changée")
     expect(rotated).to_contain_text(world.admin_a.display_name)
+    # Labels, never the raw kinds.
+    expect(rotated).not_to_contain_text("key.rotated")
+    expect(journal).not_to_contain_text("auth.login")
     page.get_by_label("Afficher").select_option("key")
     # Each rotation journals the new key's creation and the rotation itself.
     expect(journal.locator("tr")).to_have_count(4)
