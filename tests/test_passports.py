@@ -69,6 +69,14 @@ def test_numbers_are_unambiguous_and_checked() -> None:
         assert numbers.normalise_number(number.lower().replace("-", " ")) == number
         typo = number[:3] + ("B" if number[3] != "B" else "C") + number[4:]
         assert numbers.normalise_number(typo) is None
+        assert numbers.check_number(typo).mistake is numbers.Mistake.TYPO
+    # Each mistake is told apart, for a message in plain words.
+    short = numbers.check_number("P-2X7K9M4")
+    assert (short.mistake, short.length) == (numbers.Mistake.LENGTH, 7)
+    odd = numbers.check_number("p-2x7k9mOI")
+    assert (odd.mistake, odd.characters) == (numbers.Mistake.CHARACTER, "OI")
+    assert "typing mistake" in numbers.check_number("P-2X7K9M4Q").explain()
+    assert numbers.check_number("P-2X7K9M4P").number == "P-2X7K9M4P"
 
 
 def test_the_whole_story(client: TestClient, world: World, engine: sa.Engine) -> None:

@@ -375,9 +375,11 @@ def _status_token(
 def qr_text_for_code(session: Session, typed: str) -> str | fmt.Verdict:
     """The QR text a typed verification code names, to verify like a scanned one; or the verdict
     when there is nothing to verify (not a code; the holder's data erased)."""
-    code = numbers.normalise_number(typed, CODE_PREFIX)
+    checked = numbers.check_number(typed, CODE_PREFIX)
+    code = checked.number
     if code is None:
-        return fmt.Verdict(fmt.Result.MALFORMED, "not a verification code (V- and 8 characters)")
+        # "this verification code has a typing mistake: …" when the check character caught one.
+        return fmt.Verdict(fmt.Result.MALFORMED, checked.explain("verification code"))
     credential = session.exec(select(Credential).where(Credential.code == code)).first()
     if credential is None:
         raise NotFound("No credential has this code here.", code="unknown_code")

@@ -24,6 +24,8 @@
 //   initPage(area, opts)    loadLocale + renderHeader + renderFooter + applyI18n(document).
 //   el(tag, attrs, ...children)   element builder; attrs: class, text, on{Event} handlers, others
 //                           as attributes (false/null skipped, true = empty attribute).
+//   checkNumber(raw, prefix)  a typed passport number ("P-") or verification code ("V-"), checked
+//                           like app/passports/numbers.py: {number} or {mistake, length, characters}.
 //   $(selector, root), clear(node), show(node, yes), announce(message) (polite live region),
 //   formatDate(iso), formatDateTime(iso), normalise(text) (lower case, no accents),
 //   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
@@ -79,6 +81,28 @@ function lookup(key) {
     node = node[part];
   }
   return typeof node === "string" ? node : undefined;
+}
+
+// Passport numbers and verification codes, checked as app/passports/numbers.py does (the same
+// alphabet and check character; tests/browser/test_citizen.py compares the two): what a person
+// typed is {number} when it is one, else {mistake: "length" | "character" | "typo", length,
+// characters}, so that a typo reads as a typo, not as "malformed".
+const NUMBER_ALPHABET = "23456789BCDFGHJKMNPQRSTVWXZ";
+const NUMBER_WEIGHTS = [1, 2, 4, 5, 7, 8, 10];
+
+export function checkNumber(raw, prefix = "P-") {
+  let text = String(raw).trim().toUpperCase().replace(/[ -]/g, "");
+  if (text.startsWith(prefix[0])) text = text.slice(1);
+  const length = [...text].length;
+  if (length !== 8) return { number: null, mistake: "length", length, characters: "" };
+  const wrong = [...new Set([...text].filter((c) => !NUMBER_ALPHABET.includes(c)))].join("");
+  if (wrong) return { number: null, mistake: "character", length, characters: wrong };
+  let total = 0;
+  for (let i = 0; i < 7; i += 1) total += NUMBER_WEIGHTS[i % 7] * NUMBER_ALPHABET.indexOf(text[i]);
+  if (NUMBER_ALPHABET[total % NUMBER_ALPHABET.length] !== text[7]) {
+    return { number: null, mistake: "typo", length, characters: "" };
+  }
+  return { number: prefix + text, mistake: null, length, characters: "" };
 }
 
 export function hasKey(key) {
