@@ -29,6 +29,25 @@ install: $(VENV)/.runtime frontend/node_modules/.installed system-fonts
 
 install-dev: $(VENV)/.dev frontend/node_modules/.installed system-fonts
 
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.x" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.lock pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -r requirements.lock
+	$(PIP) install --no-deps -e .
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.lock pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -r requirements-dev.lock
+	$(PIP) install --no-deps -e .
+	@touch $@ $(VENV)/.runtime
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the design system assets"; exit 1; }
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # Debian packages the app and its tests need: installed through apt-get when run as root, otherwise
 # the make stops at once, in one line naming the command to run (see README, "Two commands").
 # The PDFs embed DejaVu Sans, which covers Latin Extended and Vietnamese (app/core/pdf.py).
