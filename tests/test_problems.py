@@ -288,3 +288,33 @@ def test_unknown_skill_is_one_status_everywhere(client: TestClient, world: World
         headers=headers,
     )
     assert recorded.status_code == 404 and recorded.json()["code"] == "unknown_skill"
+
+
+def test_a_french_detail_carries_the_specifics(client: TestClient, world: World) -> None:
+    headers = {**world.headers["mediator_of_structure"], "Accept-Language": "fr"}
+    refused = client.post(
+        f"/api/v1/passports/{world.passport.id}/credentials",
+        json={"skills": ["crcn:4.1", "pp:PP-12"]},
+        headers=headers,
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "skill_not_validated"
+    assert refused.json()["skills"] == ["crcn:4.1", "pp:PP-12"]
+    assert refused.json()["detail"] == (
+        "Ces compétences ne sont pas validées dans ce passeport : crcn:4.1, pp:PP-12."
+    )
+    assert refused.json()["title"] == PROBLEMS["skill_not_validated"].fr
+
+
+def test_a_code_the_registry_lacks_never_claims_a_language() -> None:
+    from app.core.errors import problem_response
+
+    unknown = problem_response(
+        status=409, code="not_registered_yet", title="T", detail="English.", lang="fr"
+    )
+    assert "content-language" not in unknown.headers
+    assert b'"detail":"English."' in unknown.body
+    known = problem_response(
+        status=409, code="email_taken", title="T", detail="English.", lang="fr"
+    )
+    assert known.headers["content-language"] == "fr"
+    assert PROBLEMS["email_taken"].fr.encode() in known.body

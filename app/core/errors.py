@@ -107,12 +107,14 @@ def problem_response(
     lang: Lang | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """A problem document. With ``lang``, ``title`` is the registry's sentence in that language,
-    and so is ``detail`` in French (the services' details are English, for developers)."""
+    """A problem document. With ``lang`` and a registered code, ``title`` is the registry's
+    sentence in that language, and so is ``detail`` in French (the registry's precise form when
+    the extra members fill it; the services' details are English, for developers); the
+    ``Content-Language`` header then names the language."""
     if lang is not None and code in problems.PROBLEMS:
         title = problems.message(code, lang)
         if lang == "fr":
-            detail = title
+            detail = problems.french_detail(code, extra) or title
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_PREFIX + code,
         "title": title,
@@ -128,8 +130,10 @@ def problem_response(
     body.update(extra)
     response_headers = dict(headers or {})
     if lang is not None:
-        response_headers["Content-Language"] = lang
         response_headers["Vary"] = "Accept-Language"
+        if code in problems.PROBLEMS:
+            # Only a registered code is said in the caller's language; the header says so.
+            response_headers["Content-Language"] = lang
     return JSONResponse(
         body, status_code=status, headers=response_headers, media_type=PROBLEM_MEDIA_TYPE
     )

@@ -27,6 +27,9 @@ class Problem:
     status: int
     fr: str
     en: str
+    # The French detail, more precise, from the problem's extra members ({columns}, {max_days}…);
+    # in English the service's own detail says as much.
+    fr_detail: str | None = None
 
     def text(self, lang: Lang) -> str:
         return self.fr if lang == "fr" else self.en
@@ -169,6 +172,7 @@ PROBLEMS: dict[str, Problem] = {
         422,
         "Durée de validité du jeton trop longue.",
         "The token's lifetime is too long.",
+        "Un jeton d'accès dure au plus {max_days} jours.",
     ),
     "unknown_account": P(404, "Ce compte est introuvable.", "This account cannot be found."),
     "unknown_token": P(404, "Ce jeton est introuvable.", "This token cannot be found."),
@@ -201,12 +205,14 @@ PROBLEMS: dict[str, Problem] = {
         422,
         "Le fichier n'est pas un texte UTF-8 : enregistrez-le de nouveau en UTF-8.",
         "The file is not UTF-8 text: save it again as UTF-8.",
+        "Le fichier n'est pas un texte UTF-8 (ligne {line}) : enregistrez-le de nouveau en UTF-8.",
     ),
     "import_empty": P(422, "Le fichier est vide.", "The file is empty."),
     "import_too_many_rows": P(
         422,
         "Le fichier a trop de lignes : découpez-le.",
         "The file has too many rows: split it.",
+        "Le fichier a plus de {max_rows} lignes : découpez-le.",
     ),
     "import_unreadable": P(
         422,
@@ -222,11 +228,13 @@ PROBLEMS: dict[str, Problem] = {
         422,
         "L'en-tête du fichier répète des colonnes.",
         "The file's header repeats columns.",
+        "L'en-tête du fichier répète ces colonnes : {columns}.",
     ),
     "import_missing_columns": P(
         422,
         "Il manque des colonnes obligatoires dans l'en-tête du fichier.",
         "The file's header lacks required columns.",
+        "Il manque ces colonnes dans l'en-tête du fichier : {columns}.",
     ),
     # --- passports and validations ----------------------------------------------------------------
     "unknown_passport": P(404, "Ce passeport est introuvable.", "This passport cannot be found."),
@@ -234,6 +242,7 @@ PROBLEMS: dict[str, Problem] = {
         404,
         "Ce passeport a été fusionné avec un autre.",
         "This passport was merged into another one.",
+        "Ce passeport a été fusionné avec le passeport {merged_into}.",
     ),
     "consent_required": P(
         422,
@@ -323,8 +332,14 @@ PROBLEMS: dict[str, Problem] = {
         422,
         "Une des compétences choisies n'est pas validée dans ce passeport.",
         "One of the chosen skills is not validated in this passport.",
+        "Ces compétences ne sont pas validées dans ce passeport : {skills}.",
     ),
-    "validity_too_long": P(422, "Durée de validité trop longue.", "Validity too long."),
+    "validity_too_long": P(
+        422,
+        "Durée de validité trop longue.",
+        "Validity too long.",
+        "Une attestation vaut au plus {max_days} jours.",
+    ),
     "credential_too_large": P(
         422,
         "Trop de compétences pour un seul QR code : choisissez-en moins.",
@@ -464,6 +479,23 @@ PROBLEMS: dict[str, Problem] = {
 def status_of(code: str) -> int | None:
     problem = PROBLEMS.get(code)
     return problem.status if problem else None
+
+
+def french_detail(code: str, extra: Mapping[str, Any]) -> str | None:
+    """The code's precise French detail, filled from the problem's extra members; None when the
+    code has none or a member it needs is missing."""
+    problem = PROBLEMS.get(code)
+    if problem is None or problem.fr_detail is None:
+        return None
+    values = {
+        key: ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        for key, value in extra.items()
+        if value is not None
+    }
+    try:
+        return problem.fr_detail.format_map(values)
+    except (KeyError, IndexError, ValueError):
+        return None
 
 
 def message(code: str, lang: Lang) -> str:

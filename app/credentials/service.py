@@ -111,6 +111,7 @@ def _chosen_skills(session: Session, passport: Passport, codes: Sequence[str]) -
         raise InvalidInput(
             f"No active validation for {', '.join(missing)} in this passport.",
             code="skill_not_validated",
+            skills=missing,
         )
     return [
         Chosen(
@@ -157,6 +158,7 @@ def issue(
         raise InvalidInput(
             f"A credential is valid {settings.credential_max_days} days at most.",
             code="validity_too_long",
+            max_days=settings.credential_max_days,
         )
     assert passport.id is not None
     territory = session.get(Territory, passport.territory_id)

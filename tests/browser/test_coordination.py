@@ -63,7 +63,7 @@ def test_a_coordinator_manages_the_territory_and_reads_the_journal(
     page.get_by_role("button", name="Importer").click()
     report = page.locator("#import-result")
     expect(report).to_contain_text("2 ligne(s) lue(s) : 1 créée(s)")
-    expect(report).to_contain_text("Ligne 3")
+    expect(report).to_contain_text("Ligne 3 : Le code postal est obligatoire.")
     expect(structures).to_contain_text("Médiathèque du bourg")
 
     # Invite a mediator to one place: the code and link are shown once.

@@ -266,15 +266,17 @@ export class ApiError extends Error {
   }
 }
 
-// The server says what went wrong in the page's language (api() sends it as Accept-Language),
-// from the one registry of error codes (app/core/problems.py): a validation error's detail is one
-// sentence per field ("Le prénom doit faire au plus 100 caractères."), any other problem's title
-// is the code's sentence. The catalogue only covers what the server cannot say.
-function errorMessage(code, status, problem) {
+// The server says what went wrong in the page's language (api() sends it as Accept-Language;
+// Content-Language confirms it), from the one registry of error codes (app/core/problems.py): in
+// French the detail (one sentence per field for a validation error, "Le prénom doit faire au plus
+// 100 caractères.", or the code's sentence with its specifics), in English the title (the
+// detail only for a validation error: the services' own details are for developers). A code the
+// registry lacks is never shown in another language: the catalogue's "unknown" is.
+function errorMessage(code, status, problem, language) {
   if (status === 0) return t("common.errors.network");
-  if (problem && problem.code === "validation_error" && problem.detail) return problem.detail;
-  if (problem && problem.title && problem.code) return problem.title;
-  return t("common.errors.unknown");
+  if (!problem || !problem.code || language !== lang) return t("common.errors.unknown");
+  if (lang === "fr" || problem.code === "validation_error") return problem.detail || problem.title;
+  return problem.title;
 }
 
 export async function api(method, path, body, opts = {}) {
@@ -306,7 +308,9 @@ export async function api(method, path, body, opts = {}) {
       problem = null;
     }
     const code = (problem && problem.code) || `http_${response.status}`;
-    throw new ApiError(response.status, code, errorMessage(code, response.status, problem), problem);
+    const language = response.headers.get("Content-Language");
+    const message = errorMessage(code, response.status, problem, language);
+    throw new ApiError(response.status, code, message, problem);
   }
   if (opts.raw) return response;
   if (response.status === 204) return null;

@@ -4,7 +4,8 @@
 // API with the session's CSRF token, and the journal shows what each one recorded.
 
 import {
-  $, alertBox, announce, api, ApiError, bindPasswordSignIn, clear, dsfrTable, el, formatDateTime,
+  $, alertBox, announce, api, ApiError, bindPasswordSignIn, clear, currentLang, dsfrTable, el,
+  formatDateTime,
   getCsrf, hasKey, initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { setupTrustPanel } from "/static/js/coordination-trust.js";
@@ -248,8 +249,13 @@ $("#import-form").addEventListener("submit", async (event) => {
       el(
         "ul",
         {},
+        // In French, the server's French sentence (it names the field); else its English reason.
         ...answer.rejected.map((r) =>
-          el("li", { text: t("coordination.import_rejected", { line: r.line, field: r.field || "—", reason: r.reason }) }),
+          el("li", {
+            text: currentLang() === "fr" && r.reason_fr
+              ? t("coordination.import_rejected_sentence", { line: r.line, reason: r.reason_fr })
+              : t("coordination.import_rejected", { line: r.line, field: r.field || "—", reason: r.reason }),
+          }),
         ),
       ),
     );
