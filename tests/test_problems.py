@@ -50,6 +50,15 @@ def test_every_code_raised_is_registered_in_both_languages() -> None:
         assert problem.fr != problem.en, f"{code}: the French text is the English one"
 
 
+def test_single_sign_on_refusals_are_registered_with_their_status() -> None:
+    from app.accounts.oidc import REFUSALS
+
+    assert set(REFUSALS) <= set(PROBLEMS)
+    assert {code: kind.status for code, kind in REFUSALS.items()} == {
+        code: PROBLEMS[code].status for code in REFUSALS
+    }
+
+
 def test_every_registered_code_has_its_line_in_the_api_doc() -> None:
     doc = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     rows = [line for line in doc.splitlines() if line.startswith("| `")]

@@ -184,6 +184,59 @@ PROBLEMS: dict[str, Problem] = {
         "La connexion unique (SSO) n'est pas configurée sur ce serveur.",
         "Single sign-on is not configured on this server.",
     ),
+    # Single sign-on's refusals (app/accounts/oidc.py, REFUSALS, which journals them).
+    "oidc_state_invalid": P(
+        400,
+        "Cette connexion est inconnue, déjà utilisée, expirée ou commencée dans un autre "
+        "navigateur. Recommencez.",
+        "This sign-in is unknown, already used or expired, or was started in another browser. "
+        "Start again.",
+    ),
+    "oidc_provider_error": P(
+        401,
+        "Le fournisseur d'identité ne vous a pas connecté·e.",
+        "The identity provider did not sign you in.",
+    ),
+    "oidc_code_rejected": P(
+        401,
+        "Le fournisseur d'identité a refusé le code de connexion (expiré ou déjà utilisé). "
+        "Recommencez.",
+        "The identity provider refused the sign-in code (expired or already used). Start again.",
+    ),
+    "oidc_token_invalid": P(
+        401,
+        "La réponse du fournisseur d'identité n'a pas pu être vérifiée.",
+        "The identity provider's answer could not be verified.",
+    ),
+    "oidc_nonce_mismatch": P(
+        401,
+        "La réponse du fournisseur d'identité n'appartient pas à cette connexion.",
+        "The identity provider's answer does not belong to this sign-in.",
+    ),
+    "email_not_verified": P(
+        403,
+        "Le fournisseur d'identité ne garantit pas votre adresse électronique.",
+        "The identity provider does not vouch for your e-mail address.",
+    ),
+    "not_preauthorised": P(
+        403,
+        "Aucun compte ni aucune invitation ne correspond à cette adresse électronique : demandez "
+        "une invitation à la coordination de votre territoire.",
+        "No account or invitation matches this e-mail address; ask your territory's "
+        "coordinator for an invitation.",
+    ),
+    "account_disabled": P(403, "Ce compte est désactivé.", "This account is disabled."),
+    "sso_role_refused": P(
+        403,
+        "L'administration de la plateforme se connecte avec son mot de passe, pas par la "
+        "connexion unique.",
+        "Platform admins sign in with their password, not through the SSO.",
+    ),
+    "oidc_unavailable": P(
+        502,
+        "Le fournisseur d'identité est injoignable ou répond mal : réessayez plus tard.",
+        "The identity provider cannot be reached or misbehaves; try again later.",
+    ),
     # --- territories and structures ---------------------------------------------------------------
     "unknown_territory": P(
         404, "Ce territoire est introuvable.", "This territory cannot be found."
