@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -9,7 +10,7 @@ from joserfc.jwk import ECKey
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import check_axe, screenshot
-from tests.factories import PASSWORD, World
+from tests.factories import ACCESS_CODE, PASSWORD, World
 from tests.federation_fixtures import serving
 from tests.servers import Server
 
@@ -119,6 +120,42 @@ def test_a_coordinator_manages_the_territory_and_reads_the_journal(
     expect(own.locator("td").nth(2)).to_have_text("2")
     check_axe(page, "coordination, after changes")
     screenshot(page, "coordination-journal")
+
+
+def test_the_journal_names_a_citizen_who_revoked_their_own_credential(
+    page: Page, live_server: Server, world: World
+) -> None:
+    # Through the API: a mediator records a skill, the citizen issues a credential and revokes it.
+    api = f"{live_server.url}/api/v1"
+    recorded = httpx.post(
+        f"{api}/passports/{world.passport.id}/validations",
+        json={
+            "skill_code": "pp:PP-06",
+            "method": "observation",
+            "observed_on": date.today().isoformat(),
+            "structure_id": world.a1.id,
+        },
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert recorded.status_code == 201, recorded.text
+    with httpx.Client(base_url=api) as citizen:
+        login = citizen.post(
+            "/citizen/login", json={"number": world.passport.number, "code": ACCESS_CODE}
+        )
+        assert login.status_code == 200, login.text
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        mine = citizen.post("/citizen/credentials", json={"skills": ["pp:PP-06"]}, headers=csrf)
+        assert mine.status_code == 201, mine.text
+        revoked = citizen.post(
+            f"/citizen/credentials/{mine.json()['id']}/revoke", json={}, headers=csrf
+        )
+        assert revoked.status_code == 200, revoked.text
+
+    _sign_in(page, "admin-a@example.org")
+    row = page.locator("#journal-table tbody tr[data-action='credential.revoked']")
+    expect(row).to_contain_text("Attestation révoquée")
+    expect(row).to_contain_text("La personne elle-même")
+    expect(row).not_to_contain_text("Le système")
 
 
 def test_a_mediator_is_sent_to_the_mediator_space(page: Page, world: World) -> None:
