@@ -56,6 +56,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PASSEPORT_ENV=production
 
+# The PDFs embed DejaVu Sans (app/core/pdf.py), so that every name prints as given: Debian's
+# fonts-dejavu-core, as `make run` installs it on a developer's machine.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # A fixed, unprivileged uid/gid, so that volume ownership can be set from the host
 # (e.g. `chown 10001:10001`) and the process can never write to its own code.
 RUN groupadd --system --gid 10001 passeport \

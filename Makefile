@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make run    install everything, migrate, load the demo data, serve on http://127.0.0.1:8000
-#   make test   install the test tools too, then lint, type-check and run the whole suite
+#   make test   install the test tools too (Chromium through apt-get when root), then lint,
+#               type-check and run the whole suite
 # Both are idempotent: an install step reruns only when its lock file changed.
 # DB=postgresql runs the suite on PostgreSQL (PASSEPORT_TEST_POSTGRES_URL, default local server).
 
@@ -15,18 +16,18 @@ PYTEST_ARGS ?=
 export PASSEPORT_TEST_DATABASE := $(DB)
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test install install-dev lint typecheck pytest bench clean
+.PHONY: run test install install-dev system-fonts system-chromium lint typecheck pytest bench clean
 
 run: install
 	$(BIN)/passeport db upgrade
 	$(BIN)/passeport demo
 	$(BIN)/passeport serve --host $(HOST) --port $(PORT)
 
-test: install-dev lint typecheck pytest
+test: system-chromium install-dev lint typecheck pytest
 
-install: $(VENV)/.runtime frontend/node_modules/.installed
+install: $(VENV)/.runtime frontend/node_modules/.installed system-fonts
 
-install-dev: $(VENV)/.dev frontend/node_modules/.installed
+install-dev: $(VENV)/.dev frontend/node_modules/.installed system-fonts
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.x" % sys.version.split()[0])'
@@ -46,6 +47,25 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the design system assets"; exit 1; }
 	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Debian packages the app and its tests need: installed through apt-get when run as root, otherwise
+# the make stops at once, in one line naming the command to run (see README, "Two commands").
+# The PDFs embed DejaVu Sans, which covers Latin Extended and Vietnamese (app/core/pdf.py).
+FONT_FILE      ?= /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+# The browser tests drive Debian's Chromium: a test tool's own browser download does not work here.
+CHROMIUM       ?= /usr/bin/chromium
+APT_INSTALL    := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq
+
+CAN_APT        := $(if $(filter 0,$(shell id -u)),$(shell command -v apt-get))
+
+# $(error) stops make in one line; it is expanded only when the target runs.
+system-fonts:
+	$(if $(wildcard $(FONT_FILE)),@true,$(if $(CAN_APT),,$(error The PDFs need DejaVu Sans: run 'sudo apt-get install fonts-dejavu-core', then make again)))
+	$(if $(wildcard $(FONT_FILE)),,apt-get -o DPkg::Lock::Timeout=600 update -qq && $(APT_INSTALL) fonts-dejavu-core >/dev/null)
+
+system-chromium:
+	$(if $(wildcard $(CHROMIUM)),@true,$(if $(CAN_APT),,$(error The browser tests need Chromium: run 'sudo apt-get install chromium', then make test again)))
+	$(if $(wildcard $(CHROMIUM)),,apt-get -o DPkg::Lock::Timeout=600 update -qq && $(APT_INSTALL) chromium >/dev/null)
 
 lint:
 	$(BIN)/ruff check .

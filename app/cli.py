@@ -534,9 +534,10 @@ def credential_issue(number: str, skills: str, days: int, with_name: bool, out_d
     from app.passports.models import Passport
 
     settings = load_settings()
-    canonical = numbers.normalise_number(number)
+    checked = numbers.check_number(number)
+    canonical = checked.number
     if canonical is None:
-        raise ConfigurationError(f"{number!r} is not a passport number (P- and 8 characters)")
+        raise ConfigurationError(f"{number!r}: {checked.explain()}")
     try:
         with connected(settings) as engine, transaction(engine) as session:
             passport = session.exec(select(Passport).where(Passport.number == canonical)).first()

@@ -238,7 +238,7 @@ def test_invitation_by_code_then_sign_in(
         json={"email": "x@example.org", "display_name": "X", "structure_ids": [world.b1.id]},
         headers=admin,
     )
-    _problem(other, 422, "unknown_structure")
+    _problem(other, 404, "unknown_structure")
 
     looked = client.post("/api/v1/invitations/lookup", json={"code": code.lower()})
     assert looked.status_code == 200

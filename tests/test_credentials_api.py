@@ -209,6 +209,12 @@ def test_the_citizen_issues_lists_and_revokes(client: TestClient, world: World) 
     )
     assert gone.status_code == 200
     assert _verify(client, mine.json()["qr_text"])["result"] == "revoked"
+    # The coordinator's journal says who revoked it: the person, not "the system".
+    journal = client.get(
+        "/api/v1/territories/ta/audit?action=credential.revoked",
+        headers=world.headers["territory_admin"],
+    ).json()
+    assert [(e["actor_account_id"], e["details"]["by"]) for e in journal] == [(None, "citizen")]
 
 
 def test_erasure_revokes_every_credential(
@@ -278,7 +284,12 @@ def test_typed_code_and_qr_images(client: TestClient, world: World) -> None:
     # People type it as they read it: lower case, spaces, no dash.
     typed = _verify_code(client, code.lower().replace("-", " "))
     assert typed["result"] == "valid" and typed["skills"][0]["code"] == "pp:PP-06"
-    assert _verify_code(client, "V-" + "B" * 8)["result"] == "malformed"  # check character
+    typo = _verify_code(client, "V-" + "B" * 8)  # a wrong check character: a typing mistake
+    assert typo["result"] == "malformed" and "typing mistake" in typo["reason"]
+    short = _verify_code(client, code[:-1])
+    assert (
+        short["result"] == "malformed" and "8 characters after its prefix, not 7" in short["reason"]
+    )
     unknown = client.post("/api/v1/verify", json={"code": "V-2345678" + _check("2345678")})
     _problem(unknown, 404, "unknown_code")
     _problem(client.post("/api/v1/verify", json={}), 422, "validation_error")
@@ -373,6 +384,8 @@ def test_command_line_issues_every_file(
         env=passeport_env(database_url),
     )
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    # A check character that caught a typo is said to be a typo, not "not a number".
+    assert "'P-BBBBBBBB': this passport number has a typing mistake" in refused.stderr
 
 
 def test_a_credential_too_large_for_a_printed_qr_is_refused_and_leaves_nothing(

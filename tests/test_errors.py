@@ -91,7 +91,7 @@ def test_validation_error_lists_fields_without_echoing_input(probe: TestClient) 
     locations = [e["loc"] for e in body["errors"]]
     assert ["body", "name"] in locations and ["body", "password"] in locations
     assert "x" * 11 not in response.text
-    assert all(set(e) == {"loc", "msg", "type"} for e in body["errors"])
+    assert all(set(e) == {"loc", "field", "msg", "type"} for e in body["errors"])
 
 
 def test_malformed_json_body(probe: TestClient) -> None:

@@ -69,6 +69,14 @@ def test_numbers_are_unambiguous_and_checked() -> None:
         assert numbers.normalise_number(number.lower().replace("-", " ")) == number
         typo = number[:3] + ("B" if number[3] != "B" else "C") + number[4:]
         assert numbers.normalise_number(typo) is None
+        assert numbers.check_number(typo).mistake is numbers.Mistake.TYPO
+    # Each mistake is told apart, for a message in plain words.
+    short = numbers.check_number("P-2X7K9M4")
+    assert (short.mistake, short.length) == (numbers.Mistake.LENGTH, 7)
+    odd = numbers.check_number("p-2x7k9mOI")
+    assert (odd.mistake, odd.characters) == (numbers.Mistake.CHARACTER, "OI")
+    assert "typing mistake" in numbers.check_number("P-2X7K9M4Q").explain()
+    assert numbers.check_number("P-2X7K9M4P").number == "P-2X7K9M4P"
 
 
 def test_the_whole_story(client: TestClient, world: World, engine: sa.Engine) -> None:
@@ -132,7 +140,7 @@ def test_the_whole_story(client: TestClient, world: World, engine: sa.Engine) ->
 def test_bad_input_changes_nothing(client: TestClient, world: World, engine: sa.Engine) -> None:
     pid = _open(client, world)["id"]
     cases = [
-        ({"skill_code": "crcn:9.9", "level": 2}, 422, "unknown_skill"),
+        ({"skill_code": "crcn:9.9", "level": 2}, 404, "unknown_skill"),
         ({"skill_code": "crcn:4.1", "level": 9}, 422, "validation_error"),
         ({"skill_code": "crcn:4.1", "level": 0}, 422, "validation_error"),
         ({"skill_code": "crcn:4.1"}, 422, "level_required"),

@@ -254,7 +254,7 @@ def test_writes_validate_and_answer_precise_problems(client: TestClient, world: 
     reasons = {e["loc"][-1]: e["msg"] for e in body["errors"]}
     assert (
         reasons["code_postal"]
-        == "must be 5 digits, not '7300' (a leading 0 lost by a spreadsheet?)"
+        == "The postcode must be 5 digits, not '7300' (a leading 0 lost by a spreadsheet?)."
     )
     assert all("input" not in e for e in body["errors"])
 
@@ -485,6 +485,7 @@ def test_json_import_list_or_object_with_ignored_keys(
         (6, "longitude"),
     ]
     assert report["rejected"][1]["reason"] == "must be text"
+    assert report["rejected"][1]["reason_fr"] == "Le code postal doit être un texte."
     assert (
         report["rejected"][4]["reason"]
         == "latitude and longitude go together: longitude is missing"
@@ -551,6 +552,8 @@ def test_upsert_keys_and_columns_left_out(
             "field": "pivot",
             "reason": "the same pivot is on line 2; a row without id needs a pivot of its own "
             "(or an id)",
+            "reason_fr": "Le même SIRET est déjà à la ligne 2 ; une ligne sans identifiant a "
+            "besoin d'un SIRET à elle (ou d'un identifiant).",
         }
     ]
     # Two rows that reach one structure by different keys: the second is refused.
@@ -627,6 +630,7 @@ def test_unusable_files_are_refused_whole_never_with_a_500(
     report = client.post(url, content=hostile, headers={**headers, **CSV_TYPE}).json()
     assert _rejected(report) == [(2, "nom"), (3, "nom"), (4, None), (5, None)]
     assert report["rejected"][2]["reason"] == "has 4 cells where the header has 5"
+    assert report["rejected"][2]["reason_fr"] == "La ligne a 4 cellules, l'en-tête en a 5."
     assert _structures(engine, code) == 0
 
 

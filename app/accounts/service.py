@@ -389,7 +389,9 @@ def create_token(
         )
     if data.expires_in_days > settings.api_token_max_days:
         raise InvalidInput(
-            f"A token lasts at most {settings.api_token_max_days} days.", code="token_too_long"
+            f"A token lasts at most {settings.api_token_max_days} days.",
+            code="token_too_long",
+            max_days=settings.api_token_max_days,
         )
     raw = security.new_token("pn_")
     token = ApiToken(

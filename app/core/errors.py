@@ -5,7 +5,9 @@ HTTP. One set of handlers, installed by :func:`install_error_handlers`, turns th
 validation errors and Starlette's own HTTP errors into a problem document with a stable machine
 ``code``; anything unexpected becomes an ``internal_error`` problem in
 :class:`app.core.middleware.RequestContextMiddleware`, which knows the request id. Clients
-react to ``code``; ``title`` and ``detail`` are for people.
+react to ``code``; ``title`` and ``detail`` are for people, in the caller's language
+(``Accept-Language``): each code's status and its French and English sentences live in the one
+registry, :mod:`app.core.problems`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core import problems
 from app.core.logging import current_request_id
+from app.core.problems import Lang
 
 logger = logging.getLogger("app.errors")
 
@@ -46,8 +50,12 @@ class AppError(Exception):
     ) -> None:
         if code is not None:
             self.code = code
+        # One code, one status: the registry's, wherever the code is raised.
+        registered = problems.status_of(self.code)
         if status is not None:
             self.status = status
+        elif registered is not None:
+            self.status = registered
         if title is not None:
             self.title = title
         self.detail = detail or self.title
@@ -126,6 +134,11 @@ def is_database_outage(exc: BaseException) -> bool:
     return True
 
 
+def request_lang(request: Request) -> Lang:
+    """French or English, from the request's ``Accept-Language`` (English when it says nothing)."""
+    return problems.negotiate(request.headers.get("accept-language"))
+
+
 def problem_response(
     *,
     status: int,
@@ -134,8 +147,17 @@ def problem_response(
     detail: str,
     instance: str | None = None,
     headers: dict[str, str] | None = None,
+    lang: Lang | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    """A problem document. With ``lang`` and a registered code, ``title`` is the registry's
+    sentence in that language, and so is ``detail`` in French (the registry's precise form when
+    the extra members fill it; the services' details are English, for developers); the
+    ``Content-Language`` header then names the language."""
+    if lang is not None and code in problems.PROBLEMS:
+        title = problems.message(code, lang)
+        if lang == "fr":
+            detail = problems.french_detail(code, extra) or title
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_PREFIX + code,
         "title": title,
@@ -149,29 +171,39 @@ def problem_response(
     if request_id:
         body["request_id"] = request_id
     body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+    response_headers = dict(headers or {})
+    if lang is not None:
+        response_headers["Vary"] = "Accept-Language"
+        if code in problems.PROBLEMS:
+            # Only a registered code is said in the caller's language; the header says so.
+            response_headers["Content-Language"] = lang
+    return JSONResponse(
+        body, status_code=status, headers=response_headers, media_type=PROBLEM_MEDIA_TYPE
+    )
 
 
 # Starlette raises these itself (unknown path, wrong method, …); give each a stable code.
 _HTTP_CODES = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthenticated", "Authentication required"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
-    406: ("not_acceptable", "Not acceptable"),
-    413: ("payload_too_large", "Request body too large"),
-    415: ("unsupported_media_type", "Unsupported media type"),
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
 }
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def _validation_errors(exc: RequestValidationError, lang: Lang) -> list[dict[str, Any]]:
     # Pydantic echoes the offending input and its context; leave them out, since the input may
-    # be a password or a whole uploaded file.
+    # be a password or a whole uploaded file. ``msg`` is one plain sentence in the caller's
+    # language ("Le prénom doit faire au plus 100 caractères."), ``field`` the field's name.
     return [
         {
             "loc": [_printable(part) for part in err.get("loc", ())],
-            "msg": err.get("msg", ""),
+            "field": problems.field_name(tuple(err.get("loc", ()))),
+            "msg": problems.validation_message(err, lang),
             "type": err.get("type", ""),
         }
         for err in exc.errors()
@@ -195,28 +227,35 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
         detail=exc.detail,
         instance=request.url.path,
         headers=exc.headers,
+        lang=request_lang(request),
         **exc.extra,
     )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _validation_errors(exc)
-    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(part) for part in first["loc"]) or "request"
+    lang = request_lang(request)
+    errors = _validation_errors(exc, lang)
+    # One sentence per field, the first error of each field only.
+    sentences: dict[str, str] = {}
+    for error in errors:
+        sentences.setdefault(str(error["field"]), error["msg"])
+    detail = " ".join(sentences.values()) or problems.message("validation_error", lang)
     return problem_response(
         status=422,
         code="validation_error",
-        title="Invalid request",
-        detail=f"{where}: {first['msg']}",
+        title=problems.message("validation_error", lang),
+        detail=detail,
         instance=request.url.path,
         errors=errors,
+        headers={"Content-Language": lang, "Vary": "Accept-Language"},
     )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    title = problems.message(code, "en")
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title
     return problem_response(
         status=exc.status_code,
@@ -225,6 +264,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         detail=detail,
         instance=request.url.path,
         headers=dict(exc.headers or {}),
+        lang=request_lang(request),
     )
 
 

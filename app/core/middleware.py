@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
 from app.core.logging import reset_request_id, set_request_id
+from app.core.problems import Lang, negotiate
 
 access_logger = logging.getLogger("app.access")
 logger = logging.getLogger("app.errors")
@@ -72,6 +73,7 @@ class RequestContextMiddleware:
                     title="Internal error",
                     detail="An unexpected error occurred; quote the request id when reporting it.",
                     instance=scope.get("path"),
+                    lang=_scope_lang(scope),
                 )(scope, receive, send_with_id)
         finally:
             access_logger.info(
@@ -136,9 +138,17 @@ class RequestContextMiddleware:
             title="Request body too large",
             detail=f"The request body exceeds {self.max_body_bytes} bytes.",
             instance=scope.get("path"),
+            lang=_scope_lang(scope),
         )
 
         async def no_body() -> dict[str, Any]:
             return {"type": "http.disconnect"}
 
         await response(scope, no_body, send)
+
+
+def _scope_lang(scope: Scope) -> Lang:
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-language":
+            return negotiate(value.decode("latin-1"))
+    return negotiate(None)

@@ -111,6 +111,7 @@ def _chosen_skills(session: Session, passport: Passport, codes: Sequence[str]) -
         raise InvalidInput(
             f"No active validation for {', '.join(missing)} in this passport.",
             code="skill_not_validated",
+            skills=missing,
         )
     return [
         Chosen(
@@ -157,6 +158,7 @@ def issue(
         raise InvalidInput(
             f"A credential is valid {settings.credential_max_days} days at most.",
             code="validity_too_long",
+            max_days=settings.credential_max_days,
         )
     assert passport.id is not None
     territory = session.get(Territory, passport.territory_id)
@@ -319,6 +321,7 @@ def revoke(
         target_type="credential",
         target_id=credential.id,
         reason=reason,
+        by=principal.kind.value,  # the journal names a citizen revoking their own credential
     )
     return credential
 
@@ -387,9 +390,11 @@ def _status_token(
 def qr_text_for_code(session: Session, typed: str) -> str | fmt.Verdict:
     """The QR text a typed verification code names, to verify like a scanned one; or the verdict
     when there is nothing to verify (not a code; the holder's data erased)."""
-    code = numbers.normalise_number(typed, CODE_PREFIX)
+    checked = numbers.check_number(typed, CODE_PREFIX)
+    code = checked.number
     if code is None:
-        return fmt.Verdict(fmt.Result.MALFORMED, "not a verification code (V- and 8 characters)")
+        # "this verification code has a typing mistake: …" when the check character caught one.
+        return fmt.Verdict(fmt.Result.MALFORMED, checked.explain("verification code"))
     credential = session.exec(select(Credential).where(Credential.code == code)).first()
     if credential is None:
         raise NotFound("No credential has this code here.", code="unknown_code")

@@ -73,8 +73,10 @@ class SourceRow:
 
     line: int
     values: dict[str, object]
-    # Set when the row cannot even be handed to validation (wrong cell count, not an object).
+    # Set when the row cannot even be handed to validation (wrong cell count, not an object);
+    # problem_fr is the same, a French sentence, for the coordinator's page.
     problem: str | None = None
+    problem_fr: str | None = None
 
 
 @dataclass
@@ -119,6 +121,7 @@ def parse(data: bytes, *, media_type: str | None = None, filename: str | None = 
         raise InvalidInput(
             f"The file is not UTF-8 text (line {line}); save it again as UTF-8.",
             code="import_encoding",
+            line=line,
         ) from None
     if not text.strip():
         raise InvalidInput("The file is empty.", code="import_empty")
@@ -127,7 +130,9 @@ def parse(data: bytes, *, media_type: str | None = None, filename: str | None = 
 
 def _too_many_rows() -> InvalidInput:
     return InvalidInput(
-        f"The file has more than {MAX_ROWS} rows; split it.", code="import_too_many_rows"
+        f"The file has more than {MAX_ROWS} rows; split it.",
+        code="import_too_many_rows",
+        max_rows=MAX_ROWS,
     )
 
 
@@ -158,7 +163,14 @@ def _parse_json(text: str) -> ParsedFile:
     rows: list[SourceRow] = []
     for index, item in enumerate(document, start=1):
         if not isinstance(item, dict):
-            rows.append(SourceRow(index, {}, problem="is not a JSON object"))
+            rows.append(
+                SourceRow(
+                    index,
+                    {},
+                    problem="is not a JSON object",
+                    problem_fr="Cet élément n'est pas un objet JSON.",
+                )
+            )
             continue
         ignored.update(key for key in item if key not in known)
         rows.append(SourceRow(index, {k: v for k, v in item.items() if k in known}))
@@ -190,7 +202,8 @@ def _parse_csv(text: str) -> ParsedFile:
                 raise _too_many_rows()
             if len(cells) != len(header):
                 problem = f"has {len(cells)} cells where the header has {len(header)}"
-                rows.append(SourceRow(line, {}, problem=problem))
+                problem_fr = f"La ligne a {len(cells)} cellules, l'en-tête en a {len(header)}."
+                rows.append(SourceRow(line, {}, problem=problem, problem_fr=problem_fr))
                 continue
             values: dict[str, object] = {
                 name: (cells[i] if cells[i].strip() else None) for i, name in columns
@@ -218,14 +231,18 @@ def _check_header(header: Sequence[str]) -> list[tuple[int, str]]:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise InvalidInput(
-            f"The header repeats the columns: {', '.join(repeated)}.", code="import_bad_header"
+            f"The header repeats the columns: {', '.join(repeated)}.",
+            code="import_bad_header",
+            columns=repeated,
         )
     missing = [name for name in REQUIRED_FIELDS if name not in names]
     if "id" not in names and "pivot" not in names:
         missing.insert(0, "id (or pivot)")
     if missing:
         raise InvalidInput(
-            f"The header lacks the columns: {', '.join(missing)}.", code="import_missing_columns"
+            f"The header lacks the columns: {', '.join(missing)}.",
+            code="import_missing_columns",
+            columns=missing,
         )
     return columns
 

@@ -23,6 +23,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from app.audit import service as audit
+from app.core import problems
 from app.core.time import utcnow
 from app.structures.files import ParsedFile, SourceRow
 from app.structures.models import Structure
@@ -51,13 +52,16 @@ def _rejection(line: int, error: ErrorDetails) -> Rejection:
     context: dict[str, Any] = dict(error.get("ctx") or {})
     name = str(loc[0]) if loc else context.get("field")
     reason = "is required" if error["type"] == "missing" else error["msg"]
-    return Rejection(line=line, field=name, reason=reason)
+    located = {**error, "loc": (name,) if name else ()}
+    return Rejection(
+        line=line, field=name, reason=reason, reason_fr=problems.validation_message(located, "fr")
+    )
 
 
 def check_row(row: SourceRow) -> StructureIn | list[Rejection]:
     """The validated row, or why it is rejected (every problem at once, to fix them together)."""
     if row.problem is not None:
-        return [Rejection(line=row.line, field=None, reason=row.problem)]
+        return [Rejection(line=row.line, field=None, reason=row.problem, reason_fr=row.problem_fr)]
     try:
         data = StructureIn.model_validate(row.values)
     except ValidationError as exc:
@@ -69,6 +73,8 @@ def check_row(row: SourceRow) -> StructureIn | list[Rejection]:
                 field="id",
                 reason="needs an id (or a pivot), so that importing the file again updates this "
                 "structure instead of adding it twice",
+                reason_fr="Il faut un identifiant (ou un SIRET) à la structure, pour qu'un nouvel "
+                "import du fichier la mette à jour au lieu de l'ajouter deux fois.",
             )
         ]
     return data
@@ -91,9 +97,9 @@ class _Plan:
     rejected: list[Rejection] = field(default_factory=list)
     rejected_lines: set[int] = field(default_factory=set)
 
-    def reject(self, line: int, name: str | None, reason: str) -> None:
+    def reject(self, line: int, name: str | None, reason: str, reason_fr: str) -> None:
         self.rejected_lines.add(line)
-        self.rejected.append(Rejection(line=line, field=name, reason=reason))
+        self.rejected.append(Rejection(line=line, field=name, reason=reason, reason_fr=reason_fr))
 
 
 def _validated(
@@ -137,7 +143,13 @@ def _match(
         if data.external_id is not None:
             key = "id"
             if data.external_id in seen_ids:
-                plan.reject(line, "id", f"the same id is on line {seen_ids[data.external_id]}")
+                earlier_line = seen_ids[data.external_id]
+                plan.reject(
+                    line,
+                    "id",
+                    f"the same id is on line {earlier_line}",
+                    f"Le même identifiant est déjà à la ligne {earlier_line}.",
+                )
                 continue
             seen_ids[data.external_id] = line
             target = by_external.get(data.external_id)
@@ -153,6 +165,8 @@ def _match(
                     "pivot",
                     f"the same pivot is on line {earlier}; a row without id needs a pivot of "
                     "its own (or an id)",
+                    f"Le même SIRET est déjà à la ligne {earlier} ; une ligne sans identifiant a "
+                    "besoin d'un SIRET à elle (ou d'un identifiant).",
                 )
                 continue
             candidates = by_pivot.get(pivot, [])
@@ -162,6 +176,8 @@ def _match(
                     "pivot",
                     f"{len(candidates)} structures of the territory have this pivot; give the "
                     "row its id to say which",
+                    f"{len(candidates)} structures du territoire ont ce SIRET : donnez son "
+                    "identifiant à la ligne pour dire laquelle.",
                 )
                 continue
             target = candidates[0] if candidates else None
@@ -171,7 +187,12 @@ def _match(
         assert target.id is not None
         if target.id in claimed:
             # One row found it by id, the other by pivot.
-            plan.reject(line, key, f"describes the same structure as line {claimed[target.id]}")
+            plan.reject(
+                line,
+                key,
+                f"describes the same structure as line {claimed[target.id]}",
+                f"Cette ligne décrit la même structure que la ligne {claimed[target.id]}.",
+            )
             continue
         claimed[target.id] = line
         changes = _changes(target, data)

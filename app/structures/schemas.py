@@ -510,6 +510,11 @@ class Rejection(BaseModel):
     )
     field: str | None = Field(description="The schema field at fault; null for the whole row")
     reason: str
+    reason_fr: str | None = Field(
+        default=None,
+        description="The same in French, one sentence naming the field "
+        "(« Le code postal doit faire 5 chiffres. »), for the coordinator's page",
+    )
 
 
 class ImportReport(BaseModel):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import date
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
+from app.passports import numbers
 from tests.browser.conftest import check_axe, screenshot, sign_in_citizen, sign_in_mediator
 from tests.factories import ACCESS_CODE, World
 from tests.servers import Server
@@ -126,6 +128,54 @@ def test_citizen_downloads_data_and_erases_the_passport(page: Page, world: World
     page.get_by_label("Code d'accès").fill(ACCESS_CODE)
     page.get_by_role("button", name="Voir mon passeport").click()
     expect(page.get_by_role("alert")).to_contain_text("incorrect")
+
+
+def test_a_mistyped_number_is_named_as_a_typo(page: Page, world: World) -> None:
+    page.goto("/citizen")
+    expect(page.get_by_text("P- suivi de 8 lettres et chiffres")).to_be_visible()
+    number = world.passport.number
+    typo = number[:-1] + ("2" if number[-1] != "2" else "3")
+    page.get_by_label("Numéro de passeport").fill(typo)
+    page.get_by_label("Code d'accès").fill(ACCESS_CODE)
+    page.get_by_role("button", name="Voir mon passeport").click()
+    expect(page.locator("#signin-error")).to_contain_text("Ce numéro contient une faute de frappe")
+    page.get_by_label("Numéro de passeport").fill(number + "2")
+    page.get_by_role("button", name="Voir mon passeport").click()
+    expect(page.locator("#signin-error")).to_contain_text("vous en avez tapé 9")
+
+
+def test_the_browser_checks_numbers_as_the_server_does(page: Page) -> None:
+    # The check of app/passports/numbers.py and common.js's checkNumber agree on every case.
+    page.goto("/citizen")
+    cases = []
+    for _ in range(40):
+        number = numbers.new_number()
+        body = number[2:]
+        cases.append(number)
+        cases.append(number.lower().replace("-", " "))
+        position = secrets.randbelow(8)
+        other = secrets.choice([c for c in numbers.ALPHABET if c != body[position]])
+        cases.append("P-" + body[:position] + other + body[position + 1 :])
+        if position < 7 and body[position] != body[position + 1]:
+            swapped = body[:position] + body[position + 1] + body[position] + body[position + 2 :]
+            cases.append("P-" + swapped)
+    cases += ["", "P-", "P-2X7K9M4", "P-2X7K9M4PP", "P-2X7K9M4O", "P-AEIOU014", "2X7K9M4P"]
+    browser = page.evaluate(
+        """async (cases) => {
+            const { checkNumber } = await import("/static/js/common.js");
+            return cases.map((c) => checkNumber(c, "P-"));
+        }""",
+        cases,
+    )
+    for case, seen in zip(cases, browser, strict=True):
+        checked = numbers.check_number(case)
+        expected = {
+            "number": checked.number,
+            "mistake": checked.mistake.value if checked.mistake else None,
+            "length": checked.length,
+            "characters": checked.characters,
+        }
+        assert seen == expected, case
 
 
 def test_citizen_signs_out_and_a_reload_keeps_the_session_until_then(

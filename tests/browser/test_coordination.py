@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -9,7 +10,7 @@ from joserfc.jwk import ECKey
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import check_axe, screenshot
-from tests.factories import PASSWORD, World
+from tests.factories import ACCESS_CODE, PASSWORD, World
 from tests.federation_fixtures import serving
 from tests.servers import Server
 
@@ -63,7 +64,7 @@ def test_a_coordinator_manages_the_territory_and_reads_the_journal(
     page.get_by_role("button", name="Importer").click()
     report = page.locator("#import-result")
     expect(report).to_contain_text("2 ligne(s) lue(s) : 1 créée(s)")
-    expect(report).to_contain_text("Ligne 3")
+    expect(report).to_contain_text("Ligne 3 : Le code postal est obligatoire.")
     expect(structures).to_contain_text("Médiathèque du bourg")
 
     # Invite a mediator to one place: the code and link are shown once.
@@ -104,6 +105,9 @@ def test_a_coordinator_manages_the_territory_and_reads_the_journal(
     rotated = journal.locator("tr[data-action='key.rotated']").first
     expect(rotated).to_contain_text("Clé changée")
     expect(rotated).to_contain_text(world.admin_a.display_name)
+    # Labels, never the raw kinds.
+    expect(rotated).not_to_contain_text("key.rotated")
+    expect(journal).not_to_contain_text("auth.login")
     page.get_by_label("Afficher").select_option("key")
     # Each rotation journals the new key's creation and the rotation itself.
     expect(journal.locator("tr")).to_have_count(4)
@@ -116,6 +120,42 @@ def test_a_coordinator_manages_the_territory_and_reads_the_journal(
     expect(own.locator("td").nth(2)).to_have_text("2")
     check_axe(page, "coordination, after changes")
     screenshot(page, "coordination-journal")
+
+
+def test_the_journal_names_a_citizen_who_revoked_their_own_credential(
+    page: Page, live_server: Server, world: World
+) -> None:
+    # Through the API: a mediator records a skill, the citizen issues a credential and revokes it.
+    api = f"{live_server.url}/api/v1"
+    recorded = httpx.post(
+        f"{api}/passports/{world.passport.id}/validations",
+        json={
+            "skill_code": "pp:PP-06",
+            "method": "observation",
+            "observed_on": date.today().isoformat(),
+            "structure_id": world.a1.id,
+        },
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert recorded.status_code == 201, recorded.text
+    with httpx.Client(base_url=api) as citizen:
+        login = citizen.post(
+            "/citizen/login", json={"number": world.passport.number, "code": ACCESS_CODE}
+        )
+        assert login.status_code == 200, login.text
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        mine = citizen.post("/citizen/credentials", json={"skills": ["pp:PP-06"]}, headers=csrf)
+        assert mine.status_code == 201, mine.text
+        revoked = citizen.post(
+            f"/citizen/credentials/{mine.json()['id']}/revoke", json={}, headers=csrf
+        )
+        assert revoked.status_code == 200, revoked.text
+
+    _sign_in(page, "admin-a@example.org")
+    row = page.locator("#journal-table tbody tr[data-action='credential.revoked']")
+    expect(row).to_contain_text("Attestation révoquée")
+    expect(row).to_contain_text("La personne elle-même")
+    expect(row).not_to_contain_text("Le système")
 
 
 def test_a_mediator_is_sent_to_the_mediator_space(page: Page, world: World) -> None:

@@ -116,6 +116,21 @@ def test_mediator_opens_a_new_passport_and_sees_its_access_code(page: Page, worl
     expect(page.locator("#new-code")).to_be_hidden()
 
 
+def test_a_refused_form_says_why_in_plain_french(page: Page, world: World) -> None:
+    # The server's validation error reaches the mediator as a French sentence naming the field,
+    # never as "body.phone: String should match pattern …".
+    sign_in_mediator(page, "med-a1@example.org")
+    page.get_by_label("Prénom *", exact=True).fill("Nour")
+    page.get_by_label("Nom *", exact=True).fill("Benali")
+    page.locator("#open-phone").fill("appelez-moi")
+    page.get_by_text("La personne a entendu ce texte et donne son accord").click()
+    page.get_by_role("button", name="Ouvrir le passeport").click()
+    error = page.locator("#open-error")
+    expect(error).to_contain_text("Le numéro de téléphone n'a pas la forme attendue.")
+    expect(error).not_to_contain_text("body.")
+    expect(error).not_to_contain_text("should")
+
+
 def test_mediation_in_english(english_page: Page, world: World) -> None:
     page = english_page
     page.goto("/mediation")

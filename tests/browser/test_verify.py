@@ -164,7 +164,16 @@ def test_a_typed_code_reads_valid_and_an_unknown_one_is_explained(
     typo = credential["code"][:-1] + ("2" if credential["code"][-1] != "2" else "3")
     page.get_by_label("Code de vérification").fill(typo)
     page.get_by_role("button", name="Vérifier le code").click()
-    expect(page.locator("#code-status")).to_contain_text("pas un code de vérification valable")
+    expect(page.locator("#code-status")).to_contain_text("Ce code contient une faute de frappe")
+    # A character short, and a letter no code has: each said in plain words.
+    page.get_by_label("Code de vérification").fill(credential["code"][:-1])
+    page.get_by_role("button", name="Vérifier le code").click()
+    expect(page.locator("#code-status")).to_contain_text(
+        "8 caractères après V- : vous en avez tapé 7"
+    )
+    page.get_by_label("Code de vérification").fill(credential["code"][:-1] + "O")
+    page.get_by_role("button", name="Vérifier le code").click()
+    expect(page.locator("#code-status")).to_contain_text("ne contient jamais « O »")
     check_axe(page, "verify, unknown code")
 
 

@@ -2,7 +2,8 @@
 // as a picture (levels per domain, Premiers pas), the details, the credentials (QR full screen,
 // revoke), who looked at it, and my data (download, erasure).
 import {
-  $, alertBox, announce, api, ApiError, clear, dsfrTable, el, formatDateTime, getCsrf, hasKey,
+  $, alertBox, announce, api, ApiError, checkNumber, clear, dsfrTable, el, formatDateTime, getCsrf,
+  hasKey,
   initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { loadFramework } from "/static/framework.js";
@@ -47,6 +48,14 @@ $("#signin-form").addEventListener("submit", async (event) => {
   const code = $("#signin-code").value.trim();
   if (!number || !code) {
     box.append(alertBox("error", t("citizen.signin_missing")));
+    return;
+  }
+  // A typing mistake in the number is named as one, before asking the server.
+  const checked = checkNumber(number, "P-");
+  if (!checked.number) {
+    const vars = { count: checked.length, characters: checked.characters };
+    box.append(alertBox("error", t(`citizen.number_${checked.mistake}`, vars)));
+    $("#signin-number").focus();
     return;
   }
   try {

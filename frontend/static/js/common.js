@@ -10,8 +10,9 @@
 //                           (pairs attr:key separated by semicolons).
 //   api(method, path, body, opts)
 //                           fetch wrapper: JSON in and out, X-CSRF-Token on changes when a
-//                           session token is known; throws ApiError (code, status, message
-//                           translated from common.errors.CODE, problem = the whole document).
+//                           session token is known; throws ApiError (code, status, message in
+//                           the page's language, from the server's registry of error codes,
+//                           problem = the whole document).
 //                           opts: {raw: true} returns the Response (PDF, images); {csrf: "staff"
 //                           | "citizen"} picks which session's token to send (default: staff).
 //   ApiError                the error class thrown by api().
@@ -23,6 +24,8 @@
 //   initPage(area, opts)    loadLocale + renderHeader + renderFooter + applyI18n(document).
 //   el(tag, attrs, ...children)   element builder; attrs: class, text, on{Event} handlers, others
 //                           as attributes (false/null skipped, true = empty attribute).
+//   checkNumber(raw, prefix)  a typed passport number ("P-") or verification code ("V-"), checked
+//                           like app/passports/numbers.py: {number} or {mistake, length, characters}.
 //   $(selector, root), clear(node), show(node, yes), announce(message) (polite live region),
 //   formatDate(iso), formatDateTime(iso), normalise(text) (lower case, no accents),
 //   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
@@ -78,6 +81,28 @@ function lookup(key) {
     node = node[part];
   }
   return typeof node === "string" ? node : undefined;
+}
+
+// Passport numbers and verification codes, checked as app/passports/numbers.py does (the same
+// alphabet and check character; tests/browser/test_citizen.py compares the two): what a person
+// typed is {number} when it is one, else {mistake: "length" | "character" | "typo", length,
+// characters}, so that a typo reads as a typo, not as "malformed".
+const NUMBER_ALPHABET = "23456789BCDFGHJKMNPQRSTVWXZ";
+const NUMBER_WEIGHTS = [1, 2, 4, 5, 7, 8, 10];
+
+export function checkNumber(raw, prefix = "P-") {
+  let text = String(raw).trim().toUpperCase().replace(/[ -]/g, "");
+  if (text.startsWith(prefix[0])) text = text.slice(1);
+  const length = [...text].length;
+  if (length !== 8) return { number: null, mistake: "length", length, characters: "" };
+  const wrong = [...new Set([...text].filter((c) => !NUMBER_ALPHABET.includes(c)))].join("");
+  if (wrong) return { number: null, mistake: "character", length, characters: wrong };
+  let total = 0;
+  for (let i = 0; i < 7; i += 1) total += NUMBER_WEIGHTS[i % 7] * NUMBER_ALPHABET.indexOf(text[i]);
+  if (NUMBER_ALPHABET[total % NUMBER_ALPHABET.length] !== text[7]) {
+    return { number: null, mistake: "typo", length, characters: "" };
+  }
+  return { number: prefix + text, mistake: null, length, characters: "" };
 }
 
 export function hasKey(key) {
@@ -241,17 +266,29 @@ export class ApiError extends Error {
   }
 }
 
-function errorMessage(code, status, problem) {
-  // A 429 says how long to wait: retry_after_minutes, the Retry-After header rounded up.
-  const vars = { minutes: (problem && problem.retry_after_minutes) || 1 };
-  if (hasKey(`common.errors.${code}`)) return t(`common.errors.${code}`, vars);
+// The server says what went wrong in the page's language (api() sends it as Accept-Language;
+// Content-Language confirms it), from the one registry of error codes (app/core/problems.py): in
+// French the detail (one sentence per field for a validation error, "Le prénom doit faire au plus
+// 100 caractères.", or the code's sentence with its specifics), in English the title (the
+// detail only for a validation error: the services' own details are for developers). A code the
+// registry lacks is never shown in another language: the catalogue's "unknown" is.
+function errorMessage(code, status, problem, language) {
   if (status === 0) return t("common.errors.network");
-  // The server's detail is English; better than nothing for a code the catalogue lacks.
-  return (problem && problem.detail) || t("common.errors.unknown");
+  if (!problem || !problem.code || language !== lang) return t("common.errors.unknown");
+  // A 429 says how long to wait (retry_after_minutes, Retry-After rounded up): in both languages
+  // the detail has the minutes.
+  if (lang === "fr" || problem.code === "validation_error" || problem.retry_after_minutes) {
+    return problem.detail || problem.title;
+  }
+  return problem.title;
 }
 
 export async function api(method, path, body, opts = {}) {
-  const headers = { Accept: "application/json, application/problem+json", ...(opts.headers || {}) };
+  const headers = {
+    Accept: "application/json, application/problem+json",
+    "Accept-Language": lang,
+    ...(opts.headers || {}),
+  };
   const init = { method, headers, credentials: "same-origin" };
   if (body !== undefined && body !== null) {
     headers["Content-Type"] = "application/json";
@@ -275,7 +312,9 @@ export async function api(method, path, body, opts = {}) {
       problem = null;
     }
     const code = (problem && problem.code) || `http_${response.status}`;
-    throw new ApiError(response.status, code, errorMessage(code, response.status, problem), problem);
+    const language = response.headers.get("Content-Language");
+    const message = errorMessage(code, response.status, problem, language);
+    throw new ApiError(response.status, code, message, problem);
   }
   if (opts.raw) return response;
   if (response.status === 204) return null;

@@ -4,8 +4,9 @@
 // API with the session's CSRF token, and the journal shows what each one recorded.
 
 import {
-  $, alertBox, announce, api, ApiError, bindPasswordSignIn, clear, dsfrTable, el, formatDateTime,
-  getCsrf, initPage, renderHeader, setCsrf, show, t,
+  $, alertBox, announce, api, ApiError, bindPasswordSignIn, clear, currentLang, dsfrTable, el,
+  formatDateTime,
+  getCsrf, hasKey, initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { setupTrustPanel } from "/static/js/coordination-trust.js";
 import { setupFiguresPanel } from "/static/js/coordination-figures.js";
@@ -248,8 +249,13 @@ $("#import-form").addEventListener("submit", async (event) => {
       el(
         "ul",
         {},
+        // In French, the server's French sentence (it names the field); else its English reason.
         ...answer.rejected.map((r) =>
-          el("li", { text: t("coordination.import_rejected", { line: r.line, field: r.field || "—", reason: r.reason }) }),
+          el("li", {
+            text: currentLang() === "fr" && r.reason_fr
+              ? t("coordination.import_rejected_sentence", { line: r.line, reason: r.reason_fr })
+              : t("coordination.import_rejected", { line: r.line, field: r.field || "—", reason: r.reason }),
+          }),
         ),
       ),
     );
@@ -484,16 +490,26 @@ $("#rotate-confirm-button").addEventListener("click", async () => {
 
 // --- Journal ----------------------------------------------------------------------------------
 
+// Every kind of event has its label in both catalogues (tests/test_journal_labels.py).
 function actionLabel(action) {
-  const key = `coordination.actions.${action.replace(".", "_")}`;
-  const label = t(key);
-  return label === key ? action : label;
+  const key = `coordination.actions.${action.replace(/\./g, "_")}`;
+  return hasKey(key) ? t(key) : action;
 }
 
-function actorName(id) {
-  if (id === null || id === undefined) return t("coordination.actor_system");
-  const account = state.accounts.get(id);
-  return account ? account.display_name : `#${id}`;
+// Who did it: an account by name; without one, the person themselves (a citizen revoking their
+// own credential), the server's command line, someone not signed in (a refused sign-in), or the
+// service itself.
+function actorName(event) {
+  const id = event.actor_account_id;
+  if (id !== null && id !== undefined) {
+    const account = state.accounts.get(id);
+    return account ? account.display_name : `#${id}`;
+  }
+  const by = (event.details || {}).by;
+  if (by === "citizen") return t("coordination.actor_citizen");
+  if (by === "operator") return t("coordination.actor_operator");
+  if (event.outcome !== "success") return t("coordination.actor_anonymous");
+  return t("coordination.actor_system");
 }
 
 async function loadJournal(fresh) {
@@ -517,9 +533,9 @@ async function loadJournal(fresh) {
         "tr",
         { "data-action": e.action },
         el("td", { text: formatDateTime(e.at) }),
-        el("td", {}, el("span", { text: actionLabel(e.action) }), " ", el("span", { class: "skill-code", text: `(${e.action})` })),
+        el("td", { text: actionLabel(e.action) }),
         el("td", { text: t(`coordination.outcome_${e.outcome}`) }),
-        el("td", { text: actorName(e.actor_account_id) }),
+        el("td", { text: actorName(e) }),
         el("td", { text: e.target_type ? `${e.target_type} ${e.target_id || ""}`.trim() : "—" }),
       ),
     );

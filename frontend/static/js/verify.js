@@ -7,7 +7,9 @@
 // use, and the bundle is also kept in localStorage for browsers without service workers. Typed
 // codes need the server: it looks the credential up (POST /api/v1/verify).
 
-import { $, api, clear, el, formatDate, formatDateTime, currentLang, initPage, t } from "/static/js/common.js";
+import {
+  $, api, checkNumber, clear, el, formatDate, formatDateTime, currentLang, initPage, t,
+} from "/static/js/common.js";
 import { verifyQrText } from "/static/js/verifier.js";
 
 const BUNDLE_URL = "/api/v1/trust/bundle";
@@ -374,6 +376,16 @@ async function onCode(event) {
   if (!code) {
     group.classList.add("fr-input-group--error");
     status.textContent = t("verify.code_empty");
+    return;
+  }
+  // Checked here first, offline too: a typing mistake is named as one.
+  const checked = checkNumber(code, "V-");
+  if (!checked.number) {
+    group.classList.add("fr-input-group--error");
+    status.textContent = t(`verify.code_${checked.mistake}`, {
+      count: checked.length,
+      characters: checked.characters,
+    });
     return;
   }
   if (!navigator.onLine) {
