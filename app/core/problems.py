@@ -137,7 +137,9 @@ PROBLEMS: dict[str, Problem] = {
         429,
         "Ce compte est bloqué pour un moment après trop d'essais.",
         "This account is locked for a while after too many attempts.",
-        fr_detail="Ce compte est bloqué après trop d'essais : réessayez dans {retry_after_minutes} min.",
+        fr_detail=(
+            "Ce compte est bloqué après trop d'essais : réessayez dans {retry_after_minutes} min."
+        ),
     ),
     "rate_limited": P(
         429,
@@ -464,6 +466,11 @@ PROBLEMS: dict[str, Problem] = {
         422,
         "Seuls les mois, trimestres et années terminés sont publics.",
         "Only calendar months, quarters and years that are over are public.",
+    ),
+    "period_not_released": P(
+        404,
+        "Les chiffres de cette période ne sont pas encore publiés.",
+        "The figures of this period are not released yet.",
     ),
     "unknown_table": P(404, "Ce tableau n'existe pas.", "No table has this name."),
     "stats_not_published": P(
