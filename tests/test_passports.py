@@ -478,7 +478,7 @@ def test_citizen_with_email_signs_in_by_a_one_time_link(
         assert sent.status_code == 202 and sent.json() == {"status": "accepted"}
     printed = capfd.readouterr().err
     assert "amina.d@example.org" in printed and "unknown@example.org" not in printed
-    token = printed.split("/#/citoyen/lien/")[1].split()[0]
+    token = printed.split("/citoyen#lien=")[1].split()[0]
 
     citizen = TestClient(client.app)
     signed = citizen.post("/api/v1/citizen/link/login", json={"token": token})

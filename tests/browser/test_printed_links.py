@@ -1,0 +1,123 @@
+"""Following what the service prints, in Chromium: the card's QR code, the attestation's link,
+the e-mailed sign-in link, and the addresses printed before the pages had their own.
+
+Each address is read from the document itself (QR decoded, PDF link, e-mail as the server
+printed it), then opened as a phone would: the right page, with the right thing filled in or done.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+
+from app.credentials import format as fmt
+from tests.browser.test_verify import _issue
+from tests.factories import World
+from tests.qr import decode_qr
+from tests.servers import Server
+from tests.test_card import CODE_ON_CARD, embedded_images, pdf_page_text
+from tests.test_printed_addresses import PDF_LINK
+
+
+def test_the_cards_qr_code_opens_the_sign_in_with_the_number_filled_in(
+    page: Page, live_server: Server, world: World
+) -> None:
+    pdf = httpx.post(
+        f"{live_server.url}/api/v1/passports/{world.passport.id}/card",
+        params={"size": "card"},
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert pdf.status_code == 200, pdf.text
+    [code] = CODE_ON_CARD.findall(pdf_page_text(pdf.content))
+    [scanned] = decode_qr(embedded_images(pdf.content)[0])
+
+    page.goto(scanned)
+    expect(page).to_have_url(f"{live_server.url}/citoyen")  # the number left the address bar
+    expect(page.get_by_label("Numéro de passeport")).to_have_value(world.passport.number)
+    # What is left to type is the code, and the cursor is there.
+    expect(page.get_by_label("Code d'accès")).to_be_focused()
+    page.get_by_label("Code d'accès").fill(code)
+    page.get_by_role("button", name="Voir mon passeport").click()
+    expect(page.get_by_role("heading", name="Mon passeport numérique", exact=True)).to_be_visible()
+
+
+def test_the_attestations_link_opens_the_verifier_with_the_code_checked(
+    page: Page, live_server: Server, world: World
+) -> None:
+    credential = _issue(live_server, world)
+    pdf = httpx.get(
+        f"{live_server.url}/api/v1/passports/{world.passport.id}"
+        f"/credentials/{credential['id']}/attestation.pdf",
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert pdf.status_code == 200
+    link = {uri.decode() for uri in PDF_LINK.findall(pdf.content)}.pop()
+
+    page.goto(link)
+    expect(page.locator("#verdict")).to_have_attribute("data-result", "valid")
+    expect(page.locator("#verdict")).to_contain_text(world.a.name)
+    expect(page.get_by_label("Code de vérification")).to_have_value(credential["code"])
+    expect(page).to_have_url(f"{live_server.url}/verifier")
+
+
+def test_the_e_mailed_link_signs_the_citizen_in_once(
+    page: Page, live_server: Server, world: World, engine: sa.Engine
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE passport SET email = 'lucie.martin@example.org' WHERE id = :i"),
+            {"i": world.passport.id},
+        )
+
+    # Asked for on the citizen's page, as someone without the card at hand would.
+    page.goto("/citoyen")
+    page.get_by_label("Adresse électronique").fill("lucie.martin@example.org")
+    page.get_by_role("button", name="Recevoir un lien").click()
+    expect(page.locator("#link-message")).to_contain_text("un lien vient de partir")
+    links = re.findall(r"https?://\S+/citoyen#lien=\S+", live_server.log())
+    assert links, "no link in the mail printed by the server"
+
+    page.goto(links[-1])
+    expect(page.get_by_role("heading", name="Mon passeport numérique", exact=True)).to_be_visible()
+    expect(page.locator("#passport-meta")).to_contain_text(world.passport.number)
+    expect(page).to_have_url(f"{live_server.url}/citoyen")
+
+    # Once only: the same link, in a fresh tab without the session, is refused in plain words.
+    other = page.context.browser
+    assert other is not None
+    fresh = other.new_context(base_url=live_server.url, locale="fr-FR")
+    try:
+        again = fresh.new_page()
+        again.goto(links[-1])
+        expect(again.locator("#signin-error")).to_contain_text("ne marche plus")
+        expect(again.get_by_label("Numéro de passeport")).to_be_visible()
+    finally:
+        fresh.close()
+
+
+def test_addresses_printed_before_still_reach_their_page(
+    page: Page, live_server: Server, world: World
+) -> None:
+    page.goto(f"/#/citoyen?numero={world.passport.number}")
+    expect(page).to_have_url(f"{live_server.url}/citoyen")
+    expect(page.get_by_label("Numéro de passeport")).to_have_value(world.passport.number)
+    page.goto("/#/verifier")
+    expect(page).to_have_url(f"{live_server.url}/verifier")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Vérifier une attestation")
+
+
+def test_the_verifier_reads_the_svg_the_cli_writes(
+    page: Page, live_server: Server, world: World, tmp_path: Path
+) -> None:
+    credential = _issue(live_server, world)
+    qr_text = credential["qr_text"]
+    svg = tmp_path / "credential.svg"
+    svg.write_text(fmt.qr_svg(qr_text), encoding="utf-8")  # what `passeport credential` writes
+    page.goto("/verifier")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.locator("#photo").set_input_files(str(svg))
+    expect(page.locator("#verdict")).to_have_attribute("data-result", "valid")
