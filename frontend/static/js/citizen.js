@@ -120,6 +120,7 @@ async function refreshJournal() {
     caption: t("citizen.journal_title"),
     hideCaption: true,
     scroll: true,
+    cards: true,
     headers: [t("citizen.when"), t("citizen.what"), t("citizen.who")],
     rows: entries.map((e) => el("tr", { "data-action": e.action },
       el("td", { text: formatDateTime(e.at) }),

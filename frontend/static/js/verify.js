@@ -178,14 +178,16 @@ function renderVerdict(view, source) {
     fact(t("verify.issued_at"), formatDate(view.issuedAt));
     fact(t("verify.expires_at"), formatDate(view.expiresAt));
     panel.append(facts);
+    // data-label: on a phone each row is a card, every cell under its column's name (app.css).
+    const label = (c) => t(`verify.col_${c}`);
     const rows = view.skills.map((s) =>
       el(
         "tr",
         {},
-        el("td", {}, el("span", { text: s.label }), " ", el("span", { class: "skill-code", text: `(${s.code})` })),
-        el("td", { text: t("common.level", { level: s.level }) }),
-        el("td", { text: formatDate(s.date) }),
-        el("td", { text: s.structure }),
+        el("td", { "data-label": label("skill") }, el("span", { text: s.label }), " ", el("span", { class: "skill-code", text: `(${s.code})` })),
+        el("td", { "data-label": label("level"), text: t("common.level", { level: s.level }) }),
+        el("td", { "data-label": label("date"), text: formatDate(s.date) }),
+        el("td", { "data-label": label("structure"), text: s.structure }),
       ),
     );
     panel.append(
@@ -194,7 +196,7 @@ function renderVerdict(view, source) {
         { class: "fr-table fr-table--no-caption" },
         el(
           "table",
-          { id: "verdict-skills" },
+          { id: "verdict-skills", class: "table--cards" },
           el("caption", { text: t("verify.skills_caption") }),
           el(
             "thead",
