@@ -12,11 +12,13 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from app.credentials import format as fmt
+from tests.browser.conftest import sign_in_citizen, sign_in_mediator
 from tests.browser.test_verify import _issue
-from tests.factories import World
+from tests.factories import ACCESS_CODE, World
 from tests.qr import decode_qr
 from tests.servers import Server
 from tests.test_card import CODE_ON_CARD, embedded_images, pdf_page_text
@@ -121,3 +123,31 @@ def test_the_verifier_reads_the_svg_the_cli_writes(
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.locator("#photo").set_input_files(str(svg))
     expect(page.locator("#verdict")).to_have_attribute("data-result", "valid")
+
+
+def test_the_qr_code_downloads_as_a_png_beside_the_pdf(
+    page: Page, live_server: Server, world: World
+) -> None:
+    credential = _issue(live_server, world)
+    code = credential["code"]
+
+    sign_in_mediator(page, "med-a1@example.org")
+    page.goto(f"/mediation#passport/{world.passport.id}")
+    listed = page.locator(f'#credential-list tr[data-credential="{credential["id"]}"]')
+    expect(listed.get_by_role("link", name=f"Attestation à imprimer (PDF) {code}")).to_be_visible()
+    with page.expect_download() as mediator_png:
+        listed.get_by_role("link", name=f"Image du QR code (PNG) {code}").click()
+    assert decode_qr(Image.open(mediator_png.value.path())) == [credential["qr_text"]]
+
+    citizen = page.context.browser
+    assert citizen is not None
+    context = citizen.new_context(base_url=live_server.url, locale="fr-FR")
+    try:
+        own = context.new_page()
+        sign_in_citizen(own, world.passport.number, ACCESS_CODE)
+        own.get_by_role("tab", name="Mes attestations").click()
+        with own.expect_download() as citizen_png:
+            own.get_by_role("link", name=f"Image PNG du QR code {code}").click()
+        assert decode_qr(Image.open(citizen_png.value.path())) == [credential["qr_text"]]
+    finally:
+        context.close()

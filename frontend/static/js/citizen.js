@@ -156,6 +156,13 @@ function credentialActions(credential) {
     text: t("citizen.attestation_pdf"),
     "aria-label": t("citizen.attestation_pdf_of", { code: credential.code }),
   }));
+  items.push(el("a", {
+    class: "fr-btn fr-btn--tertiary",
+    href: `${base}/qr.png`,
+    download: `qr-${credential.code}.png`,
+    text: t("citizen.qr_png"),
+    "aria-label": t("citizen.qr_png_of", { code: credential.code }),
+  }));
   if (!credential.revoked_at) {
     items.push(el("button", {
       type: "button",
