@@ -58,7 +58,7 @@ class Server:
 
 @contextmanager
 def running_server(
-    env: dict[str, str], port: int, log_path: Path, timeout: float = 30
+    env: dict[str, str], port: int, log_path: Path, timeout: float = 120
 ) -> Iterator[Server]:
     """Start `passeport serve`, wait until /readyz answers 200, stop it on exit."""
     url = f"http://127.0.0.1:{port}"

@@ -30,9 +30,11 @@ from tests.servers import passeport_env, run_cli, running_server
 
 # Short periods so that the test waits seconds, not minutes: A's status lists live 2 s, B's
 # refresher ticks every second, the hub's lists are fresh for FRESH seconds after publication.
+# FRESH bounds steps 5 to 7 (CLI runs and imports after the last publication): on a loaded CI
+# machine those took more than 15 s, so the list went stale before step 8 meant it to.
 STATUS_TTL = "2"
 REFRESH = "1"
-FRESH = 15
+FRESH = 45
 
 
 @pytest.fixture
@@ -133,7 +135,9 @@ def test_three_instances_federate(databases: dict[str, str], tmp_path: Path) -> 
         return dict(answer.json())
 
     def result_at_b(qr_text: str, expected: str) -> dict[str, Any]:
-        return poll(lambda: verify_at_b(qr_text), lambda v: v["result"] == expected)
+        return poll(
+            lambda: verify_at_b(qr_text), lambda v: v["result"] == expected, timeout=FRESH + 30
+        )
 
     with ExitStack() as stack:
         servers = {

@@ -62,6 +62,17 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         yield server
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failed browser test, attach the end of the server's log: what the page cannot say."""
+    outcome = yield
+    report = outcome.get_result()
+    server = item.funcargs.get("live_server") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(server, Server):
+        tail = "\n".join(server.log().splitlines()[-60:])
+        report.sections.append(("server log (last 60 lines)", tail))
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
@@ -164,7 +175,13 @@ def sign_in_mediator(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Adresse électronique", exact=True).fill(email)
     page.get_by_label("Mot de passe", exact=True).fill(password)
     page.get_by_role("button", name="Se connecter").click()
-    page.get_by_role("heading", name="Trouver ou ouvrir un passeport").wait_for()
+    heading = page.get_by_role("heading", name="Trouver ou ouvrir un passeport")
+    refusal = page.locator("#signin-error:not(:empty)")
+    # Either the passport search or the form's own alert: a refusal fails at once with what the
+    # page said, rather than as a 30 s wait for a heading that will never come.
+    heading.or_(refusal).first.wait_for()
+    if refusal.count():
+        pytest.fail(f"sign-in of {email} refused by the page: {refusal.inner_text()}")
 
 
 def sign_in_citizen(page: Page, number: str, code: str) -> None:
