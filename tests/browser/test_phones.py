@@ -81,17 +81,18 @@ def test_the_citizens_page_fits_a_phone(phone: Page, live_server: Server, world:
     phone.goto("/citoyen")
     expect(phone.get_by_label("Numéro de passeport")).to_be_visible()
     assert_within(phone, "citizen sign-in")
-    screenshot(phone, "phone-citizen-signin")
+    screenshot(phone, "phone-citizen-signin", full_page=False)
 
     sign_in_citizen(phone, world.passport.number, ACCESS_CODE)
     assert_within(phone, "citizen passport, skills tab")
-    screenshot(phone, "phone-citizen-passport")
+    screenshot(phone, "phone-citizen-passport", full_page=False)
     for tab in ("Mes attestations", "Qui l'a consulté", "Mes données"):
         phone.get_by_role("tab", name=tab).click()
         expect(phone.get_by_role("tab", name=tab)).to_have_attribute("aria-selected", "true")
         assert_within(phone, f"citizen passport, tab {tab}")
         if tab == "Mes attestations":
-            screenshot(phone, "phone-citizen-credentials")
+            phone.evaluate("() => document.getElementById('tab-credentials').scrollIntoView()")
+            screenshot(phone, "phone-citizen-credentials", full_page=False)
             code = str(credential["code"])
             phone.get_by_role("button", name=f"Afficher le QR code {code}").click()
             expect(phone.get_by_role("dialog")).to_be_visible()
@@ -114,4 +115,5 @@ def test_the_verifiers_page_fits_a_phone(phone: Page, live_server: Server, world
     phone.get_by_role("button", name="Vérifier le code").click()
     expect(phone.locator("#verdict")).to_have_attribute("data-result", "valid")
     assert_within(phone, "verifier with a verdict")
-    screenshot(phone, "phone-verify-valid")
+    phone.evaluate("() => document.getElementById('verdict').scrollIntoView()")
+    screenshot(phone, "phone-verify-valid", full_page=False)
