@@ -34,6 +34,7 @@ PAGES: dict[str, str] = {
     "/verify": "verify.html",
     addresses.VERIFIER_PAGE: "verify.html",
     "/coordination": "coordination.html",
+    addresses.ACCOUNT_PAGE: "account.html",
     "/figures": "figures.html",
 }
 

@@ -296,6 +296,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/verifier"): Case(PUBLIC, _page("/verifier")),
     ("GET", "/favicon.ico"): Case(PUBLIC, EVERYONE),
     ("GET", "/coordination"): Case(PUBLIC, _page("/coordination")),
+    ("GET", "/compte"): Case(PUBLIC, _page("/compte")),
     ("GET", "/figures"): Case(PUBLIC, _page("/figures")),
     ("GET", "/i18n/{lang}.json"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("/i18n/fr.json", None)),
     ("GET", "/verify-sw.js"): Case(

@@ -128,3 +128,36 @@ def test_the_favicon_is_served(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/vnd.microsoft.icon"
     assert response.content.startswith(b"\x00\x00\x01\x00")  # an ICO file's header
+
+
+ACCOUNT_PAGE = 'data-i18n="account.title"'
+
+
+def test_invitation_and_reset_links_lead_to_the_account_page(
+    client: TestClient, world: World, capfd: pytest.CaptureFixture[str]
+) -> None:
+    admin = world.headers["territory_admin"]
+    capfd.readouterr()
+    invited = client.post(
+        "/api/v1/territories/ta/invitations",
+        json={"email": "nouvelle@example.org", "display_name": "Nouvelle"},
+        headers=admin,
+    )
+    assert invited.status_code == 201, invited.text
+    code = invited.json()["code"]
+    shown = invited.json()["link"]  # shown to the coordinator, to hand over
+    assert shown == f"{PUBLIC_URL}/compte#invitation={code}"
+    mailed = re.findall(r"https?://\S+", capfd.readouterr().err)
+    assert mailed == [shown]
+    assert_serves(client, shown, ACCOUNT_PAGE)
+
+    reset = client.post(f"/api/v1/accounts/{world.mediator_a1.id}/password-reset", headers=admin)
+    assert reset.status_code == 201, reset.text
+    assert reset.json()["link"] == f"{PUBLIC_URL}/compte#reinitialisation={reset.json()['code']}"
+    assert_serves(client, reset.json()["link"], ACCOUNT_PAGE)
+
+    asked = client.post("/api/v1/auth/password-reset", json={"email": "med-a1@example.org"})
+    assert asked.status_code == 202
+    [link] = re.findall(r"https?://\S+", capfd.readouterr().err)
+    assert link.startswith(f"{PUBLIC_URL}/compte#reinitialisation=")
+    assert_serves(client, link, ACCOUNT_PAGE)

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 CITIZEN_PAGE = "/citoyen"
 VERIFIER_PAGE = "/verifier"
+ACCOUNT_PAGE = "/compte"
 
 
 def _base(public_url: str) -> str:
@@ -45,3 +46,13 @@ def verifier(public_url: str) -> str:
 def verifier_code(public_url: str, code: str) -> str:
     """The verifier with a credential's code filled in and checked (the attestation's link)."""
     return f"{_base(public_url)}{VERIFIER_PAGE}#code={quote(code, safe='-')}"
+
+
+def account_invitation(public_url: str, code: str) -> str:
+    """An invitation to join a territory's team: the page to choose one's password."""
+    return f"{_base(public_url)}{ACCOUNT_PAGE}#invitation={quote(code, safe='-_')}"
+
+
+def account_reset(public_url: str, code: str) -> str:
+    """A password reset: the page to choose a new password."""
+    return f"{_base(public_url)}{ACCOUNT_PAGE}#reinitialisation={quote(code, safe='-_')}"

@@ -16,7 +16,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from app.credentials import format as fmt
-from tests.browser.conftest import sign_in_citizen, sign_in_mediator
+from tests.browser.conftest import check_axe, sign_in_citizen, sign_in_mediator
 from tests.browser.test_verify import _issue
 from tests.factories import ACCESS_CODE, World
 from tests.qr import decode_qr
@@ -151,3 +151,59 @@ def test_the_qr_code_downloads_as_a_png_beside_the_pdf(
         assert decode_qr(Image.open(citizen_png.value.path())) == [credential["qr_text"]]
     finally:
         context.close()
+
+
+def test_an_invitation_link_lets_the_new_member_choose_a_password_and_sign_in(
+    page: Page, live_server: Server, world: World
+) -> None:
+    invited = httpx.post(
+        f"{live_server.url}/api/v1/territories/ta/invitations",
+        json={"email": "nouvelle@example.org", "display_name": "Nouvelle Recrue"},
+        headers=world.headers["territory_admin"],
+    )
+    assert invited.status_code == 201, invited.text
+
+    page.goto(invited.json()["link"])
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rejoindre l'équipe")
+    expect(page.locator("#invitation-what")).to_contain_text("nouvelle@example.org")
+    expect(page).to_have_url(f"{live_server.url}/compte")  # the code left the address bar
+    check_axe(page, "accepting an invitation")
+    password = page.locator("#view-invitation").get_by_label("Nouveau mot de passe")
+    expect(password).to_be_focused()
+    password.fill("court")
+    page.get_by_role("button", name="Créer mon compte").click()
+    expect(page.locator("#invitation-error")).to_contain_text("au moins 12 caractères")
+    password.fill("une phrase facile à retenir")
+    page.get_by_role("button", name="Créer mon compte").click()
+    expect(page.locator("#account-message")).to_contain_text("Votre compte nouvelle@example.org")
+
+    page.get_by_role("link", name="Se connecter").click()
+    expect(page).to_have_url(f"{live_server.url}/mediation")
+    sign_in_mediator(page, "nouvelle@example.org", "une phrase facile à retenir")
+
+
+def test_a_reset_link_sets_a_new_password(page: Page, live_server: Server, world: World) -> None:
+    # Asked for from the sign-in form, as someone who forgot would.
+    page.goto("/mediation")
+    page.get_by_role("link", name="Mot de passe oublié ? Invitation reçue ?").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Choisir un nouveau mot de passe")
+    page.get_by_label("Adresse électronique").fill("med-a1@example.org")
+    page.get_by_role("button", name="Recevoir un code").click()
+    expect(page.locator("#forgot-message")).to_contain_text("un courriel vient de partir")
+    links = re.findall(r"https?://\S+/compte#reinitialisation=\S+", live_server.log())
+    assert links, "no reset link in the mail printed by the server"
+
+    page.goto(links[-1])
+    expect(page.get_by_label("Code de réinitialisation")).not_to_have_value("")
+    new_password = page.locator("#reset-form").get_by_label("Nouveau mot de passe")
+    expect(new_password).to_be_focused()
+    new_password.fill("un tout nouveau mot de passe")
+    page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    expect(page.locator("#account-message")).to_contain_text("Votre mot de passe est changé")
+    sign_in_mediator(page, "med-a1@example.org", "un tout nouveau mot de passe")
+
+    # Spent: the same code again is refused in plain words.
+    page.goto(links[-1])
+    new_password.fill("encore un autre mot de passe")
+    page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    expect(page.locator("#reset-error")).to_contain_text("Ce code ne marche pas")
