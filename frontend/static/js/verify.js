@@ -438,7 +438,10 @@ async function onCode(event) {
 async function registerServiceWorker() {
   if (!("serviceWorker" in navigator)) return;
   try {
-    await navigator.serviceWorker.register("/verify-sw.js", { scope: "/verify" });
+    // Its scope is this page's path: /verify, or /verifier (printed on attestations), which
+    // /verify does not cover (a scope is a prefix of the path).
+    const scope = location.pathname === "/verifier" ? "/verifier" : "/verify";
+    await navigator.serviceWorker.register("/verify-sw.js", { scope });
   } catch {
     // Not fatal: the page works online, and keeps the trust data in localStorage.
   }
