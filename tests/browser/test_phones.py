@@ -1,4 +1,4 @@
-"""The citizen's and the verifier's pages on a 360 px phone: nothing to reach lies off-screen.
+"""The citizen's, the verifier's and the account pages on a 360 px phone: nothing off-screen.
 
 Every focusable element of each page, in each state a citizen or a verifier goes through (sign-in,
 each tab of the passport, the QR code full screen, a revoke being confirmed, a verdict), must sit
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import screenshot, sign_in_citizen
+from tests.browser.conftest import _watched, screenshot, sign_in_citizen
 from tests.browser.test_citizen import _mediator_records
 from tests.factories import ACCESS_CODE, World
 from tests.servers import Server
@@ -61,9 +61,10 @@ def phone(browser: Browser, live_server: Server) -> Iterator[Page]:
         device_scale_factor=2,
     )
     context.set_default_timeout(30_000)
-    page = context.new_page()
+    page, problems = _watched(context)
     yield page
     context.close()
+    assert not problems, "\n".join(problems)
 
 
 # The DSFR slides tab panels in (a CSS transition): measure where things end, not mid-way.
@@ -117,3 +118,10 @@ def test_the_verifiers_page_fits_a_phone(phone: Page, live_server: Server, world
     assert_within(phone, "verifier with a verdict")
     phone.evaluate("() => document.getElementById('verdict').scrollIntoView()")
     screenshot(phone, "phone-verify-valid", full_page=False)
+
+
+def test_the_account_page_fits_a_phone(phone: Page, live_server: Server, world: World) -> None:
+    """Where a new mediator lands from their invitation, often on their phone."""
+    phone.goto("/compte")
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Choisir un nouveau mot de passe")
+    assert_within(phone, "account page, reset")
