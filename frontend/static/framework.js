@@ -50,7 +50,7 @@ export function matchSkills(skills, query) {
   const words = normalise(query).split(/\s+/).filter(Boolean);
   if (!words.length) return [];
   const whole = words.join(" ");
-  const rank = (skill) => FRAMEWORK_RANK[skill.frameworkCode] ?? 3;
+  const rank = (skill) => (skill.frameworkCode in FRAMEWORK_RANK ? FRAMEWORK_RANK[skill.frameworkCode] : 3);
   return skills
     .map((skill, index) => ({ skill, index }))
     .filter(({ skill }) => words.every((w) => skill.haystack.includes(w)))
