@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from app.core.time import utcnow
 
@@ -75,6 +84,24 @@ def _as_text(value: object) -> str | None:
     return value.strip() or None
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked(BeforeValidator):
+    """A check that also tells the JSON schema (OpenAPI) its length limit, so that clients and
+    the pages' forms (tests/test_forms.py) can hold to it before sending."""
+
+    max_length: int = 0
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        for branch in target.get("anyOf", [target]):
+            if branch.get("type") == "string":
+                branch["maxLength"] = self.max_length
+        return schema
+
+
 def _text(max_length: int, *, required: bool = False, multiline: bool = False) -> BeforeValidator:
     control = _CONTROL_MULTILINE if multiline else _CONTROL_LINE
 
@@ -95,7 +122,7 @@ def _text(max_length: int, *, required: bool = False, multiline: bool = False) -
             raise _error("control_characters", "contains control characters")
         return text
 
-    return BeforeValidator(check)
+    return _Checked(check, max_length=max_length)
 
 
 def _formatted(
