@@ -179,8 +179,9 @@ def _explain(pdf: Document, territory: Territory, public_url: str) -> None:
     paragraphs = [
         "Cette carte vous permet de voir votre passeport numérique : ce que vous savez faire "
         "sur un ordinateur, une tablette ou un téléphone.",
-        f"Pour vous connecter, allez sur {url} ou prenez en photo le code carré avec votre "
-        "téléphone. Tapez ensuite votre numéro et votre code secret.",
+        f"Pour vous connecter, allez sur {url} et tapez votre numéro et votre code secret. "
+        "Ou prenez en photo le code carré avec votre téléphone : le numéro est déjà écrit, "
+        "tapez seulement votre code secret.",
         "Ce code secret est nouveau. Si vous aviez une autre carte, elle ne marche plus.",
         "Gardez cette carte dans un endroit sûr. Ne donnez votre code secret qu'à votre "
         "médiateur ou à votre médiatrice.",

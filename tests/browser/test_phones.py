@@ -68,7 +68,10 @@ def phone(browser: Browser, live_server: Server) -> Iterator[Page]:
 
 
 # The DSFR slides tab panels in (a CSS transition): measure where things end, not mid-way.
-SETTLED = "() => Promise.all(document.getAnimations().map((a) => a.finished)).then(() => true)"
+# Endless animations (a spinner) never finish: only the ones that end are waited for.
+SETTLED = """() => Promise.all(document.getAnimations()
+  .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+  .map((a) => a.finished.catch(() => null))).then(() => true)"""
 
 
 def assert_within(page: Page, state: str) -> None:
