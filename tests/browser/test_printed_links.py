@@ -207,3 +207,17 @@ def test_a_reset_link_sets_a_new_password(page: Page, live_server: Server, world
     new_password.fill("encore un autre mot de passe")
     page.get_by_role("button", name="Enregistrer le mot de passe").click()
     expect(page.locator("#reset-error")).to_contain_text("Ce code ne marche pas")
+
+
+def test_a_second_attestation_link_in_the_same_tab_is_checked_too(
+    page: Page, live_server: Server, world: World
+) -> None:
+    first = _issue(live_server, world)
+    second = _issue(live_server, world, skills=["crcn:1.1"])
+    page.goto(f"/verifier#code={first['code']}")
+    expect(page.locator("#verdict")).to_have_attribute("data-result", "valid")
+    expect(page.get_by_label("Code de vérification")).to_have_value(first["code"])
+    # Only the fragment changes: no new page load, and still the code is checked.
+    page.goto(f"/verifier#code={second['code']}")
+    expect(page.get_by_label("Code de vérification")).to_have_value(second["code"])
+    expect(page.locator("#verdict")).to_contain_text("crcn:1.1")

@@ -463,12 +463,17 @@ async function main() {
   state.bundle = bundle;
   renderTrustAge();
   registerServiceWorker();
-  const printed = printedCode();
-  if (printed) {
-    $("#code").value = printed;
-    await onCode(new Event("submit", { cancelable: true }));
-  }
+  await checkPrintedCode();
+  // Another attestation's link opened in this tab changes only the fragment.
+  window.addEventListener("hashchange", checkPrintedCode);
   document.body.dataset.ready = "true";
+}
+
+async function checkPrintedCode() {
+  const printed = printedCode();
+  if (!printed) return;
+  $("#code").value = printed;
+  await onCode(new Event("submit", { cancelable: true }));
 }
 
 // The attestation's link (app/core/addresses.py): /verifier#code=V-…, or ?code= typed by hand.
