@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import _watched, screenshot, sign_in_citizen
+from tests.browser.conftest import _watched, screenshot, sign_in_citizen, sign_in_mediator
 from tests.browser.test_citizen import _mediator_records
 from tests.factories import ACCESS_CODE, World
 from tests.servers import Server
@@ -128,3 +128,19 @@ def test_the_account_page_fits_a_phone(phone: Page, live_server: Server, world: 
     phone.goto("/compte")
     expect(phone.get_by_role("heading", level=1)).to_have_text("Choisir un nouveau mot de passe")
     assert_within(phone, "account page, reset")
+
+
+def test_the_home_and_the_mediators_passport_fit_a_phone(
+    phone: Page, live_server: Server, world: World
+) -> None:
+    """Not the phone pages first, but a mediator on an outreach day has only a phone too."""
+    phone.goto("/")
+    expect(phone.get_by_role("heading", level=1)).to_be_visible()
+    assert_within(phone, "home")
+    sign_in_mediator(phone, "med-a1@example.org")
+    assert_within(phone, "mediator's search")
+    _mediator_records(live_server, world)
+    phone.goto(f"/mediation#passport/{world.passport.id}")
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Lucie Martin")
+    expect(phone.locator("#passport-history tbody tr")).to_have_count(2)
+    assert_within(phone, "mediator's view of a passport")
