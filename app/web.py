@@ -17,19 +17,24 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from app.authz import PUBLIC, authorize
+from app.core import addresses
 from app.core.errors import NotFound
 
 logger = logging.getLogger("app")
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 
-# URL path -> HTML file. /figures is the observatory's page.
+# URL path -> HTML file. /figures is the observatory's page. The French paths are the ones
+# printed on cards, e-mails and attestations (app/core/addresses.py): the same pages.
 PAGES: dict[str, str] = {
     "/": "index.html",
     "/mediation": "mediation.html",
     "/citizen": "citizen.html",
+    addresses.CITIZEN_PAGE: "citizen.html",
     "/verify": "verify.html",
+    addresses.VERIFIER_PAGE: "verify.html",
     "/coordination": "coordination.html",
+    addresses.ACCOUNT_PAGE: "account.html",
     "/figures": "figures.html",
 }
 
@@ -89,7 +94,7 @@ def _add_page(app: FastAPI, url: str, filename: str) -> None:
     async def page() -> FileResponse:
         return _file(path, "text/html; charset=utf-8")
 
-    page.__name__ = f"page_{filename.removesuffix('.html')}"
+    page.__name__ = f"page_{url.strip('/') or 'home'}"
     app.add_api_route(
         url,
         page,
@@ -137,6 +142,15 @@ def mount_frontend(app: FastAPI) -> None:
         if lang not in LANGUAGES:
             raise NotFound("No catalogue for this language.")
         return _file(FRONTEND_DIR / "i18n" / f"{lang}.json", "application/json")
+
+    @app.get("/favicon.ico", include_in_schema=False, dependencies=[authorize(PUBLIC)])
+    async def favicon() -> FileResponse:
+        # Asked for by every browser on every page, whatever the page's <link>s say.
+        return FileResponse(
+            FRONTEND_DIR / "static" / "favicon.ico",
+            media_type="image/vnd.microsoft.icon",
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=86400"},
+        )
 
     @app.get("/verify-sw.js", include_in_schema=False, dependencies=[authorize(PUBLIC)])
     async def verify_service_worker() -> FileResponse:

@@ -224,7 +224,7 @@ def test_invitation_by_code_then_sign_in(
     )
     assert created.status_code == 201, created.text
     code, link = created.json()["code"], created.json()["link"]
-    assert len(code) == 12 and link.endswith(f"#/invitation/{code}")
+    assert len(code) == 12 and link.endswith(f"/compte#invitation={code}")
     assert code in capfd.readouterr().err  # the console mailer, in development and tests
 
     again = client.post(

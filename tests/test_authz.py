@@ -291,8 +291,12 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/"): Case(PUBLIC, EVERYONE),
     ("GET", "/mediation"): Case(PUBLIC, _page("/mediation")),
     ("GET", "/citizen"): Case(PUBLIC, _page("/citizen")),
+    ("GET", "/citoyen"): Case(PUBLIC, _page("/citoyen")),
     ("GET", "/verify"): Case(PUBLIC, _page("/verify")),
+    ("GET", "/verifier"): Case(PUBLIC, _page("/verifier")),
+    ("GET", "/favicon.ico"): Case(PUBLIC, EVERYONE),
     ("GET", "/coordination"): Case(PUBLIC, _page("/coordination")),
+    ("GET", "/compte"): Case(PUBLIC, _page("/compte")),
     ("GET", "/figures"): Case(PUBLIC, _page("/figures")),
     ("GET", "/i18n/{lang}.json"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("/i18n/fr.json", None)),
     ("GET", "/verify-sw.js"): Case(

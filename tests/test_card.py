@@ -142,7 +142,7 @@ def test_card_size_card_carries_a_new_code_that_replaces_the_old(
         "(Mon passeport numérique) Tj",
         "(Lucie) Tj",
         f"({card.grouped_number(number)}) Tj",
-        f"({PUBLIC_URL}/) Tj",
+        f"({PUBLIC_URL}/citoyen) Tj",
         "Gardez cette carte.",
         "médiatrice.",
         f"({world.a.name}) Tj",
@@ -165,7 +165,7 @@ def test_the_qr_code_on_the_card_opens_the_sign_in_page_with_the_number_only(
     pdf = _print(client, world, size="card").content
     images = embedded_images(pdf)
     assert len(images) == 1
-    expected = f"{PUBLIC_URL}/#/citoyen?numero={world.passport.number}"
+    expected = f"{PUBLIC_URL}/citoyen#numero={world.passport.number}"
     assert decode_qr(images[0]) == [expected]
     code = CODE_ON_CARD.findall(pdf_page_text(pdf))[0].replace(" ", "")
     assert code not in expected
@@ -192,7 +192,7 @@ def test_a4_page_has_the_card_to_cut_out_and_how_to_use_it(
     # Eight cutting marks: two short lines at each corner.
     assert len(re.findall(r" l S", text)) == 8
     [qr] = embedded_images(pdf)
-    assert decode_qr(qr) == [f"{PUBLIC_URL}/#/citoyen?numero={world.passport.number}"]
+    assert decode_qr(qr) == [f"{PUBLIC_URL}/citoyen#numero={world.passport.number}"]
 
     with engine.connect() as conn:
         actions = conn.execute(
@@ -240,5 +240,5 @@ def test_numbers_and_codes_are_grouped_for_reading() -> None:
     assert card.grouped_number("P-BCDFGHJK") == "P-BCDF GHJK"
     assert card.grouped_code("BCDF2345") == "BCDF 2345"
     assert card.sign_in_url("https://p.example/", "P-BCDFGHJK") == (
-        "https://p.example/#/citoyen?numero=P-BCDFGHJK"
+        "https://p.example/citoyen#numero=P-BCDFGHJK"
     )

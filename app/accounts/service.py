@@ -37,7 +37,7 @@ from app.accounts.schemas import (
     TokenPublic,
 )
 from app.audit import service as audit
-from app.core import mail, ratelimit
+from app.core import addresses, mail, ratelimit
 from app.core.db import transaction
 from app.core.errors import (
     Conflict,
@@ -470,7 +470,9 @@ def _code_failed(engine: Engine, settings: Settings, address: str | None, action
 
 def link_for(settings: Settings, kind: str, code: str) -> str:
     # In the fragment, so the code never reaches a server log or a Referer header.
-    return f"{settings.public_url}/#/{kind}/{code}"
+    if kind == "invitation":
+        return addresses.account_invitation(settings.public_url, code)
+    return addresses.account_reset(settings.public_url, code)
 
 
 def invitation_public(session: Session, invitation: Invitation) -> InvitationPublic:

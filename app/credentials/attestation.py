@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
+from app.core import addresses
 from app.core.pdf import CORE_FONT, Document
 from app.credentials import format as fmt
 from app.credentials.models import Credential
@@ -55,14 +56,17 @@ def render(
         0, 8, f"Code de vérification : {credential.code}", align="C", new_x="LMARGIN", new_y="NEXT"
     )
     pdf.set_font(CORE_FONT, size=10)
+    # The address is printed short, for typing; on a screen, the paragraph is a link that opens
+    # the verifier with this code filled in and checked.
     pdf.multi_cell(
         0,
         5,
         "Pour vérifier : scannez le QR code avec l'outil de vérification du Passeport numérique, "
-        f"ou saisissez ce code sur {public_url}/#/verifier.",
+        f"ou saisissez ce code sur {addresses.verifier(public_url)}",
         align="C",
         new_x="LMARGIN",
         new_y="NEXT",
+        link=addresses.verifier_code(public_url, credential.code),
     )
     pdf.ln(4)
     pdf.set_font(CORE_FONT, "B", 12)

@@ -16,6 +16,7 @@ from enum import StrEnum
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 
+from app.core import addresses
 from app.core.pdf import CORE_FONT, Document
 from app.core.time import utcnow
 from app.passports.models import Passport
@@ -52,7 +53,7 @@ def grouped_code(code: str) -> str:
 
 def sign_in_url(public_url: str, number: str) -> str:
     """The citizen's sign-in page, with the number already filled in."""
-    return f"{public_url.rstrip('/')}/#/citoyen?numero={number}"
+    return addresses.citizen_sign_in(public_url, number)
 
 
 def card_qr_png(url: str) -> bytes:
@@ -139,7 +140,7 @@ def _draw_card(
     label(27, "Mon code secret")
     line(30, 6, grouped_code(access_code), size=15, bold=True)
     label(37, "Pour me connecter")
-    line(40, 3.5, f"{public_url.rstrip('/')}/", size=8, bold=True)
+    line(40, 3.5, addresses.citizen_page(public_url), size=8, bold=True)
 
     qr_x = x + CARD_WIDTH - MARGIN - QR_SIZE
     pdf.image(
@@ -172,14 +173,15 @@ def _cutting_marks(pdf: Document, x: float, y: float) -> None:
 
 
 def _explain(pdf: Document, territory: Territory, public_url: str) -> None:
-    url = f"{public_url.rstrip('/')}/"
+    url = addresses.citizen_page(public_url)
     # Easy-to-read French: short sentences and everyday words, set left-aligned (justified
     # text opens gaps in which a hesitant reader loses the line).
     paragraphs = [
         "Cette carte vous permet de voir votre passeport numérique : ce que vous savez faire "
         "sur un ordinateur, une tablette ou un téléphone.",
-        f"Pour vous connecter, allez sur {url} ou prenez en photo le code carré avec votre "
-        "téléphone. Tapez ensuite votre numéro et votre code secret.",
+        f"Pour vous connecter, allez sur {url} et tapez votre numéro et votre code secret. "
+        "Ou prenez en photo le code carré avec votre téléphone : le numéro est déjà écrit, "
+        "tapez seulement votre code secret.",
         "Ce code secret est nouveau. Si vous aviez une autre carte, elle ne marche plus.",
         "Gardez cette carte dans un endroit sûr. Ne donnez votre code secret qu'à votre "
         "médiateur ou à votre médiatrice.",

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from app.accounts import security
 from app.accounts.principal import CallerKind, Principal
 from app.audit import service as audit
-from app.core import mail, ratelimit
+from app.core import addresses, mail, ratelimit
 from app.core.db import transaction
 from app.core.errors import Unauthenticated
 from app.core.settings import Settings
@@ -99,7 +99,7 @@ def send_link(session: Session, settings: Settings, email: str) -> None:
         )
     )
     # In the fragment, so the token never reaches a server log or a Referer header.
-    link = f"{settings.public_url}/#/citoyen/lien/{raw}"
+    link = addresses.citizen_link(settings.public_url, raw)
     mail.send(
         settings,
         to=address,

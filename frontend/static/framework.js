@@ -35,10 +35,30 @@ export function skillIndex(tree) {
   return skills;
 }
 
+// For everyday words ("mail", "wifi", "arnaque") the concrete step a mediator watched comes
+// first: Premiers pas, then the CRCN competence it belongs to, then DigComp. A code typed as
+// such ("crcn:2.1", "2.1", "PP-06") comes before everything.
+const FRAMEWORK_RANK = { pp: 0, crcn: 1, digcomp: 2 };
+
+function codeRank(skill, query) {
+  const code = normalise(skill.code);
+  const named = query === code || code.endsWith(`:${query}`) || query === normalise(skill.number || "");
+  return named ? 0 : 1;
+}
+
 export function matchSkills(skills, query) {
   const words = normalise(query).split(/\s+/).filter(Boolean);
   if (!words.length) return [];
-  return skills.filter((skill) => words.every((w) => skill.haystack.includes(w)));
+  const whole = words.join(" ");
+  const rank = (skill) => (skill.frameworkCode in FRAMEWORK_RANK ? FRAMEWORK_RANK[skill.frameworkCode] : 3);
+  return skills
+    .map((skill, index) => ({ skill, index }))
+    .filter(({ skill }) => words.every((w) => skill.haystack.includes(w)))
+    .sort((a, b) =>
+      codeRank(a.skill, whole) - codeRank(b.skill, whole) ||
+      rank(a.skill) - rank(b.skill) ||
+      a.index - b.index)
+    .map(({ skill }) => skill);
 }
 
 function skillItem(skill, extra) {

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
@@ -87,8 +88,8 @@ CONTROLLED = """async () => {
 }"""
 
 
-def _open(page: Page) -> None:
-    page.goto("/verify")
+def _open(page: Page, path: str = "/verify") -> None:
+    page.goto(path)
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
@@ -189,12 +190,19 @@ def test_an_image_without_a_qr_code_says_so(
     expect(page.locator("#verdict")).to_have_count(0)
 
 
+# /verifier is the address printed on attestations: offline too.
+@pytest.mark.parametrize("path", ["/verify", "/verifier"])
 def test_offline_after_one_visit_the_qr_image_still_reads_valid(
-    context: BrowserContext, page: Page, live_server: Server, world: World, tmp_path: Path
+    context: BrowserContext,
+    page: Page,
+    live_server: Server,
+    world: World,
+    tmp_path: Path,
+    path: str,
 ) -> None:
     credential = _issue(live_server, world)
     png = _png(live_server, world, credential, tmp_path)
-    _open(page)
+    _open(page, path)
     # The service worker has cached the page, its assets and the trust bundle, and controls the
     # page (clients.claim once activated).
     assert page.evaluate(CONTROLLED)

@@ -70,6 +70,26 @@ $("#signin-form").addEventListener("submit", async (event) => {
   }
 });
 
+// No card at hand: a one-time link by e-mail. The answer is the same whether the address is
+// known or not.
+$("#link-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = clear($("#link-message"));
+  const email = $("#link-email").value.trim();
+  if (!email) {
+    box.append(alertBox("error", t("citizen.link_missing")));
+    $("#link-email").focus();
+    return;
+  }
+  try {
+    await api("POST", "/api/v1/citizen/link", { email });
+    box.append(alertBox("success", t("citizen.link_sent")));
+  } catch (error) {
+    showError(box, error);
+    $("#link-email").focus();
+  }
+});
+
 // --- the passport -------------------------------------------------------------------------------
 
 async function showPassport() {
@@ -109,6 +129,7 @@ async function refreshJournal() {
     caption: t("citizen.journal_title"),
     hideCaption: true,
     scroll: true,
+    cards: true,
     headers: [t("citizen.when"), t("citizen.what"), t("citizen.who")],
     rows: entries.map((e) => el("tr", { "data-action": e.action },
       el("td", { text: e.count > 1 && e.last_at
@@ -147,6 +168,13 @@ function credentialActions(credential) {
     download: `attestation-${credential.code}.pdf`,
     text: t("citizen.attestation_pdf"),
     "aria-label": t("citizen.attestation_pdf_of", { code: credential.code }),
+  }));
+  items.push(el("a", {
+    class: "fr-btn fr-btn--tertiary",
+    href: `${base}/qr.png`,
+    download: `qr-${credential.code}.png`,
+    text: t("citizen.qr_png"),
+    "aria-label": t("citizen.qr_png_of", { code: credential.code }),
   }));
   if (!credential.revoked_at) {
     items.push(el("button", {
@@ -252,16 +280,60 @@ $("#erasure-form").addEventListener("submit", async (event) => {
 
 // --- start --------------------------------------------------------------------------------------
 
+// The printed addresses (app/core/addresses.py): /citoyen#numero=P-… from the card's QR code,
+// /citoyen#lien=… from the e-mail. Read from the fragment (or the query, for an address typed
+// by hand), then dropped from the address bar: a sign-in link is spent once, and neither should
+// stay in the history.
+function printedParams() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  for (const [key, value] of new URLSearchParams(location.search)) {
+    if (!params.has(key)) params.set(key, value);
+  }
+  if (params.has("lien") || params.has("numero")) history.replaceState(null, "", location.pathname);
+  return { token: params.get("lien"), number: params.get("numero") };
+}
+
+async function signInWithLink(token) {
+  try {
+    const login = await api("POST", "/api/v1/citizen/link/login", { token });
+    setCsrf("citizen", login.csrf_token);
+    await showPassport();
+    $("#passport-title").focus();
+  } catch (error) {
+    signedOutLocally();
+    showError($("#signin-error"), error);
+  }
+}
+
+// A printed address opened in a tab already on this page changes only the fragment.
+window.addEventListener("hashchange", () => {
+  const printed = printedParams();
+  if (printed.token) signInWithLink(printed.token);
+  else if (printed.number && !$("#view-signin").hidden) {
+    $("#signin-number").value = printed.number;
+    $("#signin-code").focus();
+  }
+});
+
 // A function, not top-level await: older Safari (iOS 12-14) lacks it.
 async function start() {
   await initPage("citizen");
+  const printed = printedParams();
+  if (printed.token) {
+    await signInWithLink(printed.token);
+    return;
+  }
+  if (printed.number) $("#signin-number").value = printed.number;
   try {
     // A session still open in this tab (a reload): straight to the passport.
     if (!getCsrf("citizen")) throw new ApiError(401, "unauthenticated", "");
     await showPassport();
   } catch (error) {
-    if (error instanceof ApiError && [401, 403].includes(error.status)) signedOutLocally();
-    else {
+    if (error instanceof ApiError && [401, 403].includes(error.status)) {
+      signedOutLocally();
+      // The number came with the address: what is left to type is the code.
+      if (printed.number) $("#signin-code").focus();
+    } else {
       setView("signin");
       showError($("#signin-error"), error);
     }

@@ -31,10 +31,11 @@
 //   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
 //   bindPasswordSignIn({missingKey, onSignedIn, showError})   the staff sign-in form
 //                           (#signin-form, #signin-email, #signin-password, #signin-error).
-//   dsfrTable({caption, headers, rows, id, hideCaption, scroll, tableClass})   a DSFR table:
-//                           headers are texts or null (skipped), rows are <tr> elements;
+//   dsfrTable({caption, headers, rows, id, hideCaption, scroll, tableClass, cards})   a DSFR
+//                           table: headers are texts or null (skipped), rows are <tr> elements;
 //                           hideCaption keeps the caption for screen readers only; scroll makes
-//                           the scrolling container focusable and named, for keyboard users.
+//                           the scrolling container focusable and named, for keyboard users;
+//                           cards shows each row as a card on a phone (cells labelled).
 
 export const LANGS = ["fr", "en"];
 const LANG_KEY = "passeport.lang";
@@ -172,6 +173,16 @@ export function bindPasswordSignIn(options) {
 // The DSFR table markup, four nested blocks deep, in one place.
 export function dsfrTable(options) {
   const caption = options.caption;
+  const headers = (options.headers || []).filter((h) => h !== null && h !== undefined);
+  if (options.cards) {
+    // On a phone, each row is a card (app.css): every cell says which column it is.
+    for (const row of [options.rows].flat()) {
+      [...row.children].forEach((cell, index) => {
+        if (headers[index] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", headers[index]);
+      });
+    }
+  }
+  const tableClass = [options.tableClass, options.cards ? "table--cards" : null].filter(Boolean).join(" ");
   const container = options.scroll
     ? { class: "fr-table__container", tabindex: "0", "aria-label": caption }
     : { class: "fr-table__container" };
@@ -179,11 +190,9 @@ export function dsfrTable(options) {
     el("div", { class: "fr-table__wrapper" },
       el("div", container,
         el("div", { class: "fr-table__content" },
-          el("table", { id: options.id || null, class: options.tableClass || null },
+          el("table", { id: options.id || null, class: tableClass || null },
             el("caption", { class: options.hideCaption ? "fr-sr-only" : null, text: caption }),
-            el("thead", {}, el("tr", {},
-              (options.headers || []).filter((h) => h !== null && h !== undefined)
-                .map((h) => el("th", { scope: "col", text: h })))),
+            el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col", text: h })))),
             el("tbody", {}, options.rows))))));
 }
 

@@ -377,6 +377,13 @@ async function refreshCredentials() {
         download: `attestation-${c.code}.pdf`,
         text: t("mediation.attestation_pdf"),
         "aria-label": t("mediation.attestation_pdf_of", { code: c.code }),
+      })),
+      el("li", {}, el("a", {
+        class: "fr-btn fr-btn--tertiary",
+        href: `${base}/${c.id}/qr.png`,
+        download: `qr-${c.code}.png`,
+        text: t("mediation.qr_png"),
+        "aria-label": t("mediation.qr_png_of", { code: c.code }),
       })))));
 }
 
@@ -410,6 +417,12 @@ $("#credential-form").addEventListener("submit", async (event) => {
             href: `${base}/attestation.pdf`,
             download: `attestation-${issued.code}.pdf`,
             text: t("mediation.attestation_pdf"),
+          })),
+          el("p", {}, el("a", {
+            class: "fr-link fr-icon-download-line fr-link--icon-left",
+            href: `${base}/qr.png`,
+            download: `qr-${issued.code}.png`,
+            text: t("mediation.qr_png"),
           }))))),
     );
     form.reset();

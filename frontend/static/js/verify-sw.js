@@ -1,5 +1,6 @@
-// The verifier's service worker: served at /verify-sw.js (Service-Worker-Allowed: /), scope
-// /verify. It keeps what the verifier page needs to work with no network at all: the page, its
+// The verifier's service worker: served at /verify-sw.js (Service-Worker-Allowed: /), registered
+// for /verify and, by the page opened at the printed French address, for /verifier (two scopes,
+// one script, one cache). It keeps what the verifier page needs to work with no network at all: the page, its
 // modules and styles, the QR decoder, both catalogues, the skills framework and the trust bundle
 // (keys and signed status lists). Verification itself always runs in the page (verifier.js).
 //
@@ -7,12 +8,13 @@
 // cache: online, the verifier always sees the latest trust data and a new deployment at once;
 // offline, it sees the last copy, and the page shows how old that copy is.
 
-const VERSION = "v1";
+const VERSION = "v2";
 const CACHE = `passeport-verify-${VERSION}`;
 
 // Without these the page cannot verify offline: installation fails if one is missing.
 const REQUIRED = [
   "/verify",
+  "/verifier",
   "/static/js/verify.js",
   "/static/js/verifier.js",
   "/static/js/common.js",
@@ -91,6 +93,7 @@ self.addEventListener("fetch", (event) => {
   // Signed-in areas and other API calls are none of the verifier's business.
   const ours =
     url.pathname === "/verify" ||
+    url.pathname === "/verifier" ||
     url.pathname.startsWith("/static/") ||
     url.pathname.startsWith("/i18n/") ||
     url.pathname === "/api/v1/framework" ||

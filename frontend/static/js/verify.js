@@ -180,14 +180,16 @@ function renderVerdict(view, source) {
     fact(t("verify.issued_at"), formatDate(view.issuedAt));
     fact(t("verify.expires_at"), formatDate(view.expiresAt));
     panel.append(facts);
+    // data-label: on a phone each row is a card, every cell under its column's name (app.css).
+    const label = (c) => t(`verify.col_${c}`);
     const rows = view.skills.map((s) =>
       el(
         "tr",
         {},
-        el("td", {}, el("span", { text: s.label }), " ", el("span", { class: "skill-code", text: `(${s.code})` })),
-        el("td", { text: t("common.level", { level: s.level }) }),
-        el("td", { text: formatDate(s.date) }),
-        el("td", { text: s.structure }),
+        el("td", { "data-label": label("skill") }, el("span", { text: s.label }), " ", el("span", { class: "skill-code", text: `(${s.code})` })),
+        el("td", { "data-label": label("level"), text: t("common.level", { level: s.level }) }),
+        el("td", { "data-label": label("date"), text: formatDate(s.date) }),
+        el("td", { "data-label": label("structure"), text: s.structure }),
       ),
     );
     panel.append(
@@ -196,7 +198,7 @@ function renderVerdict(view, source) {
         { class: "fr-table fr-table--no-caption" },
         el(
           "table",
-          { id: "verdict-skills" },
+          { id: "verdict-skills", class: "table--cards" },
           el("caption", { text: t("verify.skills_caption") }),
           el(
             "thead",
@@ -282,15 +284,47 @@ async function decode(source, width, height) {
   return found ? found.data : null;
 }
 
+// Vector images (the SVG `passeport` writes) have no pixels until drawn: at least this many on
+// the long side, so every module of a dense QR code covers several of them.
+const MIN_VECTOR_SIDE = 1200;
+
+/** A drawable of the picked file: a bitmap for photos and PNGs, a canvas for SVG. */
+async function imageOf(file) {
+  if (file.type !== "image/svg+xml" && !/\.svg$/i.test(file.name)) {
+    const bitmap = await createImageBitmap(file);
+    return { source: bitmap, width: bitmap.width, height: bitmap.height, close: () => bitmap.close() };
+  }
+  // createImageBitmap refuses SVG in Chromium: through an <img>, then a canvas.
+  const url = URL.createObjectURL(file);
+  try {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    const ratio = img.naturalWidth && img.naturalHeight ? img.naturalWidth / img.naturalHeight : 1;
+    const long = Math.max(MIN_VECTOR_SIDE, img.naturalWidth, img.naturalHeight);
+    const width = Math.round(ratio >= 1 ? long : long * ratio);
+    const height = Math.round(ratio >= 1 ? long / ratio : long);
+    const canvas = el("canvas", { width, height });
+    const context = canvas.getContext("2d");
+    // A transparent background reads as black once decoded: paint it white first.
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, width, height);
+    context.drawImage(img, 0, 0, width, height);
+    return { source: canvas, width, height, close: () => {} };
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
 async function onPhoto(event) {
   const file = event.target.files && event.target.files[0];
   const status = $("#photo-status");
   if (!file) return;
   status.textContent = t("verify.photo_reading");
   try {
-    const bitmap = await createImageBitmap(file);
-    const text = await decode(bitmap, bitmap.width, bitmap.height);
-    bitmap.close();
+    const image = await imageOf(file);
+    const text = await decode(image.source, image.width, image.height);
+    image.close();
     if (text === null) {
       status.textContent = t("verify.no_qr_found");
       return;
@@ -416,7 +450,10 @@ async function onCode(event) {
 async function registerServiceWorker() {
   if (!("serviceWorker" in navigator)) return;
   try {
-    await navigator.serviceWorker.register("/verify-sw.js", { scope: "/verify" });
+    // Its scope is this page's path: /verify, or /verifier (printed on attestations), which
+    // /verify does not cover (a scope is a prefix of the path).
+    const scope = location.pathname === "/verifier" ? "/verifier" : "/verify";
+    await navigator.serviceWorker.register("/verify-sw.js", { scope });
   } catch {
     // Not fatal: the page works online, and keeps the trust data in localStorage.
   }
@@ -438,7 +475,26 @@ async function main() {
   state.bundle = bundle;
   renderTrustAge();
   registerServiceWorker();
+  await checkPrintedCode();
+  // Another attestation's link opened in this tab changes only the fragment.
+  window.addEventListener("hashchange", checkPrintedCode);
   document.body.dataset.ready = "true";
+}
+
+async function checkPrintedCode() {
+  const printed = printedCode();
+  if (!printed) return;
+  $("#code").value = printed;
+  await onCode(new Event("submit", { cancelable: true }));
+}
+
+// The attestation's link (app/core/addresses.py): /verifier#code=V-…, or ?code= typed by hand.
+// Read, then dropped from the address bar so that it does not stay in the history.
+function printedCode() {
+  const fromHash = new URLSearchParams(location.hash.replace(/^#/, "")).get("code");
+  const code = fromHash || new URLSearchParams(location.search).get("code");
+  if (code) history.replaceState(null, "", location.pathname);
+  return code ? code.trim() : null;
 }
 
 main();

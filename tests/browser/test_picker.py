@@ -1,0 +1,51 @@
+"""The skill picker ranks what a mediator watched first: for everyday words, the concrete
+Premiers pas step, then the CRCN competence, then DigComp; a code typed as such comes first."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import sign_in_mediator
+from tests.factories import World
+
+FRAMEWORK_RANK = {"pp": 0, "crcn": 1, "digcomp": 2}
+
+
+def offered(page: Page) -> list[str]:
+    """The codes of the options shown, in order."""
+    codes = page.locator("#picker-list [role=option] .skill-code").all_inner_texts()
+    assert codes, "no option offered"
+    return codes
+
+
+def test_everyday_words_offer_the_premiers_pas_first(page: Page, world: World) -> None:
+    sign_in_mediator(page, "med-a1@example.org")
+    page.goto(f"/mediation#passport/{world.passport.id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lucie Martin")
+    picker = page.get_by_role("combobox", name="Compétence")
+
+    expected_first = {"mail": "pp:PP-05", "wifi": "pp:PP-03", "arnaque": "pp:PP-12"}
+    for word, first in expected_first.items():
+        picker.fill(word)
+        expect(picker).to_have_attribute("aria-expanded", "true")
+        codes = offered(page)
+        assert codes[0] == first, (word, codes)
+        ranks = [FRAMEWORK_RANK[code.split(":")[0]] for code in codes]
+        assert ranks == sorted(ranks), (word, codes)
+        assert any(code.startswith("crcn:") for code in codes), (word, codes)
+
+    # A code typed as such: that competence first, whatever its framework.
+    picker.fill("4.1")
+    assert offered(page)[0] == "crcn:4.1"
+
+    # Down and Enter records the concrete step, and the Premiers pas count moves.
+    picker.fill("wifi")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.locator("#picker-chosen")).to_contain_text("pp:PP-03")
+    page.get_by_role("button", name="Valider", exact=True).click()
+    expect(page.locator('#passport-first-steps li[data-code="pp:PP-03"]')).to_have_class(
+        re.compile("checklist__item--done")
+    )
