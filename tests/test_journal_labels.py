@@ -36,8 +36,9 @@ NAMESPACES = {
 # "passport.id", "structure.code", "citizen.html"…: columns and files, not events.
 NOT_EVENTS = {"id", "code", "html", "json", "png", "svg", "txt", "pdf", "start", "end"}
 LITERAL = re.compile(r'"([a-z_]+)\.([a-z_]+)"')
-# The citizen's access journal: passports.service.journal(session, principal, passport, "kind").
-ACCESS = re.compile(r'journal\(\s*\w+,\s*\w+,\s*\w+,\s*"([a-z_.]+)"\s*\)')
+# The citizen's access journal: passports.service.journal(session, principal, passport, "kind"),
+# and the reads coalesced in memory: READS.record(engine, principal, passport_id, "kind").
+ACCESS = re.compile(r'(?:journal|READS\.record)\(\s*(?:[\w.]+,\s*)+"([a-z_.]+)"\s*\)')
 
 
 def journal_kinds() -> tuple[set[str], set[str]]:
@@ -55,7 +56,9 @@ def journal_kinds() -> tuple[set[str], set[str]]:
                 continue  # a key of a label table (the readable export's), not a record
             kind = f"{namespace}.{event}"
             (access if match.start() in in_access else audit).add(kind)
-    return audit, access
+    # A kind recorded in the access journal and named elsewhere too (a set of kinds) is the
+    # access journal's.
+    return audit - access, access
 
 
 def _catalogue(lang: str) -> dict:

@@ -90,7 +90,8 @@ def test_the_attestations_address_and_link_lead_to_the_verifier(
     )
     assert pdf.status_code == 200, pdf.text
     printed = re.findall(r"https?://[^\s)]+", pdf_page_text(pdf.content))
-    assert printed == [f"{PUBLIC_URL}/verifier"]
+    # pdf_page_text gives each run of text, then the whole text as one line: the same address.
+    assert set(printed) == {f"{PUBLIC_URL}/verifier"}
     assert_serves(client, printed[0], VERIFIER_PAGE)
     # One link area per line of the paragraph, all to the verifier with this code.
     links = {uri.decode() for uri in PDF_LINK.findall(pdf.content)}
