@@ -131,6 +131,21 @@ def test_a_refused_form_says_why_in_plain_french(page: Page, world: World) -> No
     expect(error).not_to_contain_text("should")
 
 
+def test_a_mistyped_number_in_the_search_is_named_as_a_typo(page: Page, world: World) -> None:
+    sign_in_mediator(page, "med-a1@example.org")
+    number = world.passport.number
+    typo = number[:-1] + ("2" if number[-1] != "2" else "3")
+    page.get_by_label("Nom, prénom ou numéro de passeport").fill(typo)
+    page.get_by_role("button", name="Rechercher").click()
+    expect(page.locator("#search-results")).to_contain_text(
+        "Ce numéro de passeport contient une faute de frappe"
+    )
+    # A name that finds nothing still says so plainly.
+    page.get_by_label("Nom, prénom ou numéro de passeport").fill("Zyxwvut")
+    page.get_by_role("button", name="Rechercher").click()
+    expect(page.locator("#search-results")).to_contain_text("Aucun passeport trouvé.")
+
+
 def test_mediation_in_english(english_page: Page, world: World) -> None:
     page = english_page
     page.goto("/mediation")

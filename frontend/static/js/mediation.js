@@ -2,8 +2,8 @@
 // the access card, issue a credential. One page, three views (sign-in, search, passport); the
 // passport shown is in the URL (#passport/ID) so a reload or the back button keeps it.
 import {
-  $, alertBox, announce, api, ApiError, bindPasswordSignIn, clear, downloadResponse, dsfrTable, el,
-  formatDate, initPage, renderHeader, setCsrf, show, t,
+  $, alertBox, announce, api, ApiError, bindPasswordSignIn, checkNumber, clear, downloadResponse,
+  dsfrTable, el, formatDate, initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { label, loadFramework, skillIndex } from "/static/framework.js";
 import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
@@ -96,8 +96,22 @@ bindPasswordSignIn({ missingKey: "mediation.signin_missing", onSignedIn: signedI
 
 // --- search and open ----------------------------------------------------------------------------
 
-function resultsTable(found) {
-  if (!found.length) return el("p", { text: t("mediation.no_result") });
+// A search that looks like a passport number (P and 6 to 10 letters and digits) but is not one:
+// what is wrong with it, in plain words (a typo caught by the check character, most often).
+function numberMistake(q) {
+  const compact = q.toUpperCase().replace(/[ -]/g, "");
+  if (!/^P[0-9A-Z]{6,10}$/.test(compact) || !/[0-9]/.test(compact)) return null;
+  const checked = checkNumber(q, "P-");
+  if (checked.number) return null;
+  return t(`mediation.number_${checked.mistake}`, { count: checked.length, characters: checked.characters });
+}
+
+function resultsTable(found, q = "") {
+  if (!found.length) {
+    const mistake = numberMistake(q);
+    if (mistake) return alertBox("error", mistake);
+    return el("p", { text: t("mediation.no_result") });
+  }
   return dsfrTable({
     caption: t("mediation.results_caption", { n: found.length }),
     headers: [t("mediation.number"), t("mediation.name"), t("mediation.birth_year"), t("passport.actions")],
@@ -123,7 +137,7 @@ $("#search-form").addEventListener("submit", async (event) => {
   if (year) params.set("birth_year", year);
   const box = clear($("#search-results"));
   try {
-    box.append(resultsTable(await api("GET", `/api/v1/passports?${params}`)));
+    box.append(resultsTable(await api("GET", `/api/v1/passports?${params}`), q));
   } catch (error) {
     showError(box, error);
   }
