@@ -19,8 +19,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.audit.models import AuditEvent
+from app.core.db import transaction
 from app.core.validation import DATE_WINDOW_KEY, MAX_ID, TEXT_POLICY, TEXT_POLICY_KEY
 from app.credentials import format as fmt
+from app.passports.models import Method, Validation
 from tests.factories import World, browser_login, make_world
 
 PROBLEM = "application/problem+json"
@@ -250,6 +252,33 @@ def test_every_accepted_observation_date_can_be_issued(
         mediator,
     )
     assert issued.status_code == 201, issued.text
+
+
+def test_a_date_stored_before_the_policy_is_refused_not_a_crash(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    """A 1969 validation stored by an earlier version: issuing it said 500 (ClaimsError)."""
+    with transaction(engine) as session:
+        session.add(
+            Validation(
+                passport_id=world.passport.id,  # type: ignore[arg-type]
+                skill_code="pp:PP-06",
+                level=2,
+                method=Method.OBSERVATION,
+                observed_on=date(1969, 12, 31),
+                account_id=world.mediator_a1.id,
+                structure_id=world.a1.id,
+            )
+        )
+    issued = _send(
+        client,
+        "POST",
+        f"/api/v1/passports/{world.passport.id}/credentials",
+        {"skills": ["pp:PP-06"]},
+        world.headers["mediator_of_structure"],
+    )
+    assert issued.status_code == 422, issued.text
+    assert issued.json()["code"] == "skill_not_validated"
 
 
 def test_the_credential_day_range_contains_every_accepted_date() -> None:

@@ -100,6 +100,10 @@ def _chosen_skills(session: Session, passport: Passport, codes: Sequence[str]) -
     ).all()
     best: dict[str, tuple[Validation, str | None]] = {}
     for validation, structure in rows:
+        if not fmt.EPOCH <= validation.observed_on <= fmt.day_from_number(fmt.MAX_DAY):
+            # Stored before the input policy (docs/api.md) bounded the dates: the format cannot
+            # write it, so it cannot back a credential.
+            continue
         current = best.get(validation.skill_code)
         if current is None or (validation.level, validation.observed_on) > (
             current[0].level,
