@@ -128,11 +128,12 @@ def test_a_qr_image_reads_valid_with_its_skills(
 def test_a_revoked_credential_reads_revoked(
     page: Page, live_server: Server, world: World, tmp_path: Path
 ) -> None:
-    credential = _issue(live_server, world, with_name=False)
+    credential = _issue(live_server, world, with_name=True)
     png = _png(live_server, world, credential, tmp_path)
     _open(page)
     _upload(page, png)
     expect(page.locator("#verdict")).to_have_attribute("data-result", "valid")
+    expect(page.locator("#verdict")).to_contain_text("Lucie")
     # Revoked after the page loaded the trust data: the next load counts it at once, although
     # the bundle is publicly cacheable for a few minutes.
     _revoke(live_server, world, credential)
@@ -141,8 +142,10 @@ def test_a_revoked_credential_reads_revoked(
     expect(page.locator("#verdict")).to_have_attribute("data-result", "revoked")
     expect(page.locator("#verdict-title")).to_have_text("Non valide")
     expect(page.locator("#verdict-reason")).to_contain_text("révoquée")
-    # The holder chose to leave the name out: the page says so rather than showing nothing.
-    expect(page.locator("#verdict")).to_contain_text("Nom non inscrit")
+    # A revoked credential names nobody (it may be revoked because its holder was erased): the
+    # name in the QR is not shown, and the page says why.
+    expect(page.locator("#verdict")).to_contain_text("Nom non affiché : l'attestation est révoquée")
+    expect(page.locator("#verdict")).not_to_contain_text("Lucie")
     check_axe(page, "verify, revoked")
     screenshot(page, "verify-revoked")
 

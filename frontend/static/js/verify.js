@@ -130,7 +130,8 @@ function fromBrowser(v) {
   return {
     result: v.result,
     territory: (v.issuer && v.issuer.name) || v.claims.iss,
-    holder: v.claims.n || null,
+    // A revoked credential names nobody: it may be revoked because its holder's data was erased.
+    holder: v.result === "revoked" ? null : v.claims.n || null,
     issuedAt: dayIso(v.claims.iat),
     expiresAt: dayIso(v.claims.exp),
     skills: v.skills.map((s) => ({ ...s, label: labelOf(s.code) })),
@@ -142,7 +143,7 @@ function fromServer(answer) {
   return {
     result: answer.result,
     territory: answer.territory || answer.issuer,
-    holder: answer.holder_name || null,
+    holder: answer.holder_name || null, // the server names nobody on a revoked credential
     issuedAt: dayIso(answer.issued_at),
     expiresAt: dayIso(answer.expires_at),
     skills: answer.skills.map((s) => ({ ...s, label: labelOf(s.code, s.label_fr, s.label_en) })),
@@ -176,7 +177,8 @@ function renderVerdict(view, source) {
       if (value) facts.append(el("dt", { text: term }), el("dd", { text: value }));
     };
     fact(t("verify.issuer"), view.territory);
-    fact(t("verify.holder"), view.holder || t("verify.holder_absent"));
+    const noName = view.result === "revoked" ? "verify.holder_withheld" : "verify.holder_absent";
+    fact(t("verify.holder"), view.holder || t(noName));
     fact(t("verify.issued_at"), formatDate(view.issuedAt));
     fact(t("verify.expires_at"), formatDate(view.expiresAt));
     panel.append(facts);
