@@ -263,6 +263,12 @@ def test_the_public_reads_fixed_periods_and_coordinators_any(
         *attack,
         f"{base}?period=2026-13",
         f"{base}?period=yesterday",
+        # Years past the calendar's end (a 500 before) or before the service records anything.
+        *(
+            f"{base}{csv}?period={y}"
+            for y in ("9999", "9999-12", "9999-Q4", "1989-01")
+            for csv in ("", "/passports.csv")
+        ),
         f"{base}/summary.csv?start={today - timedelta(days=1)}&end={today}",
     ]:
         for who in ("anonymous", "mediator_of_structure", "admin_other_territory"):
@@ -378,3 +384,14 @@ def test_the_cli_releases_once_and_exports_a_released_period_as_the_public_gets_
         stored = session.get(StatsRelease, (generated.territory.id, "2025-Q3"))
         assert stored is not None
     assert exported == stored.document
+
+
+def test_a_national_period_past_the_calendar_is_refused_not_a_server_error(
+    client: TestClient,
+) -> None:
+    # Year 9999's December or fourth quarter ends where the calendar does (a 500 before).
+    for period in ("9999", "9999-12", "9999-Q4", "0000", "1989"):
+        for route in ("/api/v1/federation/stats", "/api/v1/federation/stats/passports.csv"):
+            response = client.get(f"{route}?period={period}")
+            assert 400 <= response.status_code < 500, (route, period, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")

@@ -39,6 +39,7 @@ from app.accounts.principal import Principal
 from app.audit import service as audit
 from app.core.errors import AppError, InvalidInput, NotFound
 from app.core.time import utcnow
+from app.core.validation import EARLIEST_DAY
 from app.credentials.models import Credential
 from app.framework.models import FrameworkArea, Skill
 from app.observatory import secrecy
@@ -162,11 +163,18 @@ def year_period(year: int) -> Period:
     return Period(date(year, 1, 1), date(year, 12, 31), f"{year:04d}")
 
 
+def _fixed_year(text: str) -> bool:
+    """A year a fixed period can be of: from the earliest day the service records
+    (app.core.validation.EARLIEST_DAY) to next year; "9999" names no period (its end would
+    overflow the calendar), it is not one."""
+    return text.isdigit() and EARLIEST_DAY.year <= int(text) <= utcnow().year + 1
+
+
 def fixed(text: str) -> Period | None:
     """The fixed period an id names ("2026-11", "2026-Q3", "2026"), or None."""
-    if len(text) == 4 and text.isdigit() and int(text) >= 1:
+    if len(text) == 4 and _fixed_year(text):
         return year_period(int(text))
-    if len(text) == 7 and text[:4].isdigit() and text[4] == "-" and int(text[:4]) >= 1:
+    if len(text) == 7 and _fixed_year(text[:4]) and text[4] == "-":
         if text[5] == "Q" and text[6] in "1234":
             return quarter_period(int(text[:4]), int(text[6]))
         if text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
