@@ -245,3 +245,26 @@ def test_the_servers_background_refresher_releases_what_is_due(
     # Every territory, publishing or not, up to the last month due.
     assert str(latest.id) in held and held == other
     assert release.latest_month(held) == latest.id
+
+
+def test_two_releases_computed_at_once_keep_the_first_stored(
+    engine: sa.Engine, settings: Settings
+) -> None:
+    """Two processes (two server workers, or the CLI beside the server) compute the same periods:
+    the first to store wins, the second keeps nothing, and what is served is the first's."""
+    generated = generate(engine, 8, 51)
+    territory = generated.territory
+    assert territory.id is not None
+    at_once = released_at_once(settings)
+    computed = []
+    for instance in ("https://first.example", "https://second.example"):
+        with transaction(engine, write=False) as session:
+            computed.append(release.release_year(session, territory, 2025, T, instance, FIRST, 0))
+    assert [len(rows) for rows in computed] == [17, 17]
+    assert release.store(engine, computed[0]) is True
+    assert release.store(engine, computed[1]) is False
+    stored = _stored(engine, territory.id, 2025)
+    assert {r.document["instance"] for r in stored.values()} == {"https://first.example"}
+    # And a later run releases only what is left (2026 to October), not 2025 again.
+    done = release.release(engine, at_once, territory.code, now=FIRST)[territory.code]
+    assert done and all(not p.startswith("2025") for p in done)

@@ -241,18 +241,23 @@ def release(
                     now,
                     settings.stats_release_days,
                 )
-            if not rows:
-                continue
-            try:
-                with transaction(engine) as session:
-                    if any(session.get(StatsRelease, (r.territory_id, r.period)) for r in rows):
-                        continue  # released by another process meanwhile: theirs stand
-                    session.add_all(rows)
-            except IntegrityError:
-                continue  # the same, caught by the database
-            done += [r.period for r in rows]
+            if rows and store(engine, rows):
+                done += [r.period for r in rows]
         out[territory.code] = done
     return out
+
+
+def store(engine: sa.Engine, rows: list[StatsRelease]) -> bool:
+    """Keep releases computed together, in one short write; False, and nothing kept, when
+    another process released any of their periods meanwhile: theirs stand."""
+    try:
+        with transaction(engine) as session:
+            if any(session.get(StatsRelease, (r.territory_id, r.period)) for r in rows):
+                return False
+            session.add_all(rows)
+    except IntegrityError:  # the same, caught by the database between the check and the write
+        return False
+    return True
 
 
 # --- serving -------------------------------------------------------------------------------------

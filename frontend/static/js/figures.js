@@ -1,7 +1,8 @@
 // The public page of a territory's figures (/figures?territory=CODE): the territories that
 // publish (GET /api/v1/territories, then each one's .../stats/publication), and the chosen one's
 // figures under statistical secrecy for one fixed period (GET .../stats/periods lists the calendar
-// months, quarters and years that are over; GET .../stats?period=ID), drawn by charts.js. The
+// months, quarters and years due, those released offered; GET .../stats?period=ID), drawn by
+// charts.js. The
 // period is in the address (?territory=CODE&period=ID) so that a link shows the same figures.
 // A territory that does not publish gets a plain message, whether the publication flag says so
 // or the stats route answers 401/403 (it closed in between).
@@ -59,7 +60,11 @@ async function load(territory, publishes, period) {
   let chosen = period;
   try {
     const code = encodeURIComponent(territory.code);
-    periods = periods || (await api("GET", `/api/v1/territories/${code}/stats/periods`));
+    if (!periods) {
+      const listed = await api("GET", `/api/v1/territories/${code}/stats/periods`);
+      // The public reads the released periods only (docs/open-data.md, "Releases").
+      periods = { ...listed, periods: listed.periods.filter((p) => p.released) };
+    }
     const known = periods.periods.some((p) => p.id === chosen);
     if (!known) chosen = periods.default;
     showPeriods(territory, publishes, chosen);
