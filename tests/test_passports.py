@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from app.core.time import utcnow
 from app.passports import numbers, service
 from tests.factories import World, make_world
 
@@ -444,6 +445,30 @@ def test_wrong_codes_lock_the_passport_for_a_while(client: TestClient, world: Wo
     )
     _problem(blocked, 429, "rate_limited")
     assert int(blocked.headers["retry-after"]) > 0
+
+
+def test_the_lock_ends_with_its_window_and_right_codes_do_not_count(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    opened = _open(client, world)
+    right = {"number": opened["number"], "code": opened["access_code"]}
+    wrong = {"number": opened["number"], "code": "BBBBBBBB"}
+    # Right codes are given back: signing in ten times locks nothing.
+    for _ in range(10):
+        assert TestClient(client.app).post("/api/v1/citizen/login", json=right).status_code == 200
+    for _ in range(5):
+        _problem(client.post("/api/v1/citizen/login", json=wrong), 401, "invalid_access_code")
+    _problem(client.post("/api/v1/citizen/login", json=right), 429, "rate_limited")
+    # Once the window is over, the count starts again.
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE rate_limit_bucket SET window_started_at = :t"),
+            {"t": utcnow() - timedelta(minutes=16)},
+        )
+    assert client.post("/api/v1/citizen/login", json=right).status_code == 200
+    with engine.connect() as conn:
+        counts = dict(conn.execute(sa.text("SELECT key, count FROM rate_limit_bucket")).all())
+    assert counts[f"citizen:passport:{opened['number']}"] == 0
 
 
 def test_self_assessments_are_kept_apart(client: TestClient, world: World) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app import authz
 from app.accounts.principal import Principal
@@ -29,6 +29,10 @@ class AuditEventPublic(BaseModel):
     request_id: str | None
     client_address: str | None
     details: dict[str, Any]
+    count: int = Field(
+        default=1, description="How many times: refusals anyone can provoke are one row per window"
+    )
+    last_at: UtcDateTime | None = Field(default=None, description="The latest of them")
 
 
 @router.get("/territories/{code}/audit", response_model=list[AuditEventPublic])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import check_axe, screenshot, sign_in_mediator
 from tests.factories import PASSWORD, World
@@ -176,3 +176,41 @@ def test_signing_out_ends_the_session(page: Page, world: World) -> None:
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page.get_by_role("heading", name="Connexion de l'équipe de médiation")).to_be_visible()
     assert page.request.get("/api/v1/auth/session").status == 401
+
+
+def test_a_lost_answer_then_a_changed_form_is_explained_and_does_not_stick(
+    page: Page, world: World
+) -> None:
+    sign_in_mediator(page, "med-a1@example.org")
+    page.goto(f"/mediation#passport/{world.passport.id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lucie Martin")
+    history = page.locator("#passport-history")
+
+    # The first try lands on the server, and its answer is lost on the way back.
+    def lose_the_answer(route: Route) -> None:
+        route.fetch()
+        route.abort("connectionreset")
+
+    path = re.compile(rf"/api/v1/passports/{world.passport.id}/validations$")
+    page.route(path, lose_the_answer)
+    picker = page.get_by_role("combobox", name="Compétence")
+    picker.fill("arnaque")
+    page.get_by_role("option").filter(has_text="crcn:4.1").click()
+    page.get_by_label("Niveau observé").select_option("3")
+    page.get_by_role("button", name="Valider", exact=True).click()
+    error = page.locator("#record-error")
+    expect(error).not_to_be_empty()
+    page.unroute(path)
+
+    # The mediator changes the level and sends again, under the same key: refused, in French,
+    # and the passport now shows what the lost try recorded.
+    page.get_by_label("Niveau observé").select_option("4")
+    page.get_by_role("button", name="Valider", exact=True).click()
+    expect(error).to_contain_text("Un enregistrement précédent a déjà abouti")
+    expect(history.locator("tbody tr")).to_have_count(1)
+    expect(page.locator('#passport-levels tr[data-code="crcn:4.1"] td').first).to_have_text("3")
+
+    # Sent again, it is a new request with a new key: recorded.
+    page.get_by_role("button", name="Valider", exact=True).click()
+    expect(page.get_by_role("alert").filter(has_text="Validation enregistrée")).to_be_visible()
+    expect(history.locator("tbody tr")).to_have_count(2)

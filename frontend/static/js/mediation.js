@@ -332,6 +332,13 @@ $("#record-form").addEventListener("submit", async (event) => {
     announce(message);
     $("#picker-input").focus();
   } catch (error) {
+    if (error.code === "idempotency_key_reused") {
+      // An earlier try under this key was recorded, with other values (its answer was lost):
+      // the next submission is a new one, and the passport shows what was kept.
+      delete form.dataset.key;
+      await loadPassport(state.passport.id);
+      renderPassport();
+    }
     showError(box, error);
   }
 });
