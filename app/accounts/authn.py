@@ -295,14 +295,16 @@ def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:
         assert cookie is not None
         presented = request.headers.get(CSRF_HEADER)
         if not csrf_matches(settings.secret_key.get_secret_value(), cookie, presented):
-            audit.record_now(
+            # One row per account, address and window, with a count: a signed-in page (or a
+            # script with its cookie) cannot grow the journal by a row a request.
+            audit.record_coalesced(
                 engine,
                 "auth.csrf_refused",
-                outcome="denied",
                 actor_account_id=principal.account_id,
                 territory_id=principal.territory_id,
                 client_address=address,
                 path=request.url.path,
+                reason="csrf_token",
             )
             raise Forbidden(
                 f"A signed-in browser must send the {CSRF_HEADER} header on every change.",

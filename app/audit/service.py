@@ -75,8 +75,13 @@ def record_coalesced(
     reason: str,
     outcome: str = "denied",
     actor_account_id: int | None = None,
+    territory_id: int | None = None,
+    path: str | None = None,
 ) -> None:
     """Journal a refusal anyone can provoke: the window's row for this address counts one more.
+
+    (Or one a signed-in account can repeat at will, such as a write without its CSRF token: the
+    row then names the account and its territory, and counts per account.)
 
     One INSERT … ON CONFLICT DO UPDATE on the row's unique key, so that parallel refusals add to
     one row instead of racing to make several. The row keeps the first request's id and time;
@@ -92,9 +97,10 @@ def record_coalesced(
         action=action,
         outcome=outcome,
         actor_account_id=actor_account_id,
+        territory_id=territory_id,
         client_address=client_address,
         request_id=current_request_id(),
-        details={"reason": reason},
+        details={"reason": reason, **({"path": path} if path else {})},
         count=1,
         last_at=now,
         coalesce_key=key[:200],
