@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         logger.info("started", extra={"env": settings.env.value, "public_url": settings.public_url})
+        await asyncio.to_thread(feed.start)
         flusher = asyncio.create_task(tally.flush_periodically(engine))
         trust_refresher = refresher.start(engine, settings, app.state.verifier)
         pruner = asyncio.create_task(audit.prune_periodically(engine, settings), name="audit")

@@ -192,7 +192,8 @@ register(
         name="view-passport-200",
         method="GET",
         path=f"{API}/passports/{{passport_id}}",
-        description="GET a passport with 200 validations (the read is journaled)",
+        description="GET a passport with 200 validations (journaled, coalesced; served from the "
+        "per-process cache of serialised views while the passport is unchanged)",
         setup=_passport_with_200,
         min_rps_ratio=0.10,
     )

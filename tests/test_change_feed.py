@@ -108,6 +108,10 @@ def test_the_feed_moves_only_for_the_topic_that_changed(database_url: str) -> No
     reader = create_db_engine(make_settings(database_url))
     feed = ChangeFeed(reader)
     try:
+        feed.start()
+        if reader.dialect.name == "postgresql":
+            # Up once the listening connection is (bounded wait, not a timing assertion).
+            assert feed._live.wait(10)
         before = dict(feed.versions())
         assert dict(feed.versions()) == before  # nothing changed, nothing moves
         with writer.begin() as conn:

@@ -110,12 +110,19 @@ class ChangeFeed:
 
     # -- PostgreSQL -----------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start listening now (the app's startup), waiting a moment for the first connection,
+        rather than on the first request."""
+        if self._postgres:
+            self._ensure_listener()
+            self._live.wait(LISTEN_READY_SECONDS)
+
     def _postgres_version(self, topic: str) -> int:
         if not self._live.is_set():
             self._ensure_listener()
-            if not self._live.wait(LISTEN_READY_SECONDS):
-                # Blind: report a change every time, so nothing stale is served meanwhile.
-                return next(self._ticket)
+            # Blind: report a change every time, so nothing stale is served meanwhile. Never
+            # waits here: this runs on the event loop too.
+            return next(self._ticket)
         return self._versions[topic]
 
     def _ensure_listener(self) -> None:
