@@ -289,7 +289,12 @@ def test_the_pdf_speaks_french_to_a_person(
     for kind in kinds:
         assert kind in gdpr.ACTIONS_FR, kind
         assert f"({kind}) Tj" not in text and kind not in text, kind
-    for label in ("Attestation délivrée", "Attestation révoquée", "Code d'accès faux"):
+    for label in (
+        "Attestation délivrée",
+        "Attestation révoquée",
+        "Code d'accès faux",
+        "Code d'accès changé le",
+    ):
         assert f"({label}) Tj" in text, label
     # A kind without words yet still reads as French, never as its code.
     assert gdpr.action_label("something.new") == gdpr.OTHER_ACTION_FR

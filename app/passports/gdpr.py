@@ -386,7 +386,7 @@ def render_export_pdf(data: PassportExport) -> bytes:
             ("Numéro du passeport", data.passport.number),
             ("Territoire", data.passport.territory.name),
             ("Passeport ouvert le", _day(data.passport.opened_at)),
-            ("Code secret changé le", _day(data.passport.access_code_set_at)),
+            ("Code d'accès changé le", _day(data.passport.access_code_set_at)),
         ],
     )
 
