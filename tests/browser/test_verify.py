@@ -217,6 +217,19 @@ def test_a_new_check_clears_the_previous_verdict(
     expect(page.locator("#verdict")).to_have_count(0)
 
 
+def test_a_credential_without_the_name_says_so_plainly(
+    page: Page, live_server: Server, world: World
+) -> None:
+    # The mediator's box is unticked by default: nobody "chose" anything, the name is not there.
+    credential = _issue(live_server, world, with_name=False)
+    _open(page, f"/verifier#code={credential['code']}")
+    verdict = page.locator("#verdict")
+    expect(verdict).to_have_attribute("data-result", "valid")
+    expect(verdict).to_contain_text("Le nom ne figure pas sur cette attestation.")
+    expect(verdict).not_to_contain_text("choisi")
+    expect(verdict).not_to_contain_text("Lucie")
+
+
 def test_an_image_without_a_qr_code_says_so(
     page: Page, live_server: Server, tmp_path: Path
 ) -> None:
