@@ -307,6 +307,23 @@ def test_the_pdf_speaks_french_to_a_person(
     assert "(Auto-évaluation) Tj" in text
 
 
+def test_the_pdf_journal_uses_the_web_journals_words() -> None:
+    """The citizen reads one label per kind, on the page (citizen.js) and in the PDF alike."""
+    catalogue = json.loads(
+        (Path(__file__).resolve().parents[1] / "frontend/i18n/fr.json").read_text("utf-8")
+    )
+    web = {
+        key.removeprefix("action_"): label
+        for key, label in catalogue["citizen"].items()
+        if key.startswith("action_")
+    }
+    assert web
+    for kind, label in gdpr.ACTIONS_FR.items():
+        key = kind.replace(".", "_")
+        assert web.pop(key, label) == label, kind
+    assert not web, f"labelled on the page, not in the PDF: {sorted(web)}"
+
+
 def test_who_may_export(client: TestClient, world: World, engine: sa.Engine) -> None:
     story = Story(client, world, engine)
     url = f"/api/v1/passports/{story.id}/export"
