@@ -186,7 +186,10 @@ def test_a4_page_has_the_card_to_cut_out_and_how_to_use_it(
     text = pdf_page_text(pdf)
     assert "Découpez la carte" in text
     assert "Votre carte pour le passeport numérique" in text
-    assert "Ce code secret est nouveau." in text
+    assert "Ce code d'accès est nouveau." in text
+    # One name everywhere: the sign-in form asks for the « code d'accès », so does the card.
+    assert "(Mon code d'accès) Tj" in text
+    assert "secret" not in text.lower()
     assert f"({card.grouped_number(world.passport.number)}) Tj" in text
     assert len(CODE_ON_CARD.findall(text)) == 1
     # Eight cutting marks: two short lines at each corner.

@@ -7,6 +7,7 @@ contact and birth data in any form (accented or not, escaped in JSON or not).
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -246,8 +247,8 @@ def test_export_downloads_for_the_citizen_and_the_holding_territory(
         "Test User",
         world.b1.nom,
         "Qui a ouvert ou changé votre passeport",
-        "Téléchargement de toutes",
-        "Code secret faux",
+        "Téléchargement des données",
+        "Code d'accès faux",
     ):
         assert expected in text, expected
 
@@ -266,6 +267,61 @@ def test_export_downloads_for_the_citizen_and_the_holding_territory(
     assert exported_by["personal_data"] == CITIZEN
     assert exported_by["access_journal"][-1]["action"] == "passport.exported"
     assert exported_by["access_journal"][-1]["actor_kind"] == "mediator"
+
+
+def test_the_pdf_speaks_french_to_a_person(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    """Every journal kind in words (the web journal's), no jti, dates on one line."""
+    story = Story(client, world, engine)
+    revoked = client.post(
+        f"/api/v1/passports/{story.id}/credentials/{story.credential['id']}/revoke",
+        json={"reason": "holder_request"},
+        headers=world.headers["mediator_of_structure"],
+    )
+    assert revoked.status_code == 200, revoked.text
+    data = story.citizen.get("/api/v1/citizen/export").json()
+    pdf = story.citizen.get("/api/v1/citizen/export", params={"format": "pdf"})
+    assert pdf.status_code == 200
+    text = pdf_page_text(pdf.content)
+    kinds = {e["action"] for e in data["access_journal"] + data["security_events"]}
+    assert {"credential.issued", "credential.revoked", "citizen.login_failed"} <= kinds
+    for kind in kinds:
+        assert kind in gdpr.ACTIONS_FR, kind
+        assert f"({kind}) Tj" not in text and kind not in text, kind
+    for label in (
+        "Attestation délivrée",
+        "Attestation révoquée",
+        "Code d'accès faux",
+        "Code d'accès changé le",
+    ):
+        assert f"({label}) Tj" in text, label
+    # A kind without words yet still reads as French, never as its code.
+    assert gdpr.action_label("something.new") == gdpr.OTHER_ACTION_FR
+    # The pseudonymous holder id (a jti-like hex string) means nothing to a person.
+    assert data["passport"]["holder_id"] not in text
+    assert "Identifiant des attestations" not in text
+    # A date is never cut inside its year ("06/12/202" then "6"), nor a heading inside a word.
+    assert not re.search(r"\(\d\d/\d\d/\d{1,3}\) Tj", text), text
+    assert "(Niveau) Tj" in text
+    assert "(Auto-évaluation) Tj" in text
+
+
+def test_the_pdf_journal_uses_the_web_journals_words() -> None:
+    """The citizen reads one label per kind, on the page (citizen.js) and in the PDF alike."""
+    catalogue = json.loads(
+        (Path(__file__).resolve().parents[1] / "frontend/i18n/fr.json").read_text("utf-8")
+    )
+    web = {
+        key.removeprefix("action_"): label
+        for key, label in catalogue["citizen"].items()
+        if key.startswith("action_")
+    }
+    assert web
+    for kind, label in gdpr.ACTIONS_FR.items():
+        key = kind.replace(".", "_")
+        assert web.pop(key, label) == label, kind
+    assert not web, f"labelled on the page, not in the PDF: {sorted(web)}"
 
 
 def test_who_may_export(client: TestClient, world: World, engine: sa.Engine) -> None:

@@ -1,4 +1,4 @@
-"""The citizen's access card: passport number, secret code and a QR code, on paper.
+"""The citizen's access card: passport number, access code and a QR code, on paper.
 
 Many citizens have no e-mail address; the card is how they reach their passport. It exists only
 at the moment a code is issued, since the database keeps nothing but the code's hash: printing a
@@ -137,7 +137,7 @@ def _draw_card(
     line(MARGIN + 5.5, 5, passport.first_name or "", size=11)
     label(17, "Mon numéro")
     line(20, 6, grouped_number(passport.number), size=15, bold=True)
-    label(27, "Mon code secret")
+    label(27, "Mon code d'accès")
     line(30, 6, grouped_code(access_code), size=15, bold=True)
     label(37, "Pour me connecter")
     line(40, 3.5, addresses.citizen_page(public_url), size=8, bold=True)
@@ -179,11 +179,11 @@ def _explain(pdf: Document, territory: Territory, public_url: str) -> None:
     paragraphs = [
         "Cette carte vous permet de voir votre passeport numérique : ce que vous savez faire "
         "sur un ordinateur, une tablette ou un téléphone.",
-        f"Pour vous connecter, allez sur {url} et tapez votre numéro et votre code secret. "
+        f"Pour vous connecter, allez sur {url} et tapez votre numéro et votre code d'accès. "
         "Ou prenez en photo le code carré avec votre téléphone : le numéro est déjà écrit, "
-        "tapez seulement votre code secret.",
-        "Ce code secret est nouveau. Si vous aviez une autre carte, elle ne marche plus.",
-        "Gardez cette carte dans un endroit sûr. Ne donnez votre code secret qu'à votre "
+        "tapez seulement votre code d'accès.",
+        "Ce code d'accès est nouveau. Si vous aviez une autre carte, elle ne marche plus.",
+        "Gardez cette carte dans un endroit sûr. Ne donnez votre code d'accès qu'à votre "
         "médiateur ou à votre médiatrice.",
         "Vous avez perdu la carte ? Quelqu'un a vu votre code ? Demandez une nouvelle carte là "
         "où vous êtes accompagné.",

@@ -294,23 +294,38 @@ def _journal(session: Session, passport_id: int) -> list[ExportedAccess]:
 
 # --- the readable copy ---------------------------------------------------------------------------
 
+# Every kind the journal and the security events can hold, in the words of the web journal
+# (frontend/i18n/fr.json, passport.action_*): a person never reads a dotted code.
 ACTIONS_FR = {
     "passport.opened": "Ouverture du passeport",
-    "passport.read": "Lecture du passeport",
-    "passport.exported": "Téléchargement de toutes les données",
-    "passport.merged": "Regroupement de deux passeports",
-    "validation.created": "Compétence validée",
-    "validation.withdrawn": "Validation retirée",
+    "passport.read": "Consultation du passeport",
+    "passport.exported": "Téléchargement des données",
+    "passport.merged": "Fusion de deux passeports",
+    "passport.erased": "Effacement du passeport",
+    "validation.created": "Validation d'une compétence",
+    "validation.withdrawn": "Retrait d'une validation",
     "validation.imported": "Compétences importées d'une attestation",
     "self_assessment.created": "Auto-évaluation",
-    "access_code.renewed": "Nouveau code secret",
-    "card.printed": "Carte imprimée",
-    "access.granted": "Partage avec un lieu",
+    "access_code.renewed": "Nouveau code d'accès",
+    "card.printed": "Impression de la carte d'accès",
+    "access.granted": "Partage avec une structure",
     "access.revoked": "Fin d'un partage",
-    "access_log.read": "Lecture de ce journal",
+    "access_log.read": "Consultation de ce journal",
+    "credential.issued": "Attestation délivrée",
+    "credential.revoked": "Attestation révoquée",
+    "credential.imported": "Attestation d'un autre territoire importée",
     "citizen.signed_in": "Connexion",
-    "citizen.login_failed": "Code secret faux",
+    "citizen.login_failed": "Code d'accès faux",
+    "citizen.link_refused": "Lien de connexion refusé",
 }
+# A kind added later without its words here still reads as French.
+OTHER_ACTION_FR = "Autre opération sur le passeport"
+
+
+def action_label(action: str) -> str:
+    return ACTIONS_FR.get(action, OTHER_ACTION_FR)
+
+
 ACTORS_FR = {
     "citizen": "Vous",
     "mediator": "Médiateur ou médiatrice",
@@ -371,8 +386,7 @@ def render_export_pdf(data: PassportExport) -> bytes:
             ("Numéro du passeport", data.passport.number),
             ("Territoire", data.passport.territory.name),
             ("Passeport ouvert le", _day(data.passport.opened_at)),
-            ("Code secret changé le", _day(data.passport.access_code_set_at)),
-            ("Identifiant des attestations", data.passport.holder_id),
+            ("Code d'accès changé le", _day(data.passport.access_code_set_at)),
         ],
     )
 
@@ -392,7 +406,8 @@ def render_export_pdf(data: PassportExport) -> bytes:
         _table(
             pdf,
             ("Compétence", "Niveau", "Date", "Par qui, où", "État"),
-            (70, 16, 22, 38, 28),
+            # A date (06/12/2026) and "Auto-évaluation" each on one line.
+            (58, 18, 26, 38, 34),
             [
                 (
                     v.skill_label_fr + (f"\nNote : {v.evidence}" if v.evidence else ""),
@@ -435,7 +450,7 @@ def render_export_pdf(data: PassportExport) -> bytes:
                     if e.count > 1 and e.last_at
                     else ""
                 ),
-                ACTIONS_FR.get(e.action, e.action),
+                action_label(e.action),
                 e.who or ACTORS_FR.get(e.actor_kind, e.actor_kind),
                 e.structure or "",
             )
@@ -467,7 +482,7 @@ def render_export_pdf(data: PassportExport) -> bytes:
             pdf,
             ("Date et heure (UTC)", "Quoi"),
             (58, 116),
-            [(_moment(e.at), ACTIONS_FR.get(e.action, e.action)) for e in data.security_events],
+            [(_moment(e.at), action_label(e.action)) for e in data.security_events],
         )
     return pdf.to_bytes()
 

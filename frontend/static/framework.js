@@ -25,7 +25,7 @@ export function skillIndex(tree) {
         ...extra,
         frameworkCode: framework.code,
         frameworkName: currentLang() === "en" ? framework.name_en : framework.name_fr,
-        haystack: normalise(
+        haystack: searchable(
           [skill.code, skill.number, skill.label_fr, skill.label_en, ...skill.keywords].join(" "),
         ),
       });
@@ -34,6 +34,35 @@ export function skillIndex(tree) {
   }
   return skills;
 }
+
+// What the search compares: lower case, no accents, no hyphens ("Wi-Fi", "wifi" and "wi-fi"
+// are one word; "e-mail" is "email").
+const searchable = (text) => normalise(text).replace(/[-\u2010\u2011]/g, "");
+
+// One idea, many spellings: any of them finds what the others find. Each key is a searchable
+// word; its value, what to look for (substrings: "mail" is in "email" and "gmail").
+const SYNONYMS = new Map(
+  [
+    [["mail", "email", "mel", "courriel"], ["mail", "courriel"]],
+  ].flatMap(([spellings, alternatives]) => spellings.map((s) => [s, alternatives])),
+);
+
+/** The query as alternatives per word: every word must match one of its alternatives. */
+export function searchTerms(query) {
+  return searchable(query)
+    .split(/[\s'’]+/)
+    .filter(Boolean)
+    .map((word) => {
+      if (SYNONYMS.has(word)) return SYNONYMS.get(word);
+      // A simple French plural ("arnaques", "réseaux"): the singular is in the plural, so the
+      // stem finds both. Short words keep their s ("sms", "bus").
+      const stem = word.length > 3 && /[sx]$/.test(word) && !/ss$/.test(word) ? word.slice(0, -1) : word;
+      return SYNONYMS.get(stem) || [stem];
+    });
+}
+
+export const matchesTerms = (haystack, terms) =>
+  terms.every((alternatives) => alternatives.some((a) => haystack.includes(a)));
 
 // For everyday words ("mail", "wifi", "arnaque") the concrete step a mediator watched comes
 // first: Premiers pas, then the CRCN competence it belongs to, then DigComp. A code typed as
@@ -47,13 +76,13 @@ function codeRank(skill, query) {
 }
 
 export function matchSkills(skills, query) {
-  const words = normalise(query).split(/\s+/).filter(Boolean);
-  if (!words.length) return [];
-  const whole = words.join(" ");
+  const terms = searchTerms(query);
+  if (!terms.length) return [];
+  const whole = normalise(query).split(/\s+/).filter(Boolean).join(" ");
   const rank = (skill) => (skill.frameworkCode in FRAMEWORK_RANK ? FRAMEWORK_RANK[skill.frameworkCode] : 3);
   return skills
     .map((skill, index) => ({ skill, index }))
-    .filter(({ skill }) => words.every((w) => skill.haystack.includes(w)))
+    .filter(({ skill }) => matchesTerms(skill.haystack, terms))
     .sort((a, b) =>
       codeRank(a.skill, whole) - codeRank(b.skill, whole) ||
       rank(a.skill) - rank(b.skill) ||
@@ -103,13 +132,13 @@ export async function frameworkBrowser(root, search, state) {
   }
   state.textContent = "";
   search.addEventListener("input", () => {
-    const words = normalise(search.value).split(/\s+/).filter(Boolean);
+    const terms = searchTerms(search.value);
     let shown = 0;
     for (const item of root.querySelectorAll("li[data-search]")) {
-      const match = words.every((w) => item.dataset.search.includes(w));
+      const match = matchesTerms(item.dataset.search, terms);
       item.hidden = !match;
       if (match) shown += 1;
     }
-    state.textContent = words.length ? t("home.found", { n: shown }) : "";
+    state.textContent = terms.length ? t("home.found", { n: shown }) : "";
   });
 }

@@ -1,4 +1,5 @@
-"""The citizen's, the verifier's and the account pages on a 360 px phone: nothing off-screen.
+"""The citizen's, the verifier's, the account and the coordinator's pages on a 360 px phone: nothing
+off-screen.
 
 Every focusable element of each page, in each state a citizen or a verifier goes through (sign-in,
 each tab of the passport, the QR code full screen, a revoke being confirmed, a verdict), must sit
@@ -16,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import _watched, screenshot, sign_in_citizen, sign_in_mediator
 from tests.browser.test_citizen import _mediator_records
-from tests.factories import ACCESS_CODE, World
+from tests.factories import ACCESS_CODE, PASSWORD, World
 from tests.servers import Server
 
 PHONE = {"width": 360, "height": 740}
@@ -144,3 +145,20 @@ def test_the_home_and_the_mediators_passport_fit_a_phone(
     expect(phone.get_by_role("heading", level=1)).to_have_text("Lucie Martin")
     expect(phone.locator("#passport-history tbody tr")).to_have_count(2)
     assert_within(phone, "mediator's view of a passport")
+
+
+def test_the_coordinators_page_fits_a_phone(phone: Page, live_server: Server, world: World) -> None:
+    """Places, team, invitations, keys, trust and journal: each row a card, "Modifier" in reach."""
+    phone.goto("/coordination")
+    phone.get_by_label("Adresse électronique", exact=True).fill("admin-a@example.org")
+    phone.get_by_label("Mot de passe").fill(PASSWORD)
+    phone.get_by_role("button", name="Se connecter").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text(f"Coordination — {world.a.name}")
+    expect(phone.locator("#structures-table tbody")).to_contain_text(world.a1.nom)
+    expect(phone.locator("#accounts-table tbody tr").first).to_be_visible()
+    expect(phone.locator("#journal-table tbody tr").first).to_be_visible()
+    edit = phone.locator("#structures-table tbody tr").first.get_by_role("button").first
+    expect(edit).to_be_visible()
+    assert_within(phone, "coordinator's page")
+    edit.scroll_into_view_if_needed()
+    screenshot(phone, "phone-coordination", full_page=False)

@@ -49,3 +49,31 @@ def test_everyday_words_offer_the_premiers_pas_first(page: Page, world: World) -
     expect(page.locator('#passport-first-steps li[data-code="pp:PP-03"]')).to_have_class(
         re.compile("checklist__item--done")
     )
+
+
+def test_the_words_people_type_find_the_same_skills(page: Page, world: World) -> None:
+    """Spellings of one word (e-mail, courriel, mél), plurals and hyphens find what the plain
+    word finds."""
+    sign_in_mediator(page, "med-a1@example.org")
+    page.goto(f"/mediation#passport/{world.passport.id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lucie Martin")
+    picker = page.get_by_role("combobox", name="Compétence")
+
+    def shown(word: str) -> list[str]:
+        picker.fill(word)
+        expect(picker).to_have_attribute("aria-expanded", "true")
+        return offered(page)
+
+    mail = shown("mail")
+    assert mail[0] == "pp:PP-05"
+    for spelling in ("email", "e-mail", "E-Mail", "courriel", "mél", "mel", "mails", "emails"):
+        assert shown(spelling) == mail, spelling
+    assert shown("arnaques") == shown("arnaque")
+    assert shown("arnaques")[0] == "pp:PP-12"
+    wifi = shown("wifi")
+    assert wifi[0] == "pp:PP-03"
+    for spelling in ("wi-fi", "Wi-Fi", "WIFI"):
+        assert shown(spelling) == wifi, spelling
+    # Codes typed as such still come first.
+    assert shown("PP-06")[0] == "pp:PP-06"
+    assert shown("crcn:4.1")[0] == "crcn:4.1"

@@ -101,6 +101,19 @@ def test_the_e_mailed_link_signs_the_citizen_in_once(
         fresh.close()
 
 
+def test_a_cut_off_or_garbage_link_reads_like_a_spent_one(page: Page, live_server: Server) -> None:
+    # Too short for a token, and too long: the token's validation fails, which to the person
+    # is the same as a spent link, with the same remedy.
+    for token in ("garbage", "x" * 150):
+        page.goto(f"/citoyen#lien={token}")
+        error = page.locator("#signin-error")
+        expect(error).to_contain_text("Ce lien ne marche plus")
+        expect(error).to_contain_text("incomplet")
+        expect(error).to_contain_text("Demandez-en un nouveau")
+        expect(error).not_to_contain_text("caractères")
+        expect(page.get_by_label("Numéro de passeport")).to_be_visible()
+
+
 def test_addresses_printed_before_still_reach_their_page(
     page: Page, live_server: Server, world: World
 ) -> None:

@@ -181,6 +181,55 @@ def test_a_typed_code_reads_valid_and_an_unknown_one_is_explained(
     check_axe(page, "verify, unknown code")
 
 
+def test_a_new_check_clears_the_previous_verdict(
+    page: Page, live_server: Server, world: World, tmp_path: Path
+) -> None:
+    credential = _issue(live_server, world)
+    code = page.get_by_label("Code de vérification")
+    check = page.get_by_role("button", name="Vérifier le code")
+    # The printed link: green "Valide" naming the holder.
+    _open(page, f"/verifier#code={credential['code']}")
+    expect(page.locator("#verdict")).to_have_attribute("data-result", "valid")
+    expect(page.locator("#result")).to_contain_text("Lucie")
+    # A typo: the mistake is said, and the old card naming the holder is gone.
+    typo = credential["code"][:-1] + ("2" if credential["code"][-1] != "2" else "3")
+    code.fill(typo)
+    check.click()
+    expect(page.locator("#code-status")).to_contain_text("Ce code contient une faute de frappe")
+    expect(page.locator("#verdict")).to_have_count(0)
+    expect(page.locator("#result")).not_to_contain_text("Lucie")
+    # Valid again, then an empty submission: the same.
+    code.fill(credential["code"])
+    check.click()
+    expect(page.locator("#verdict")).to_have_attribute("data-result", "valid")
+    code.fill("")
+    check.click()
+    expect(page.locator("#code-status")).not_to_be_empty()
+    expect(page.locator("#verdict")).to_have_count(0)
+    # Valid again, then a photo with no QR code in it.
+    code.fill(credential["code"])
+    check.click()
+    expect(page.locator("#verdict")).to_have_attribute("data-result", "valid")
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), "white").save(blank)
+    _upload(page, blank)
+    expect(page.locator("#photo-status")).to_contain_text("Aucun QR code")
+    expect(page.locator("#verdict")).to_have_count(0)
+
+
+def test_a_credential_without_the_name_says_so_plainly(
+    page: Page, live_server: Server, world: World
+) -> None:
+    # The mediator's box is unticked by default: nobody "chose" anything, the name is not there.
+    credential = _issue(live_server, world, with_name=False)
+    _open(page, f"/verifier#code={credential['code']}")
+    verdict = page.locator("#verdict")
+    expect(verdict).to_have_attribute("data-result", "valid")
+    expect(verdict).to_contain_text("Le nom ne figure pas sur cette attestation.")
+    expect(verdict).not_to_contain_text("choisi")
+    expect(verdict).not_to_contain_text("Lucie")
+
+
 def test_an_image_without_a_qr_code_says_so(
     page: Page, live_server: Server, tmp_path: Path
 ) -> None:

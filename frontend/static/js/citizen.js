@@ -301,7 +301,13 @@ async function signInWithLink(token) {
     $("#passport-title").focus();
   } catch (error) {
     signedOutLocally();
-    showError($("#signin-error"), error);
+    // A link cut off by the mail reader, or garbage, fails the token's validation: to the
+    // person it is the same as a spent link, and so is the remedy (ask for a new one).
+    if (error.code === "invalid_link" || error.code === "validation_error") {
+      clear($("#signin-error")).append(alertBox("error", t("common.errors.invalid_link")));
+    } else {
+      showError($("#signin-error"), error);
+    }
   }
 }
 

@@ -18,7 +18,7 @@ let onChange = async () => {};
 const dateOf = (seconds) => formatDateTime(new Date(seconds * 1000).toISOString());
 
 function tableOf(id, caption, headers, rows) {
-  return dsfrTable({ caption, headers, rows, id });
+  return dsfrTable({ caption, headers, rows, id, cards: true });
 }
 
 // --- What verifiers accept ------------------------------------------------------------------------

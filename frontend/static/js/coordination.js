@@ -26,8 +26,10 @@ function showError(box, error) {
   clear(box).append(alertBox("error", error.message || String(error)));
 }
 
+// On a phone each row is a card, every cell under its column's name: nothing to scroll
+// sideways to reach "Modifier".
 function table(caption, headers, rows, id) {
-  return dsfrTable({ caption, headers, rows, id });
+  return dsfrTable({ caption, headers, rows, id, cards: true });
 }
 
 // --- Session --------------------------------------------------------------------------------------
@@ -527,18 +529,20 @@ async function loadJournal(fresh) {
   }
   if (fresh) clear(list).append(journalTable());
   const body = $("#journal-table tbody");
+  // Rows added after the table was made: labelled here, as dsfrTable labels its own.
+  const labels = [...$("#journal-table thead").querySelectorAll("th")].map((th) => th.textContent);
   for (const e of events) {
-    body.append(
-      el(
-        "tr",
-        { "data-action": e.action },
-        el("td", { text: formatDateTime(e.at) }),
-        el("td", { text: actionLabel(e.action) }),
-        el("td", { text: t(`coordination.outcome_${e.outcome}`) }),
-        el("td", { text: actorName(e) }),
-        el("td", { text: e.target_type ? `${e.target_type} ${e.target_id || ""}`.trim() : "—" }),
-      ),
+    const row = el(
+      "tr",
+      { "data-action": e.action },
+      el("td", { text: formatDateTime(e.at) }),
+      el("td", { text: actionLabel(e.action) }),
+      el("td", { text: t(`coordination.outcome_${e.outcome}`) }),
+      el("td", { text: actorName(e) }),
+      el("td", { text: e.target_type ? `${e.target_type} ${e.target_id || ""}`.trim() : "—" }),
     );
+    [...row.children].forEach((cell, index) => cell.setAttribute("data-label", labels[index] || ""));
+    body.append(row);
   }
   if (events.length) state.journalBefore = events[events.length - 1].id;
   show($("#journal-more"), events.length === JOURNAL_PAGE);

@@ -338,6 +338,9 @@ $("#record-form").addEventListener("submit", async (event) => {
       delete form.dataset.key;
       await loadPassport(state.passport.id);
       renderPassport();
+      // The registry's sentence speaks of a key; the mediator needs what to do next.
+      clear(box).append(alertBox("error", t("common.errors.idempotency_key_reused")));
+      return;
     }
     showError(box, error);
   }

@@ -223,6 +223,11 @@ function renderVerdict(view, source) {
   box.focus();
 }
 
+/** A new check starts: the previous verdict goes, so no old "Valide" stays beside a new mistake. */
+function forgetVerdict() {
+  clear($("#result"));
+}
+
 async function verifyText(text) {
   // With no trust data yet, nothing is trusted: a credential reads untrusted_issuer, and the
   // banner above says why.
@@ -322,6 +327,7 @@ async function onPhoto(event) {
   const file = event.target.files && event.target.files[0];
   const status = $("#photo-status");
   if (!file) return;
+  forgetVerdict();
   status.textContent = t("verify.photo_reading");
   try {
     const image = await imageOf(file);
@@ -376,6 +382,7 @@ async function scanLoop() {
 
 async function startCamera() {
   const status = $("#scan-status");
+  forgetVerdict();
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     status.textContent = t("verify.camera_unavailable");
     return;
@@ -408,6 +415,7 @@ async function onCode(event) {
   const status = $("#code-status");
   const group = $("#code-group");
   const code = $("#code").value.trim();
+  forgetVerdict();
   group.classList.remove("fr-input-group--error");
   if (!code) {
     group.classList.add("fr-input-group--error");
