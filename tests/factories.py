@@ -5,9 +5,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import count
+from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -191,3 +193,27 @@ def make_world(engine: sa.Engine) -> World:
         "platform_admin": bearer(engine, world.platform_admin),
     }
     return world
+
+
+def record_validation(
+    client: httpx.Client,
+    world: World,
+    skill_code: str = "pp:PP-06",
+    *,
+    headers: dict[str, str] | None = None,
+    api: str = "/api/v1",
+) -> dict[str, Any]:
+    """A validation observed today at structure a1, recorded through the API (a TestClient, or an
+    httpx client with the live server's base URL) by the mediator of the passport's structure."""
+    recorded = client.post(
+        f"{api}/passports/{world.passport.id}/validations",
+        json={
+            "skill_code": skill_code,
+            "method": "observation",
+            "observed_on": date.today().isoformat(),
+            "structure_id": world.a1.id,
+        },
+        headers=headers or world.headers["mediator_of_structure"],
+    )
+    assert recorded.status_code == 201, recorded.text
+    return dict(recorded.json())

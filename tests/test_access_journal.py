@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.passports import service
 from app.passports.models import AccessLog
-from tests.factories import World, make_world
+from tests.factories import World, make_world, record_validation
 
 
 def _journal(client: TestClient, world: World) -> list[dict[str, Any]]:
@@ -36,17 +35,7 @@ def test_repeated_views_are_one_entry_and_a_change_is_its_own(
     entries = _journal(client, world)
     assert [e["action"] for e in entries] == ["passport.read"]
 
-    recorded = client.post(
-        f"/api/v1/passports/{world.passport.id}/validations",
-        json={
-            "skill_code": "pp:PP-06",
-            "method": "observation",
-            "observed_on": date.today().isoformat(),
-            "structure_id": world.a1.id,
-        },
-        headers=world.headers["mediator_of_structure"],
-    )
-    assert recorded.status_code == 201, recorded.text
+    record_validation(client, world)
     _read(client, world)
     _read(client, world, "mediator_other_structure")
     entries = _journal(client, world)

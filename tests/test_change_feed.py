@@ -8,7 +8,6 @@ verification answers from memory. On SQLite and on PostgreSQL (PASSEPORT_TEST_DA
 from __future__ import annotations
 
 from contextlib import ExitStack
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from app.core.changes import ACCOUNT, STATUS, TRUST, ChangeFeed
 from app.core.db import create_db_engine
 from tests.conftest import free_port, make_settings
-from tests.factories import World, make_world
+from tests.factories import World, make_world, record_validation
 from tests.servers import passeport_env, run_cli, running_server
 
 
@@ -29,17 +28,7 @@ def _verify(client: httpx.Client, qr_text: str) -> str:
 
 
 def _issue(client: httpx.Client, world: World, headers: dict[str, str]) -> dict[str, Any]:
-    recorded = client.post(
-        f"/api/v1/passports/{world.passport.id}/validations",
-        json={
-            "skill_code": "pp:PP-06",
-            "method": "observation",
-            "observed_on": date.today().isoformat(),
-            "structure_id": world.a1.id,
-        },
-        headers=headers,
-    )
-    assert recorded.status_code == 201, recorded.text
+    record_validation(client, world, headers=headers)
     issued = client.post(
         f"/api/v1/passports/{world.passport.id}/credentials",
         json={"skills": ["pp:PP-06"]},

@@ -9,7 +9,6 @@ in) is tests/browser/test_printed_links.py.
 from __future__ import annotations
 
 import re
-from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.core import addresses
-from tests.factories import World, make_world
+from tests.factories import World, make_world, record_validation
 from tests.qr import decode_qr
 from tests.test_card import PUBLIC_URL, embedded_images, pdf_page_text
 
@@ -36,13 +35,7 @@ def issue_credential(client: TestClient, world: World) -> dict[str, object]:
     """A validation and a credential for it, by the mediator of the passport's structure."""
     headers = world.headers["mediator_of_structure"]
     base = f"/api/v1/passports/{world.passport.id}"
-    body = {
-        "skill_code": "pp:PP-06",
-        "method": "observation",
-        "observed_on": date.today().isoformat(),
-        "structure_id": world.a1.id,
-    }
-    assert client.post(f"{base}/validations", json=body, headers=headers).status_code == 201
+    record_validation(client, world)
     issued = client.post(
         f"{base}/credentials", json={"skills": ["pp:PP-06"], "validity_days": 90}, headers=headers
     )

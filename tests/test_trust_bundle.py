@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from datetime import date
 from typing import Any
 
 import jwt as pyjwt
@@ -16,21 +15,11 @@ from app.credentials import format as fmt
 from app.credentials import keys
 from app.credentials.statuslist import StatusList, verify_status_list_jwt
 from app.credentials.verifier import status_uri
-from tests.factories import World, make_world
+from tests.factories import World, make_world, record_validation
 
 
 def _issue(client: TestClient, world: World) -> dict[str, Any]:
-    recorded = client.post(
-        f"/api/v1/passports/{world.passport.id}/validations",
-        json={
-            "skill_code": "pp:PP-06",
-            "method": "observation",
-            "observed_on": date.today().isoformat(),
-            "structure_id": world.a1.id,
-        },
-        headers=world.headers["mediator_of_structure"],
-    )
-    assert recorded.status_code == 201, recorded.text
+    record_validation(client, world)
     issued = client.post(
         f"/api/v1/passports/{world.passport.id}/credentials",
         json={"skills": ["pp:PP-06"]},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -10,7 +9,7 @@ from joserfc.jwk import ECKey
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import check_axe, screenshot
-from tests.factories import ACCESS_CODE, PASSWORD, World
+from tests.factories import ACCESS_CODE, PASSWORD, World, record_validation
 from tests.federation_fixtures import serving
 from tests.servers import Server
 
@@ -127,17 +126,8 @@ def test_the_journal_names_a_citizen_who_revoked_their_own_credential(
 ) -> None:
     # Through the API: a mediator records a skill, the citizen issues a credential and revokes it.
     api = f"{live_server.url}/api/v1"
-    recorded = httpx.post(
-        f"{api}/passports/{world.passport.id}/validations",
-        json={
-            "skill_code": "pp:PP-06",
-            "method": "observation",
-            "observed_on": date.today().isoformat(),
-            "structure_id": world.a1.id,
-        },
-        headers=world.headers["mediator_of_structure"],
-    )
-    assert recorded.status_code == 201, recorded.text
+    with httpx.Client(base_url=live_server.url) as mediator:
+        record_validation(mediator, world)
     with httpx.Client(base_url=api) as citizen:
         login = citizen.post(
             "/citizen/login", json={"number": world.passport.number, "code": ACCESS_CODE}
