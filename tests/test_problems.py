@@ -173,6 +173,12 @@ def _error(field: str, kind: str, **ctx: Any) -> dict[str, Any]:
             "La date d'observation ne peut pas être après le 06/12/2026.",
             "The date observed cannot be after 2026-12-06.",
         ),
+        # As the input policy sends it: the bound as ISO text.
+        (
+            _error("observed_on", "date_too_early", earliest="1990-01-01"),
+            "La date d'observation ne peut pas être avant le 01/01/1990.",
+            "The date observed cannot be before 1990-01-01.",
+        ),
         (
             _error("method", "literal_error", expected="'observation' or 'declaration'"),
             "La méthode doit valoir : 'observation' ou 'declaration'.",

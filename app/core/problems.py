@@ -843,6 +843,9 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str | None:
     return meaningful[-1] if meaningful else (names[-1] if names else None)
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def field_label(name: str | None, lang: Lang) -> str:
     if name is None or name == "body":
         return FIELDS["body"][0 if lang == "fr" else 1]
@@ -853,6 +856,10 @@ def field_label(name: str | None, lang: Lang) -> str:
 
 
 def _context_value(value: Any, lang: Lang) -> str:
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        # A window's bound travels as ISO text in pydantic's context; a French reader gets
+        # day/month/year like every other date on the page.
+        value = date.fromisoformat(value)
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y") if lang == "fr" else value.isoformat()
     if isinstance(value, float) and value.is_integer():
