@@ -95,7 +95,7 @@ def test_the_e_mailed_link_signs_the_citizen_in_once(
     try:
         again = fresh.new_page()
         again.goto(links[-1])
-        expect(again.locator("#signin-error")).to_contain_text("déjà utilisé")
+        expect(again.locator("#signin-error")).to_contain_text("ne marche plus")
         expect(again.get_by_label("Numéro de passeport")).to_be_visible()
     finally:
         fresh.close()
