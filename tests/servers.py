@@ -26,6 +26,9 @@ def passeport_env(database_url: str, **extra: str) -> dict[str, str]:
             "PASSEPORT_SECRET_KEY": "test-secret-" + "x" * 32,
             "PASSEPORT_KEY_ENCRYPTION_KEY": "test-kek-" + "y" * 32,
             "PASSEPORT_LOG_LEVEL": "INFO",
+            # The log is read when a test fails: every line written as it happens, none left in
+            # a buffer.
+            "PYTHONUNBUFFERED": "1",
         }
     )
     env.update(extra)

@@ -159,8 +159,13 @@ def test_the_qr_code_downloads_as_a_png_beside_the_pdf(
         own = context.new_page()
         sign_in_citizen(own, world.passport.number, ACCESS_CODE)
         own.get_by_role("tab", name="Mes attestations").click()
+        png = own.get_by_role("link", name=f"Image PNG du QR code {code}")
+        expect(png).to_have_attribute("download", f"qr-{code}.png")
+        # The page has settled (its lists loaded, nothing re-rendering under the pointer): a CI
+        # run once clicked a link that was being replaced, and no download came.
+        own.wait_for_load_state("networkidle")
         with own.expect_download() as citizen_png:
-            own.get_by_role("link", name=f"Image PNG du QR code {code}").click()
+            png.click()
         assert decode_qr(Image.open(citizen_png.value.path())) == [credential["qr_text"]]
     finally:
         context.close()
