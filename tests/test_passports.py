@@ -237,6 +237,8 @@ def test_search_by_name_number_or_birth_year(client: TestClient, world: World) -
     assert names(q=amina["number"].replace("-", " ").lower()) == ["Diallo"]
     assert names(birth_year=1980) == ["Bernard"]
     assert sorted(names()) == ["Bernard", "Diallo", "Martin"]  # Martin: the world's passport
+    # A search with no letter or digit in it finds nobody (it listed everybody).
+    assert names(q="😀") == names(q="!!") == names(q=" - ") == []
     other = client.get(
         "/api/v1/passports", headers=world.headers["mediator_other_territory"]
     ).json()

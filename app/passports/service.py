@@ -374,7 +374,11 @@ def find(
         if number:
             query = query.where(Passport.number == number)
         else:
-            for word in search_name("", text).split():
+            words = search_name("", text).split()
+            if not words:
+                # "😀" or "!!": a search for no letter or digit matches nobody, not everybody.
+                return []
+            for word in words:
                 query = query.where(col(Passport.search_name).contains(word))
     if birth_year is not None:
         query = query.where(Passport.birth_year == birth_year)
