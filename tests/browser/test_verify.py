@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+import qrcode
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
+from app.core import addresses
 from app.passports import numbers
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, check_axe, screenshot
 from tests.factories import World
@@ -239,6 +241,22 @@ def test_an_image_without_a_qr_code_says_so(
     page.screenshot(path=str(blank))
     _upload(page, blank)
     expect(page.locator("#photo-status")).to_contain_text("Aucun QR code")
+    expect(page.locator("#verdict")).to_have_count(0)
+
+
+def test_an_access_cards_qr_code_is_named_as_such(
+    page: Page, live_server: Server, world: World, tmp_path: Path
+) -> None:
+    # A person may hand over their access card rather than an attestation: its QR code is the
+    # address of their own sign-in, which the page says plainly instead of "Non valide".
+    address = addresses.citizen_sign_in(live_server.url, world.passport.number)
+    card = tmp_path / "card.png"
+    qrcode.make(address).save(card)
+    _open(page)
+    _upload(page, card)
+    result = page.locator("#result")
+    expect(result).to_contain_text("C'est le QR code d'une carte d'accès")
+    expect(result).to_contain_text("scannez le QR code de son attestation")
     expect(page.locator("#verdict")).to_have_count(0)
 
 

@@ -8,7 +8,7 @@
 // codes need the server: it looks the credential up (POST /api/v1/verify).
 
 import {
-  $, api, checkNumber, clear, el, formatDate, formatDateTime, currentLang, initPage, t,
+  $, alertBox, api, checkNumber, clear, el, formatDate, formatDateTime, currentLang, initPage, t,
 } from "/static/js/common.js";
 import { verifyQrText } from "/static/js/verifier.js";
 
@@ -228,7 +228,15 @@ function forgetVerdict() {
   clear($("#result"));
 }
 
+// The access card's QR code leads the holder to their own passport (/citoyen#numero=P-…, or the
+// older /#/citoyen?numero=…): it is no credential, and says nothing about skills.
+const CARD_QR = /\/(?:#\/)?citoyen[#?]numero=/;
+
 async function verifyText(text) {
+  if (CARD_QR.test(text)) {
+    clear($("#result")).append(alertBox("info", t("verify.card_qr"), t("verify.card_qr_title")));
+    return;
+  }
   // With no trust data yet, nothing is trusted: a credential reads untrusted_issuer, and the
   // banner above says why.
   const verdict = await verifyQrText(text, state.bundle || { issuers: [] }, nowSeconds());
