@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from app.core.db import check_database, create_db_engine, is_sqlite, normalise_url, transaction
 from app.core.logging import configure_logging
 from app.core.settings import ConfigurationError, Settings
+from app.credentials import DEFAULT_VALIDITY_DAYS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -513,7 +514,12 @@ def credential() -> None:
 @credential.command("issue")
 @click.option("--passport", "number", required=True, help="The passport number, P-…")
 @click.option("--skills", default="", help="Comma-separated skill codes (default: all validated).")
-@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650))
+@click.option(
+    "--days",
+    default=DEFAULT_VALIDITY_DAYS,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+)
 @click.option("--with-name", is_flag=True, help="Put the holder's name in the credential.")
 @click.option(
     "--out",
@@ -531,6 +537,7 @@ def credential_issue(number: str, skills: str, days: int, with_name: bool, out_d
     from app.credentials import format as fmt
     from app.credentials import service as credentials
     from app.passports import numbers
+    from app.passports import service as passports
     from app.passports.models import Passport
 
     settings = load_settings()
@@ -543,6 +550,8 @@ def credential_issue(number: str, skills: str, days: int, with_name: bool, out_d
             passport = session.exec(select(Passport).where(Passport.number == canonical)).first()
             if passport is None or passport.erased_at is not None:
                 raise ConfigurationError(f"no passport {canonical} here")
+            # A merged passport names the one it was merged into (an AppError, said below).
+            passports.ensure_live(session, passport)
             operator = Principal(kind=CallerKind.OPERATOR, territory_id=passport.territory_id)
             codes = [c.strip() for c in skills.split(",") if c.strip()] or (
                 credentials.validated_codes(session, passport)

@@ -18,6 +18,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Account, Role
 from app.accounts.principal import CallerKind, Principal
 from app.core.settings import Environment, Settings
+from app.credentials import DEFAULT_VALIDITY_DAYS
 from app.credentials import service as credentials
 from app.passports import service as passports
 from app.passports.models import Method, Passport
@@ -174,7 +175,7 @@ def _demo_credential(
             Principal(kind=CallerKind.OPERATOR, territory_id=territory.id),
             passport,
             skill_codes=credentials.validated_codes(session, passport),
-            validity_days=credentials.DEFAULT_VALIDITY_DAYS,
+            validity_days=DEFAULT_VALIDITY_DAYS,
             with_name=True,
         )
         return issued.credential.code

@@ -21,10 +21,20 @@ from sqlmodel import Session, select
 
 from app.accounts.models import Role
 from app.audit.models import AuditEvent
+from app.core.settings import Settings
 from app.credentials import format as fmt
 from app.credentials.models import Credential
 from app.credentials.statuslist import verify_status_list_jwt
-from tests.factories import ACCESS_CODE, World, bearer, make_account, make_structure, make_world
+from app.main import create_app
+from tests.factories import (
+    ACCESS_CODE,
+    World,
+    bearer,
+    make_account,
+    make_passport,
+    make_structure,
+    make_world,
+)
 from tests.qr import decode_qr
 
 PROBLEM = "application/problem+json"
@@ -191,6 +201,23 @@ def test_revocation_shows_in_the_status_list_and_the_verdict(
     )
     bits = verify_status_list_jwt(listed.text, keys, uri=claims.status.uri)
     assert bits.get(claims.status.idx) == 1
+
+
+def test_a_status_list_is_cached_no_longer_than_its_own_ttl(
+    settings: Settings, world: World
+) -> None:
+    # PASSEPORT_STATUS_TTL_SECONDS sets both the signed token's ttl and the HTTP cache's max-age:
+    # a cache must not keep a list after a verifier would have asked for it again.
+    app = create_app(settings.model_copy(update={"status_ttl_seconds": 42}), configure_logs=False)
+    try:
+        with TestClient(app) as client:
+            listed = client.get("/t/ta/status/1")
+    finally:
+        app.state.engine.dispose()
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["cache-control"] == "public, max-age=42"
+    claims = pyjwt.decode(listed.text, options={"verify_signature": False})
+    assert claims["ttl"] == 42
 
 
 def test_the_citizen_issues_lists_and_revokes(client: TestClient, world: World) -> None:
@@ -386,6 +413,34 @@ def test_command_line_issues_every_file(
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     # A check character that caught a typo is said to be a typo, not "not a number".
     assert "'P-BBBBBBBB': this passport number has a typing mistake" in refused.stderr
+
+
+def test_command_line_names_the_passport_a_merged_one_went_into(
+    world: World, database_url: str, client: TestClient, engine: sa.Engine, tmp_path: Any
+) -> None:
+    from tests.servers import passeport_env, run_cli
+
+    dup = make_passport(engine, world.a, world.a1, last_name="Martin-Doublon")
+    merged = client.post(
+        f"/api/v1/passports/{world.passport.id}/merge",
+        json={"absorb_id": dup.id},
+        headers=world.headers["territory_admin"],
+    )
+    assert merged.status_code == 200, merged.text
+    refused = run_cli(
+        "credential",
+        "issue",
+        "--passport",
+        dup.number,
+        "--out",
+        str(tmp_path / "out"),
+        env=passeport_env(database_url),
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == (
+        f"passeport: error: This passport was merged into {world.passport.number}."
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_credential_too_large_for_a_printed_qr_is_refused_and_leaves_nothing(

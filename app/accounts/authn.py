@@ -153,7 +153,7 @@ def _from_citizen_cookie(
     if web.revoked_at is not None or aware(web.expires_at) <= now or idle_limit <= now:
         return "ended", None
     passport = session.get(Passport, web.passport_id)
-    if passport is None or passport.erased_at is not None or passport.merged_into_id is not None:
+    if passport is None or not passport.is_live:
         return "passport_gone", None
     principal = Principal(
         kind=CallerKind.CITIZEN,

@@ -18,8 +18,8 @@ from app.core.errors import NotFound
 from app.core.pdf import attachment_headers
 from app.core.settings import Settings
 from app.core.validation import NoNul, UtcDateTime
+from app.credentials import DEFAULT_VALIDITY_DAYS, service
 from app.credentials import format as fmt
-from app.credentials import service
 from app.credentials.models import Credential
 from app.credentials.verifier import NeedsIO, describe
 from app.observatory.tally import record_verification
@@ -37,7 +37,7 @@ SkillCode = Annotated[str, Field(max_length=32), NoNul]
 
 class CredentialRequest(BaseModel):
     skills: list[SkillCode] = Field(min_length=1, max_length=fmt.MAX_SKILLS)
-    validity_days: int = Field(default=service.DEFAULT_VALIDITY_DAYS, ge=1, le=3650)
+    validity_days: int = Field(default=DEFAULT_VALIDITY_DAYS, ge=1, le=3650)
     include_name: bool = False
 
 
@@ -373,7 +373,8 @@ def status_list(
         token,
         media_type="application/statuslist+jwt",
         headers={
-            "Cache-Control": f"public, max-age={service.STATUS_TTL_SECONDS}",
+            # As long as the token's own ttl says (PASSEPORT_STATUS_TTL_SECONDS), no longer.
+            "Cache-Control": f"public, max-age={settings.status_ttl_seconds}",
             "Access-Control-Allow-Origin": "*",
         },
     )

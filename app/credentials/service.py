@@ -30,10 +30,6 @@ from app.passports.models import Method, Passport, Validation
 from app.structures.models import Structure
 from app.territory.models import Territory
 
-# How long a verifier may keep a fetched status list before asking again: the default of
-# PASSEPORT_STATUS_TTL_SECONDS, which sets the lists' ttl.
-STATUS_TTL_SECONDS = 300
-DEFAULT_VALIDITY_DAYS = 365
 # The lengths structure names are cut to, in turn, when a credential's QR is above the target.
 STRUCTURE_NAME_STEPS = (fmt.MAX_STRUCTURE_CHARS, 40, 28, 20)
 
@@ -373,9 +369,7 @@ def published_status_token(
     return _status_token(session, territory, found[1], settings.status_ttl_seconds)
 
 
-def _status_token(
-    session: Session, territory: Territory, key: ECKey, ttl: int = STATUS_TTL_SECONDS
-) -> str:
+def _status_token(session: Session, territory: Territory, key: ECKey, ttl: int) -> str:
     assert territory.id is not None
     row = session.get(StatusListRow, (territory.id, LIST_ID))
     bits = StatusList.from_bytes(row.bits) if row else StatusList(LIST_SIZE)

@@ -49,9 +49,7 @@ def check_code(
             if canonical
             else None
         )
-        usable = (
-            passport is not None and passport.erased_at is None and passport.merged_into_id is None
-        )
+        usable = passport is not None and passport.is_live
         code_hash = passport.access_code_hash if passport and usable else None
         passport_id = passport.id if passport and usable else None
         territory_id = passport.territory_id if passport else None
@@ -84,8 +82,7 @@ def send_link(session: Session, settings: Settings, email: str) -> None:
     passport = session.exec(
         select(Passport).where(
             Passport.email == address,
-            col(Passport.erased_at).is_(None),
-            col(Passport.merged_into_id).is_(None),
+            Passport.is_live,
         )
     ).first()
     if passport is None or passport.id is None:

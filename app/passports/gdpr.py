@@ -710,8 +710,7 @@ def purge_inactive(session: Session, *, older_than: datetime, dry_run: bool) -> 
     query = (
         select(Passport)
         .where(
-            col(Passport.erased_at).is_(None),
-            col(Passport.merged_into_id).is_(None),
+            Passport.is_live,
             col(Passport.last_activity_at) < older_than,
         )
         .order_by(col(Passport.id))

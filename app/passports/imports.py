@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal
 from app.audit import service as audit
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import InvalidInput
 from app.credentials import format as fmt
 from app.framework.models import Skill
 from app.passports import service as passports
@@ -61,8 +61,7 @@ def import_credential(
     # Locked like a validation, so an erasure and an import are ordered (see record_validation).
     session.flush()
     session.refresh(passport, with_for_update=True)
-    if passport.erased_at is not None:
-        raise NotFound("No such passport.", code="unknown_passport")
+    passports.ensure_live(session, passport)
     if claims.sub == passport.holder_id:
         raise InvalidInput(
             "This credential was issued from this very passport.", code="own_credential"

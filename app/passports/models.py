@@ -11,7 +11,9 @@ from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlmodel import Field, SQLModel, col
+from sqlmodel._compat import SQLModelConfig
 
 from app.core.time import utcnow
 
@@ -34,6 +36,8 @@ METHOD_TYPE = sa.Enum(
 
 class Passport(SQLModel, table=True):
     __tablename__ = "passport"
+    # Pydantic would take the hybrid property below for a field without a type.
+    model_config = SQLModelConfig(ignored_types=(hybrid_property,))
 
     id: int | None = Field(default=None, primary_key=True)
     territory_id: int = Field(foreign_key="territory.id", index=True)
@@ -65,6 +69,18 @@ class Passport(SQLModel, table=True):
     last_activity_at: datetime = Field(default_factory=utcnow, sa_type=TZ, index=True)
     merged_into_id: int | None = Field(default=None, foreign_key="passport.id")
     erased_at: datetime | None = Field(default=None, sa_type=TZ)
+
+    # The one definition of a passport still in use: neither erased nor merged into another.
+    # On a row it is a bool; on the class, the same rule as a SQL condition for queries
+    # (``select(Passport).where(Passport.is_live)``).
+    @hybrid_property
+    def is_live(self) -> bool:
+        return self.erased_at is None and self.merged_into_id is None
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls) -> sa.ColumnElement[bool]:
+        return sa.and_(col(cls.erased_at).is_(None), col(cls.merged_into_id).is_(None))
 
 
 class Validation(SQLModel, table=True):

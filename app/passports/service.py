@@ -90,20 +90,25 @@ def load(
     database's one write lock already), for a write that must not race an erasure.
     """
     passport = session.get(Passport, passport_id, with_for_update=lock)
-    if (
-        passport is None
-        or passport.erased_at is not None
-        or not can_see(session, principal, passport)
-    ):
+    if passport is None or not can_see(session, principal, passport):
         raise NotFound("No such passport.", code="unknown_passport")
-    if passport.merged_into_id is not None:
-        target = session.get(Passport, passport.merged_into_id)
-        raise NotFound(
-            "This passport was merged into another one.",
-            code="passport_merged",
-            merged_into=target.number if target else None,
-        )
-    return passport
+    return ensure_live(session, passport)
+
+
+def ensure_live(session: Session, passport: Passport) -> Passport:
+    """The passport if it is live (``Passport.is_live``); 404 otherwise, naming the passport a
+    merged one was folded into, so that the caller can go on with that one."""
+    if passport.is_live:
+        return passport
+    if passport.erased_at is not None:
+        raise NotFound("No such passport.", code="unknown_passport")
+    target = session.get(Passport, passport.merged_into_id)
+    number = target.number if target else None
+    raise NotFound(
+        f"This passport was merged into {number}." if number else "This passport was merged.",
+        code="passport_merged",
+        merged_into=number,
+    )
 
 
 def get(session: Session, passport_id: int) -> Passport:
@@ -273,8 +278,7 @@ def likely_duplicates(
             Passport.territory_id == territory_id,
             Passport.search_name == name,
             Passport.birth_year == birth_year,
-            col(Passport.erased_at).is_(None),
-            col(Passport.merged_into_id).is_(None),
+            Passport.is_live,
         )
     ).all()
 
@@ -366,8 +370,7 @@ def find(
         )
     query = select(Passport).where(
         Passport.territory_id == principal.territory_id,
-        col(Passport.erased_at).is_(None),
-        col(Passport.merged_into_id).is_(None),
+        Passport.is_live,
     )
     if text:
         number = numbers.normalise_number(text)
@@ -414,8 +417,7 @@ def record_validation(
     if not locked:
         session.flush()  # refresh() would drop changes not yet written
         session.refresh(passport, with_for_update=True)
-    if passport.erased_at is not None:
-        raise NotFound("No such passport.", code="unknown_passport")
+    ensure_live(session, passport)
     fingerprint = request_fingerprint(passport.id, data) if idempotency_key else None
     if idempotency_key:
         existing = _by_key(session, principal.account_id, idempotency_key)
