@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
 
 from app.accounts import oidc, service
 from app.accounts.authn import SESSION_COOKIE, client_address, set_session_cookie
 from app.accounts.models import WebSession
 from app.accounts.principal import Principal
-from app.accounts.schemas import AccountPublic
+from app.accounts.schemas import SessionPublic, SsoStatus
 from app.accounts.security import csrf_token
 from app.api.deps import EngineDep, SessionDep, SettingsDep
 from app.authz import PUBLIC, SIGNED_IN, authorize
@@ -33,22 +31,6 @@ CALLBACK_ROUTE = "oidc_callback"
 _provider_lock = threading.Lock()
 
 ShortText = Annotated[str | None, NoNul, Query(max_length=500)]
-
-
-class SsoStatus(BaseModel):
-    enabled: bool
-    provider_name: str
-    login_url: str | None = Field(description="Send the browser here, with ?return_to=/path")
-
-
-class SessionPublic(BaseModel):
-    account: AccountPublic
-    via: Literal["session", "token"]
-    csrf_token: str | None = Field(
-        description="For a browser session: send it as X-CSRF-Token on every change"
-    )
-    idle_timeout_seconds: int | None
-    expires_at: datetime | None
 
 
 def get_provider(request: Request) -> oidc.OidcProvider:

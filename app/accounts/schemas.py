@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
@@ -127,3 +128,19 @@ class AccountUpdate(BaseModel):
     role: Role | None = None
     structure_ids: list[Id] | None = Field(default=None, max_length=50)
     is_active: bool | None = None
+
+
+class SsoStatus(BaseModel):
+    enabled: bool
+    provider_name: str
+    login_url: str | None = Field(description="Send the browser here, with ?return_to=/path")
+
+
+class SessionPublic(BaseModel):
+    account: AccountPublic
+    via: Literal["session", "token"]
+    csrf_token: str | None = Field(
+        description="For a browser session: send it as X-CSRF-Token on every change"
+    )
+    idle_timeout_seconds: int | None
+    expires_at: datetime | None

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
 
 from app import authz
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep
 from app.audit import service
+from app.audit.schemas import AuditEventPublic
 from app.authz import TERRITORY_ADMIN, authorize
-from app.core.validation import MAX_ID, NoNul, PastDateTime, UtcDateTime
+from app.core.validation import MAX_ID, NoNul, PastDateTime
 from app.territory import service as territories
 
 router = APIRouter(tags=["audit"])
-
-
-class AuditEventPublic(BaseModel):
-    id: int
-    at: UtcDateTime
-    action: str
-    outcome: str
-    actor_account_id: int | None
-    target_type: str | None
-    target_id: str | None
-    request_id: str | None
-    client_address: str | None
-    details: dict[str, Any]
-    count: int = Field(
-        default=1, description="How many times: refusals anyone can provoke are one row per window"
-    )
-    last_at: UtcDateTime | None = Field(default=None, description="The latest of them")
 
 
 @router.get("/territories/{code}/audit", response_model=list[AuditEventPublic])

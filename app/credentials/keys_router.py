@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from app import authz
 from app.accounts.principal import Principal
@@ -19,8 +18,9 @@ from app.api.deps import SessionDep, SettingsDep
 from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.errors import NotFound
 from app.core.time import utcnow
-from app.core.validation import NoNul, UtcDateTime
+from app.core.validation import NoNul
 from app.credentials import keys
+from app.credentials.schemas import KeyPublic
 from app.territory import service as territories
 from app.territory.models import Territory
 
@@ -58,15 +58,6 @@ def jwks(
 # second router: this module's router is mounted at the root.
 
 TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
-
-
-class KeyPublic(BaseModel):
-    kid: str
-    state: str
-    created_at: UtcDateTime
-    rotated_at: UtcDateTime | None
-    publish_until: UtcDateTime | None
-    retired_at: UtcDateTime | None
 
 
 def _public(info: keys.KeyInfo) -> KeyPublic:

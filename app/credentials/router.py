@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session
 
 from app.accounts.principal import Principal
@@ -17,10 +16,18 @@ from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.pdf import attachment_headers
 from app.core.settings import Settings
-from app.core.validation import NoNul, UtcDateTime
-from app.credentials import DEFAULT_VALIDITY_DAYS, service
+from app.core.validation import NoNul
 from app.credentials import format as fmt
+from app.credentials import service
 from app.credentials.models import Credential
+from app.credentials.schemas import (
+    CredentialIssued,
+    CredentialPublic,
+    CredentialRequest,
+    Revocation,
+    Verdict,
+    VerifyRequest,
+)
 from app.credentials.verifier import NeedsIO, describe
 from app.observatory.tally import record_verification
 from app.passports import numbers
@@ -32,52 +39,6 @@ router = APIRouter(tags=["credentials"])
 public_router = APIRouter(tags=["credentials"])
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-SkillCode = Annotated[str, Field(max_length=32), NoNul]
-
-
-class CredentialRequest(BaseModel):
-    skills: list[SkillCode] = Field(min_length=1, max_length=fmt.MAX_SKILLS)
-    validity_days: int = Field(default=DEFAULT_VALIDITY_DAYS, ge=1, le=3650)
-    include_name: bool = False
-
-
-class CredentialPublic(BaseModel):
-    id: int
-    jti: str
-    code: str = Field(description="The short code to type on the issuer's site")
-    skills: list[str]
-    with_name: bool
-    issued_at: UtcDateTime
-    expires_at: UtcDateTime
-    revoked_at: UtcDateTime | None
-    qr_text: str | None = Field(description="The QR's content (PN1: and digits)")
-
-
-class CredentialIssued(CredentialPublic):
-    qr_version: int = Field(description="QR version at error correction Q")
-    warnings: list[str] = Field(
-        description="`qr_dense`: above the version 22 the format is sized for; print the QR at "
-        "least 6 cm wide, or issue fewer skills"
-    )
-
-
-class Revocation(BaseModel):
-    reason: Annotated[str, Field(max_length=40, pattern=r"^[a-z_]{3,40}$"), NoNul] = (
-        "holder_request"
-    )
-
-
-class VerifyRequest(BaseModel):
-    qr_text: Annotated[str, Field(max_length=fmt.MAX_QR_TEXT + 100), NoNul] | None = None
-    code: Annotated[str, Field(max_length=20), NoNul] | None = Field(
-        default=None, description="The typed code, V-…"
-    )
-
-    @model_validator(mode="after")
-    def _one_of(self) -> VerifyRequest:
-        if (self.qr_text is None) == (self.code is None):
-            raise ValueError("send either qr_text or code")
-        return self
 
 
 def _public(credential: Credential) -> CredentialPublic:
@@ -293,26 +254,6 @@ def citizen_attestation(
     """My printable attestation."""
     passport = passports.load(session, principal, principal.passport_id or 0)
     return _attestation(session, settings, service.get_for(session, passport, credential_id))
-
-
-class VerifiedSkill(BaseModel):
-    code: str
-    label_fr: str | None
-    label_en: str | None
-    level: int
-    date: str
-    structure: str
-
-
-class Verdict(BaseModel):
-    result: str = Field(description="valid, or the reason it is not (docs/credential-format.md)")
-    reason: str
-    issuer: str | None = Field(default=None, description="Present when the signature holds")
-    territory: str | None = None
-    holder_name: str | None = None
-    issued_at: int | None = None
-    expires_at: int | None = None
-    skills: list[VerifiedSkill] | None = None
 
 
 @router.post("/verify", dependencies=[authorize(PUBLIC)], responses={200: {"model": Verdict}})

@@ -6,24 +6,29 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
 from app.audit import service as audit
-from app.audit.router import AuditEventPublic
+from app.audit.schemas import AuditEventPublic
 from app.authz import PUBLIC, TRUST_ADMIN, authorize
 from app.core.errors import NotFound
 from app.core.time import aware, utcnow
-from app.core.validation import MAX_ID, NoNul, UtcDateTime
+from app.core.validation import MAX_ID
 from app.credentials.verifier import Verifier
 from app.federation import hub, service, store
 from app.federation.models import HeldTrustList, TrustedIssuer
+from app.federation.schemas import (
+    AddRequest,
+    IssuerPublic,
+    PreviewPublic,
+    PreviewRequest,
+    TrustListState,
+    TrustStore,
+)
 
 router = APIRouter(prefix="/trust", tags=["federation"])
 hub_router = APIRouter(prefix="/federation", tags=["federation"])
-
-IssuerUrl = Annotated[str, Field(min_length=8, max_length=200), NoNul]
 
 
 @router.get("/bundle", dependencies=[authorize(PUBLIC)])
@@ -39,54 +44,6 @@ def trust_bundle(request: Request, session: SessionDep, settings: SettingsDep) -
             "Access-Control-Allow-Origin": "*",
         },
     )
-
-
-class IssuerPublic(BaseModel):
-    id: int
-    iss: str
-    name: str
-    fingerprints: list[str]
-    status_uris: list[str]
-    source: str = Field(description="`manual` (pinned here) or `trust_list` (from the hub)")
-    added_at: UtcDateTime
-    added_by_account_id: int | None
-    updated_at: UtcDateTime
-
-
-class TrustListState(BaseModel):
-    hub: str
-    sequence: int
-    issued_at: UtcDateTime
-    fresh_until: UtcDateTime
-    imported_at: UtcDateTime
-    stale: bool = Field(
-        description="Past fresh_until: its issuers' credentials verify as "
-        "`stale_trust_list` until a newer list is imported"
-    )
-
-
-class TrustStore(BaseModel):
-    issuers: list[IssuerPublic]
-    trust_list: TrustListState | None
-
-
-class PreviewRequest(BaseModel):
-    iss: IssuerUrl
-
-
-class PreviewPublic(BaseModel):
-    iss: str
-    jwks_uri: str
-    fingerprints: list[str] = Field(description="RFC 7638 thumbprints, to check with the issuer")
-    status_uris: list[str]
-
-
-class AddRequest(BaseModel):
-    iss: IssuerUrl
-    fingerprints: list[Annotated[str, Field(max_length=64), NoNul]] = Field(
-        min_length=1, max_length=16
-    )
-    name: Annotated[str, Field(max_length=200), NoNul] | None = None
 
 
 def _issuer(row: TrustedIssuer) -> IssuerPublic:

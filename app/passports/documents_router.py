@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.accounts.authn import CITIZEN_COOKIE
@@ -16,9 +14,9 @@ from app.api.deps import SessionDep, SettingsDep, WriteSessionDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, TERRITORY_ADMIN, authorize
 from app.core.errors import Forbidden, InvalidInput
 from app.core.pdf import attachment_headers
-from app.core.validation import UtcDateTime
 from app.passports import card, citizen, gdpr, service
 from app.passports.models import Passport
+from app.passports.schemas import CitizenErasure, CoordinatorErasure, ErasurePublic, ExportFormat
 from app.territory.models import Territory
 
 router = APIRouter(tags=["documents"])
@@ -29,29 +27,7 @@ PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-class ExportFormat(StrEnum):
-    JSON = "json"
-    PDF = "pdf"
-
-
 Format = Annotated[ExportFormat, Query(alias="format")]
-
-
-class CitizenErasure(BaseModel):
-    confirm: bool = Field(description="True: the citizen confirms, having read what it means")
-
-
-class CoordinatorErasure(BaseModel):
-    # A reason from a list, not free text: the audit journal keeps it forever, and a sentence
-    # typed here would often name the very person being erased.
-    reason: Literal["request", "consent_withdrawn", "opened_by_mistake"] = Field(
-        description="request: the citizen asked, in person or by letter"
-    )
-
-
-class ErasurePublic(BaseModel):
-    erased_at: UtcDateTime
-    validations_kept: int = Field(description="Kept without anything personal, for the figures")
 
 
 def _export_response(session: Session, passport: Passport, fmt: ExportFormat) -> Response:

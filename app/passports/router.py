@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field
 
 from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
 from app.accounts.principal import Principal
@@ -15,17 +14,27 @@ from app.core.changes import TRUST
 from app.core.db import transaction
 from app.core.responses import FastJSONResponse
 from app.core.time import utcnow
-from app.core.validation import Email, NoNul, UtcDateTime
-from app.core.validation import Id as EntityId
-from app.credentials import format as fmt
+from app.core.validation import NoNul
 from app.passports import citizen, imports, service
 from app.passports.models import AccessGrant, Passport
 from app.passports.schemas import (
+    AccessCode,
+    AccessLogEntry,
+    CitizenLoginRequest,
+    CitizenLoginResponse,
+    GrantCreate,
+    GrantPublic,
+    ImportRequest,
+    ImportResult,
+    ImportSkipped,
+    LinkLogin,
+    LinkRequest,
+    MergeRequest,
     PassportCreate,
     PassportCreated,
     PassportSummary,
     PassportView,
-    SkillCode,
+    SelfAssessment,
     ValidationCreate,
     ValidationPublic,
     Withdrawal,
@@ -39,62 +48,6 @@ IdempotencyKey = Annotated[
     NoNul,
     Header(alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[\x21-\x7e]+$"),
 ]
-
-
-class SelfAssessment(BaseModel):
-    skill_code: SkillCode
-    level: int | None = Field(default=None, ge=1, le=8)
-
-
-class MergeRequest(BaseModel):
-    absorb_id: int = Field(ge=1, le=2**31 - 1, description="The duplicate to fold in")
-
-
-class CitizenLoginRequest(BaseModel):
-    number: Annotated[str, Field(max_length=20), NoNul]
-    code: Annotated[str, Field(max_length=20), NoNul]
-
-
-class LinkRequest(BaseModel):
-    email: Email
-
-
-class LinkLogin(BaseModel):
-    token: Annotated[str, Field(min_length=20, max_length=100), NoNul]
-
-
-class CitizenLoginResponse(BaseModel):
-    passport: PassportSummary
-    csrf_token: str
-
-
-class AccessCode(BaseModel):
-    number: str
-    access_code: str
-
-
-class GrantCreate(BaseModel):
-    structure_id: EntityId
-    # A mediator proves the citizen is present, and agrees, with the citizen's access code.
-    access_code: Annotated[str, Field(max_length=20), NoNul] | None = None
-
-
-class GrantPublic(BaseModel):
-    id: int
-    structure_id: int
-    granted_at: UtcDateTime
-    revoked_at: UtcDateTime | None
-
-
-class AccessLogEntry(BaseModel):
-    at: UtcDateTime
-    # Repeated reads by the same reader: how many, and the latest (None when only one).
-    count: int = 1
-    last_at: UtcDateTime | None = None
-    action: str
-    actor_kind: str
-    who: str | None
-    structure: str | None
 
 
 def _view_response(request: Request, session: SessionDep, passport: Passport) -> Response:
@@ -177,29 +130,6 @@ def record_validation(
     if not created:
         return FastJSONResponse(body, headers={"Idempotent-Replayed": "true"})
     return FastJSONResponse(body, status_code=status.HTTP_201_CREATED)
-
-
-class ImportRequest(BaseModel):
-    qr_text: Annotated[str, Field(max_length=fmt.MAX_QR_TEXT + 100), NoNul] = Field(
-        description="The QR's content, PN1:…"
-    )
-
-
-class ImportSkipped(BaseModel):
-    code: str
-    reason: str = Field(
-        description="`unknown_skill` (not in this instance's frameworks) or "
-        "`level_mismatch` (a Premiers pas skill at another level than its own)"
-    )
-
-
-class ImportResult(BaseModel):
-    issuer: str
-    territory: str | None
-    credential_id: str = Field(description="The credential's jti")
-    imported: list[ValidationPublic]
-    already_imported: list[str] = Field(description="Skills imported from it before")
-    skipped: list[ImportSkipped]
 
 
 @router.post(

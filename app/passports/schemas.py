@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from app.core.time import utcnow
 from app.core.validation import Email, Id, NoNul, PastDate, UtcDateTime
+from app.credentials import format as fmt
 from app.passports.models import Method
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul]
@@ -129,3 +131,104 @@ class PassportView(BaseModel):
     in_progress: list[str] = Field(description="Competences with only self-assessments so far")
     validations: list[ValidationPublic] = Field(description="The full history, newest first")
     self_assessments: list[ValidationPublic]
+
+
+class SelfAssessment(BaseModel):
+    skill_code: SkillCode
+    level: int | None = Field(default=None, ge=1, le=8)
+
+
+class MergeRequest(BaseModel):
+    absorb_id: int = Field(ge=1, le=2**31 - 1, description="The duplicate to fold in")
+
+
+class CitizenLoginRequest(BaseModel):
+    number: Annotated[str, Field(max_length=20), NoNul]
+    code: Annotated[str, Field(max_length=20), NoNul]
+
+
+class LinkRequest(BaseModel):
+    email: Email
+
+
+class LinkLogin(BaseModel):
+    token: Annotated[str, Field(min_length=20, max_length=100), NoNul]
+
+
+class CitizenLoginResponse(BaseModel):
+    passport: PassportSummary
+    csrf_token: str
+
+
+class AccessCode(BaseModel):
+    number: str
+    access_code: str
+
+
+class GrantCreate(BaseModel):
+    structure_id: Id
+    # A mediator proves the citizen is present, and agrees, with the citizen's access code.
+    access_code: Annotated[str, Field(max_length=20), NoNul] | None = None
+
+
+class GrantPublic(BaseModel):
+    id: int
+    structure_id: int
+    granted_at: UtcDateTime
+    revoked_at: UtcDateTime | None
+
+
+class AccessLogEntry(BaseModel):
+    at: UtcDateTime
+    # Repeated reads by the same reader: how many, and the latest (None when only one).
+    count: int = 1
+    last_at: UtcDateTime | None = None
+    action: str
+    actor_kind: str
+    who: str | None
+    structure: str | None
+
+
+class ImportRequest(BaseModel):
+    qr_text: Annotated[str, Field(max_length=fmt.MAX_QR_TEXT + 100), NoNul] = Field(
+        description="The QR's content, PN1:…"
+    )
+
+
+class ImportSkipped(BaseModel):
+    code: str
+    reason: str = Field(
+        description="`unknown_skill` (not in this instance's frameworks) or "
+        "`level_mismatch` (a Premiers pas skill at another level than its own)"
+    )
+
+
+class ImportResult(BaseModel):
+    issuer: str
+    territory: str | None
+    credential_id: str = Field(description="The credential's jti")
+    imported: list[ValidationPublic]
+    already_imported: list[str] = Field(description="Skills imported from it before")
+    skipped: list[ImportSkipped]
+
+
+class ExportFormat(StrEnum):
+    JSON = "json"
+    PDF = "pdf"
+
+
+class CitizenErasure(BaseModel):
+    confirm: bool = Field(description="True: the citizen confirms, having read what it means")
+
+
+class CoordinatorErasure(BaseModel):
+    # A reason from a list, not free text: the audit journal keeps it forever, and a sentence
+    # typed here would often name the very person being erased.
+    reason: Literal["request", "consent_withdrawn", "opened_by_mistake"] = Field(
+        description="request: the citizen asked, in person or by letter"
+    )
+
+
+class ErasurePublic(BaseModel):
+    erased_at: UtcDateTime
+    validations_kept: int = Field(description="Kept without anything personal, for the figures")
