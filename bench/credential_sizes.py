@@ -27,7 +27,7 @@ def claims(n: int) -> dict[str, Any]:
         iat=1_800_000_000,
         exp=1_831_536_000,
         skills=[
-            fmt.Skill(
+            fmt.SkillClaim(
                 code=f"pp:PP-{i % 20 + 1:02d}",
                 level=1 + i % 2,
                 date=date(2026, 11, 1 + i % 20),

@@ -37,7 +37,7 @@ from app.credentials.format import (
     ClaimsError,
     QRTextError,
     Result,
-    Skill,
+    SkillClaim,
     b64url_encode,
     build_claims,
     encode_payload,
@@ -91,10 +91,10 @@ SKILL_CODES = [
 STRUCTURES = ["Médiathèque de Dumbéa", "France Services de Koné"]
 
 
-def skills(n: int) -> list[Skill]:
+def skills(n: int) -> list[SkillClaim]:
     """n skills as a mediator records them: two per session, a session a fortnight, two places."""
     return [
-        Skill(
+        SkillClaim(
             code=SKILL_CODES[i],
             level=2 if i % 4 == 3 else 1,
             date=date(2026, 1 + i // 4, 5 + 7 * ((i // 2) % 2)),
@@ -124,7 +124,7 @@ def claims(n: int = 12, **over: Any) -> dict[str, Any]:
 NOT_REVOKED: Callable[[str, int], bool | None] = lambda uri, idx: False  # noqa: E731
 
 
-def check(text: str, **kw: Any) -> fmt.Verdict:
+def check(text: str, **kw: Any) -> fmt.Outcome:
     args: dict[str, Any] = {"keys": TRUST, "now": NOW, "status": NOT_REVOKED}
     args.update(kw)
     return verify(text, **args)
@@ -146,7 +146,7 @@ def interop_payload(token: str, key: ECKey) -> Any:
     return json.loads(zlib.decompress(by_pyjwt, wbits=-15))
 
 
-def assert_valid(text: str, key: ECKey, **kw: Any) -> fmt.Verdict:
+def assert_valid(text: str, key: ECKey, **kw: Any) -> fmt.Outcome:
     verdict = check(text, **kw)
     assert verdict.result is Result.VALID, verdict.reason
     assert verdict.claims is not None and verdict.kid == key_id(key)
@@ -201,7 +201,7 @@ def test_claims_round_trip_and_types() -> None:
     c = claims(3)
     parsed = parse_claims(c)
     assert parsed.to_json() == c
-    assert parsed.skills[0] == Skill("pp:PP-01", 1, date(2026, 1, 5), "Médiathèque de Dumbéa")
+    assert parsed.skills[0] == SkillClaim("pp:PP-01", 1, date(2026, 1, 5), "Médiathèque de Dumbéa")
     assert c["sk"][0] == ["pp:PP-01", 1, (date(2026, 1, 5) - date(1970, 1, 1)).days, 0]
     assert c["st"] == ["Médiathèque de Dumbéa"]
     assert c["nbf"] == IAT and parsed.name == "Marie Dupont"
@@ -210,15 +210,15 @@ def test_claims_round_trip_and_types() -> None:
 
 
 def test_build_claims_cuts_long_structure_names_and_refuses_bad_input() -> None:
-    long = Skill("crcn:4.1", 3, date(2026, 2, 1), "Association " + "très " * 20 + "longue")
+    long = SkillClaim("crcn:4.1", 3, date(2026, 2, 1), "Association " + "très " * 20 + "longue")
     c = claims(skills=[long])
     assert len(c["st"][0]) == 60 and c["st"][0].endswith("…")
     with pytest.raises(ClaimsError, match="fv"):
-        claims(skills=[Skill("digcomp:2.5", 3, date(2026, 2, 1), "X")])
+        claims(skills=[SkillClaim("digcomp:2.5", 3, date(2026, 2, 1), "X")])
     with pytest.raises(ClaimsError, match="exp"):
         claims(exp=IAT)
     with pytest.raises(ClaimsError, match="level"):
-        claims(skills=[Skill("crcn:4.1", 9, date(2026, 2, 1), "X")])
+        claims(skills=[SkillClaim("crcn:4.1", 9, date(2026, 2, 1), "X")])
 
 
 def test_sign_header_and_kid() -> None:

@@ -291,7 +291,7 @@ def test_foreign_and_garbage_credentials(client: TestClient, world: World) -> No
         jti="j1",
         iat=1_700_000_000,
         exp=4_000_000_000,
-        skills=[fmt.Skill(code="crcn:4.1", level=2, date=date.today(), structure="Ailleurs")],
+        skills=[fmt.SkillClaim(code="crcn:4.1", level=2, date=date.today(), structure="Ailleurs")],
         fv={"crcn": "2019"},
         status_uri="https://elsewhere.test/t/x/status/1",
         status_idx=1,

@@ -73,7 +73,9 @@ def _credential(key: ECKey, iss: str, status_uri: str, idx: int = 7) -> str:
         jti=f"jti{idx}{now}",
         iat=now,
         exp=now + 86400,
-        skills=[fmt.Skill(code="pp:PP-06", level=1, date=date.today(), structure="Médiathèque")],
+        skills=[
+            fmt.SkillClaim(code="pp:PP-06", level=1, date=date.today(), structure="Médiathèque")
+        ],
         fv={"pp": "1.0"},
         status_uri=status_uri,
         status_idx=idx,

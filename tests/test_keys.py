@@ -67,7 +67,7 @@ def _credential(territory: Territory, key: ECKey, now: int) -> str:
         jti="cred-1",
         iat=now,
         exp=now + 365 * 86400,
-        skills=[fmt.Skill("crcn:1.1", 2, date(2026, 11, 1), "Médiathèque")],
+        skills=[fmt.SkillClaim("crcn:1.1", 2, date(2026, 11, 1), "Médiathèque")],
         fv={"crcn": "2019"},
         status_uri=f"{territory.issuer_url}/status/1",
         status_idx=0,

@@ -8,7 +8,7 @@ This is the public contract of ``docs/credential-format.md``; change one, change
 - The QR text is ``PN1:`` followed by the JWS written as digits, two per character
   (``ord(c) - 45``), as SMART Health Cards do; the QR code holds the prefix in alphanumeric mode and
   the digits in numeric mode, error correction Q.
-- :func:`verify` takes the QR text through bounded steps and answers a :class:`Verdict`. It never
+- :func:`verify` takes the QR text through bounded steps and answers a :class:`Outcome`. It never
   fetches anything: the trust store and the status check are the caller's.
 
 Pure functions only: no HTTP, no database, no clock (``now`` is always passed in).
@@ -196,8 +196,10 @@ def day_from_number(number: int) -> date:
 
 
 @dataclass(frozen=True, slots=True)
-class Skill:
-    """One validated skill. In JSON: ``[code, level, day, structure index into st]``."""
+class SkillClaim:
+    """One validated skill as a credential claims it. In JSON: ``[code, level, day, structure
+    index into st]``. Not ``app.framework.models.Skill``, the framework's row that ``code`` names
+    (its labels, its competence): the format knows codes only."""
 
     code: str
     level: int
@@ -222,7 +224,7 @@ class Claims:
     jti: str
     sub: str
     fv: dict[str, str]
-    skills: tuple[Skill, ...]
+    skills: tuple[SkillClaim, ...]
     status: StatusRef
     name: str | None = None
 
@@ -272,7 +274,7 @@ def _url(value: Any, where: str) -> str:
     return text
 
 
-def _skill(value: Any, where: str, structures: list[str]) -> Skill:
+def _skill(value: Any, where: str, structures: list[str]) -> SkillClaim:
     if not isinstance(value, list) or len(value) != 4:
         raise ClaimsError(f"{where} must be an array [code, level, day, structure index]")
     code = _str(value[0], f"{where}[0] (code)", MAX_CODE_CHARS)
@@ -281,7 +283,9 @@ def _skill(value: Any, where: str, structures: list[str]) -> Skill:
     level = _int(value[1], f"{where}[1] (level)", 1, MAX_LEVEL)
     day = _int(value[2], f"{where}[2] (day)", 0, MAX_DAY)
     index = _int(value[3], f"{where}[3] (structure index)", 0, len(structures) - 1)
-    return Skill(code=code, level=level, date=day_from_number(day), structure=structures[index])
+    return SkillClaim(
+        code=code, level=level, date=day_from_number(day), structure=structures[index]
+    )
 
 
 def parse_claims(obj: Any) -> Claims:
@@ -359,7 +363,7 @@ def build_claims(
     jti: str,
     iat: int,
     exp: int,
-    skills: Sequence[Skill],
+    skills: Sequence[SkillClaim],
     fv: Mapping[str, str],
     status_uri: str,
     status_idx: int,
@@ -375,7 +379,7 @@ def build_claims(
     """
     limit = min(structure_chars, MAX_STRUCTURE_CHARS)
     cut = [
-        Skill(
+        SkillClaim(
             code=s.code,
             level=s.level,
             date=s.date,
@@ -522,8 +526,9 @@ class Result(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
-    """The answer: ``claims`` is set exactly when the signature holds and the claims are valid."""
+class Outcome:
+    """What :func:`verify` answers: ``claims`` is set exactly when the signature holds and the
+    claims are valid. The API publishes it as ``app.credentials.schemas.Verdict``."""
 
     result: Result
     reason: str
@@ -555,81 +560,81 @@ def verify(
     now: int,
     status: StatusCheck | None = None,
     leeway: int = LEEWAY_SECONDS,
-) -> Verdict:
+) -> Outcome:
     """Check a credential's QR text, in the documented order, with bounded work at each step."""
     bad = Result.MALFORMED
     # 1. Size, then the digit encoding.
     if not isinstance(qr_text, str):
-        return Verdict(bad, "QR text must be a string")
+        return Outcome(bad, "QR text must be a string")
     try:
         token = qr_text_to_jws(qr_text)
     except QRTextError as exc:
-        return Verdict(bad, str(exc))
+        return Outcome(bad, str(exc))
     # 2. Three base64url segments.
     parts = token.split(".")
     if len(parts) != 3:
-        return Verdict(bad, "a compact JWS has three segments")
+        return Outcome(bad, "a compact JWS has three segments")
     header_b64, payload_b64, _signature = parts
     if any(_B64URL.fullmatch(p) is None for p in parts):
-        return Verdict(bad, "JWS segments must be base64url")
+        return Outcome(bad, "JWS segments must be base64url")
     if len(header_b64) > MAX_HEADER_B64:
-        return Verdict(bad, f"JWS header longer than {MAX_HEADER_B64} characters")
+        return Outcome(bad, f"JWS header longer than {MAX_HEADER_B64} characters")
     # 3. The header, before anything else is looked at.
     try:
         header = loads_strict(b64url_decode(header_b64))
     except FormatError as exc:
-        return Verdict(bad, f"JWS header: {exc}")
+        return Outcome(bad, f"JWS header: {exc}")
     if not isinstance(header, dict):
-        return Verdict(bad, "JWS header must be a JSON object")
+        return Outcome(bad, "JWS header must be a JSON object")
     unsupported = Result.UNSUPPORTED_FORMAT
     if header.get("alg") != ALG:
-        return Verdict(unsupported, f"alg must be {ALG}, not {str(header.get('alg'))[:16]!r}")
+        return Outcome(unsupported, f"alg must be {ALG}, not {str(header.get('alg'))[:16]!r}")
     if header.get("typ") != TYP:
-        return Verdict(unsupported, f"typ must be {TYP!r}")
+        return Outcome(unsupported, f"typ must be {TYP!r}")
     if header.get("zip") != ZIP:
-        return Verdict(unsupported, f"zip must be {ZIP!r}")
+        return Outcome(unsupported, f"zip must be {ZIP!r}")
     if set(header) != HEADER_KEYS:
         extra = sorted(set(header) - HEADER_KEYS)[:4]
-        return Verdict(unsupported, f"header must be exactly alg, kid, typ, zip (extra: {extra})")
+        return Outcome(unsupported, f"header must be exactly alg, kid, typ, zip (extra: {extra})")
     kid = header["kid"]
     if not isinstance(kid, str) or not 1 <= len(kid) <= MAX_KID_CHARS:
-        return Verdict(bad, "kid must be a short string")
+        return Outcome(bad, "kid must be a short string")
     # 4. Inflate (capped) and parse the still unverified payload, only to read iss.
     try:
         payload = decode_payload(b64url_decode(payload_b64))
     except FormatError as exc:
-        return Verdict(bad, f"payload: {exc}", kid=kid)
+        return Outcome(bad, f"payload: {exc}", kid=kid)
     iss = payload.get("iss") if isinstance(payload, dict) else None
     if not isinstance(iss, str) or not 1 <= len(iss) <= MAX_URL_CHARS:
-        return Verdict(bad, "payload has no usable iss", kid=kid)
+        return Outcome(bad, "payload has no usable iss", kid=kid)
     # 5. The key, from the caller's trust store only.
     issuer_keys = _issuer_keys(keys, iss)
     if issuer_keys is None:
-        return Verdict(Result.UNTRUSTED_ISSUER, f"issuer {iss!r} is not trusted", kid=kid)
+        return Outcome(Result.UNTRUSTED_ISSUER, f"issuer {iss!r} is not trusted", kid=kid)
     key = issuer_keys.get(kid)
     if key is None:
-        return Verdict(Result.UNKNOWN_KEY, f"issuer {iss!r} has no key {kid!r}", kid=kid)
+        return Outcome(Result.UNKNOWN_KEY, f"issuer {iss!r} has no key {kid!r}", kid=kid)
     # 6. The signature.
     try:
         jws.deserialize_compact(token, key, registry=REGISTRY)
     except JoseError as exc:
         reason = exc.description or exc.error or type(exc).__name__
-        return Verdict(Result.BAD_SIGNATURE, f"signature does not verify: {reason}", kid=kid)
+        return Outcome(Result.BAD_SIGNATURE, f"signature does not verify: {reason}", kid=kid)
     # 7. The claims, strictly.
     try:
         claims = parse_claims(payload)
     except ClaimsError as exc:
-        return Verdict(bad, f"claims: {exc}", kid=kid)
+        return Outcome(bad, f"claims: {exc}", kid=kid)
     # 8. Time, with leeway.
     if claims.nbf > now + leeway:
-        return Verdict(Result.NOT_YET_VALID, "not valid before nbf", claims, kid)
+        return Outcome(Result.NOT_YET_VALID, "not valid before nbf", claims, kid)
     if claims.exp <= now - leeway:
-        return Verdict(Result.EXPIRED, "expired", claims, kid)
+        return Outcome(Result.EXPIRED, "expired", claims, kid)
     # 9. Revocation.
     ref = claims.status
     revoked = status(ref.uri, ref.idx) if status is not None else None
     if revoked is None:
-        return Verdict(Result.STATUS_UNAVAILABLE, "status list unavailable", claims, kid)
+        return Outcome(Result.STATUS_UNAVAILABLE, "status list unavailable", claims, kid)
     if revoked:
-        return Verdict(Result.REVOKED, "revoked by its issuer", claims, kid)
-    return Verdict(Result.VALID, "valid", claims, kid)
+        return Outcome(Result.REVOKED, "revoked by its issuer", claims, kid)
+    return Outcome(Result.VALID, "valid", claims, kid)

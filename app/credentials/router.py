@@ -279,7 +279,7 @@ async def verify(data: VerifyRequest, engine: EngineDep, verifier: VerifierDep) 
             revision = verifier.typed_codes.revision()
             with transaction(engine, write=False) as session:
                 found = service.qr_text_for_code(session, data.code or "")
-            if isinstance(found, fmt.Verdict):
+            if isinstance(found, fmt.Outcome):
                 record_verification(found.result.value, "code")
                 return describe(found, None)
             qr_text = found

@@ -66,6 +66,8 @@ class VerifiedSkill(BaseModel):
     structure: str
 
 
+# The verifier's answer as the API publishes it, made from a format.Outcome and the trust store
+# (a comment, not a docstring: the OpenAPI document would show it).
 class Verdict(BaseModel):
     result: str = Field(description="valid, or the reason it is not (docs/credential-format.md)")
     reason: str

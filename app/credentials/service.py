@@ -172,7 +172,7 @@ def issue(
     jti = secrets.token_urlsafe(12)
     name = f"{passport.first_name or ''} {passport.last_name or ''}".strip() if with_name else None
     skills = [
-        fmt.Skill(code=c.code, level=c.level, date=c.on, structure=c.structure) for c in chosen
+        fmt.SkillClaim(code=c.code, level=c.level, date=c.on, structure=c.structure) for c in chosen
     ]
     versions = _framework_versions(session, codes)
     # Long structure names are what makes a QR big. They are shortened, step by step, until the
@@ -385,14 +385,14 @@ def _status_token(session: Session, territory: Territory, key: ECKey, ttl: int) 
     )
 
 
-def qr_text_for_code(session: Session, typed: str) -> str | fmt.Verdict:
+def qr_text_for_code(session: Session, typed: str) -> str | fmt.Outcome:
     """The QR text a typed verification code names, to verify like a scanned one; or the verdict
     when there is nothing to verify (not a code; the holder's data erased)."""
     checked = numbers.check_number(typed, CODE_PREFIX)
     code = checked.number
     if code is None:
         # "this verification code has a typing mistake: …" when the check character caught one.
-        return fmt.Verdict(fmt.Result.MALFORMED, checked.explain("verification code"))
+        return fmt.Outcome(fmt.Result.MALFORMED, checked.explain("verification code"))
     credential = session.exec(select(Credential).where(Credential.code == code)).first()
     if credential is None:
         raise NotFound("No credential has this code here.", code="unknown_code")

@@ -309,7 +309,7 @@ class Verifier:
         )
         self._seen: Snapshot | None = None
 
-    def verify(self, qr_text: str, *, allow_io: bool = True) -> tuple[fmt.Verdict, Snapshot]:
+    def verify(self, qr_text: str, *, allow_io: bool = True) -> tuple[fmt.Outcome, Snapshot]:
         """The verdict, from memory in steady state (no SQL, no network).
 
         With ``allow_io=False`` (the event loop's own thread), raises :class:`NeedsIO` instead of
@@ -363,7 +363,7 @@ class Verifier:
         return verdict, snapshot
 
 
-def describe(verdict: fmt.Verdict, snapshot: Snapshot | None) -> dict[str, Any]:
+def describe(verdict: fmt.Outcome, snapshot: Snapshot | None) -> dict[str, Any]:
     """The verdict with the issuing territory's name and the skills' labels when signed."""
     out: dict[str, Any] = {"result": verdict.result.value, "reason": verdict.reason}
     claims = verdict.claims

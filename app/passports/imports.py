@@ -36,7 +36,7 @@ def import_credential(
     session: Session,
     principal: Principal,
     passport: Passport,
-    verdict: fmt.Verdict,
+    verdict: fmt.Outcome,
     issuer_name: str | None,
     stale_since: datetime | None = None,
 ) -> Imported:

@@ -45,7 +45,7 @@ from app.credentials.format import (  # noqa: E402
     MAX_QR_TEXT,
     PREFIX,
     Result,
-    Skill,
+    SkillClaim,
     b64url_decode,
     b64url_encode,
     build_claims,
@@ -172,7 +172,7 @@ def claims(n: int = 3, **over: Any) -> dict[str, Any]:
         "iat": IAT,
         "exp": EXP,
         "skills": [
-            Skill(
+            SkillClaim(
                 code=CODES[i],
                 level=1 + i % 3,
                 date=date(2026, 9 + i // 6, 1 + 7 * ((i // 2) % 3)),
