@@ -1,16 +1,22 @@
 """The web interface: its pages, their catalogues and static files, with the headers they need.
 
 Pages are plain HTML files in ``frontend/`` that load ES modules from ``/static/js`` (no build
-step; docs/frontend.md says why). A page whose file is not there yet answers 404 problem+json, so
-the routes can be declared (and covered by the permission matrix) before every page exists.
+step; docs/frontend.md says why). What every page's ``<head>`` starts with (character set,
+viewport, the stylesheets) is written once, in ``frontend/parts/head.html``, and put in by the
+server: a page file holds only its own title and extras, and a new page gets the rest for free. A
+page whose file is not there yet answers 404 problem+json, so the routes can be declared (and
+covered by the permission matrix) before every page exists.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -88,11 +94,77 @@ def _file(path: Path, media_type: str, extra: dict[str, str] | None = None) -> F
     return FileResponse(path, media_type=media_type, headers={**PAGE_HEADERS, **(extra or {})})
 
 
-def _add_page(app: FastAPI, url: str, filename: str) -> None:
+# The lines every page's <head> starts with, put in right after the page's own <head> tag.
+HEAD_PART = FRONTEND_DIR / "parts" / "head.html"
+HEAD_TAG = b"<head>"
+
+
+@dataclass(frozen=True)
+class Assembled:
+    stamp: tuple[int, ...]
+    body: bytes
+    etag: str
+
+
+class Pages:
+    """Pages with the shared head put in, kept until their file or the head's changes.
+
+    Read again when a file's modification time or size changes, so an edited page is served at
+    once, as a plain file would be; the ETag is the assembled page's own hash.
+    """
+
+    def __init__(self, head: Path) -> None:
+        self.head = head
+        self._lock = threading.Lock()
+        self._pages: dict[Path, Assembled] = {}
+
+    def get(self, path: Path) -> Assembled | None:
+        try:
+            page = path.stat()
+        except FileNotFoundError:
+            return None
+        head = self.head.stat() if self.head.is_file() else None
+        stamp = (
+            page.st_mtime_ns,
+            page.st_size,
+            *((head.st_mtime_ns, head.st_size) if head else ()),
+        )
+        with self._lock:
+            kept = self._pages.get(path)
+        if kept is not None and kept.stamp == stamp:
+            return kept
+        assembled = Assembled(stamp, *self._assemble(path))
+        with self._lock:
+            self._pages[path] = assembled
+        return assembled
+
+    def _assemble(self, path: Path) -> tuple[bytes, str]:
+        html = path.read_bytes()
+        at = html.find(HEAD_TAG)
+        if at < 0:
+            raise RuntimeError(f"{path.name} has no {HEAD_TAG.decode()} for the shared head")
+        at += len(HEAD_TAG)
+        head = self.head.read_bytes().rstrip(b"\n") if self.head.is_file() else b""
+        body = html[:at] + b"\n" + head + html[at:]
+        return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def _page_response(request: Request, pages: Pages, path: Path) -> Response:
+    assembled = pages.get(path)
+    if assembled is None:
+        raise NotFound("This page is not available on this server.")
+    headers = {**PAGE_HEADERS, "ETag": assembled.etag}
+    # A revalidation (Cache-Control: no-cache) of an unchanged page costs no body.
+    if assembled.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(assembled.body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def _add_page(app: FastAPI, pages: Pages, url: str, filename: str) -> None:
     path = FRONTEND_DIR / filename
 
-    async def page() -> FileResponse:
-        return _file(path, "text/html; charset=utf-8")
+    async def page(request: Request) -> Response:
+        return _page_response(request, pages, path)
 
     page.__name__ = f"page_{url.strip('/') or 'home'}"
     app.add_api_route(
@@ -101,7 +173,7 @@ def _add_page(app: FastAPI, url: str, filename: str) -> None:
         methods=["GET"],
         include_in_schema=False,
         dependencies=[authorize(PUBLIC)],
-        response_class=FileResponse,
+        response_class=Response,
     )
 
 
@@ -134,8 +206,11 @@ def mount_frontend(app: FastAPI) -> None:
         name="static",
     )
 
+    if not HEAD_PART.is_file():
+        logger.warning("%s missing: pages are served without their stylesheets", HEAD_PART)
+    pages = Pages(HEAD_PART)
     for url, filename in PAGES.items():
-        _add_page(app, url, filename)
+        _add_page(app, pages, url, filename)
 
     @app.get("/i18n/{lang}.json", include_in_schema=False, dependencies=[authorize(PUBLIC)])
     async def catalogue(lang: str) -> FileResponse:
