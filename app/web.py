@@ -1,11 +1,12 @@
 """The web interface: its pages, their catalogues and static files, with the headers they need.
 
 Pages are plain HTML files in ``frontend/`` that load ES modules from ``/static/js`` (no build
-step; docs/frontend.md says why). What every page's ``<head>`` starts with (character set,
-viewport, the stylesheets) is written once, in ``frontend/parts/head.html``, and put in by the
-server: a page file holds only its own title and extras, and a new page gets the rest for free. A
-page whose file is not there yet answers 404 problem+json, so the routes can be declared (and
-covered by the permission matrix) before every page exists.
+step; docs/frontend.md says why). What every page's ``<head>`` and ``<body>`` start with
+(character set, viewport, stylesheets; skip link, header) is written once, in
+``frontend/parts/``, and put in by the server: a page file holds only what is its own, and a new
+page gets the rest for free. A page whose file is not there yet (or a part missing from the
+installation) answers 404 problem+json, so the routes can be declared (and covered by the
+permission matrix) before every page exists.
 """
 
 from __future__ import annotations
@@ -94,9 +95,13 @@ def _file(path: Path, media_type: str, extra: dict[str, str] | None = None) -> F
     return FileResponse(path, media_type=media_type, headers={**PAGE_HEADERS, **(extra or {})})
 
 
-# The lines every page's <head> starts with, put in right after the page's own <head> tag.
-HEAD_PART = FRONTEND_DIR / "parts" / "head.html"
-HEAD_TAG = b"<head>"
+# What every page starts its <head> and its <body> with, each put in right after the page's own
+# tag: the character set, viewport and stylesheets; the skip link and the header's place.
+PARTS_DIR = FRONTEND_DIR / "parts"
+PARTS: tuple[tuple[bytes, Path], ...] = (
+    (b"<head>", PARTS_DIR / "head.html"),
+    (b"<body>", PARTS_DIR / "body.html"),
+)
 
 
 @dataclass(frozen=True)
@@ -107,28 +112,23 @@ class Assembled:
 
 
 class Pages:
-    """Pages with the shared head put in, kept until their file or the head's changes.
+    """Pages with the shared parts put in, kept until their file or a part's changes.
 
     Read again when a file's modification time or size changes, so an edited page is served at
     once, as a plain file would be; the ETag is the assembled page's own hash.
     """
 
-    def __init__(self, head: Path) -> None:
-        self.head = head
+    def __init__(self, parts: tuple[tuple[bytes, Path], ...] = PARTS) -> None:
+        self.parts = parts
         self._lock = threading.Lock()
         self._pages: dict[Path, Assembled] = {}
 
     def get(self, path: Path) -> Assembled | None:
+        """The page of this file as served, or None when there is no such file."""
         try:
-            page = path.stat()
+            stamp = self._stamp(path)
         except FileNotFoundError:
             return None
-        head = self.head.stat() if self.head.is_file() else None
-        stamp = (
-            page.st_mtime_ns,
-            page.st_size,
-            *((head.st_mtime_ns, head.st_size) if head else ()),
-        )
         with self._lock:
             kept = self._pages.get(path)
         if kept is not None and kept.stamp == stamp:
@@ -138,15 +138,22 @@ class Pages:
             self._pages[path] = assembled
         return assembled
 
+    def _stamp(self, path: Path) -> tuple[int, ...]:
+        stamp: list[int] = []
+        for file in (path, *(part for _, part in self.parts)):
+            found = file.stat()
+            stamp += (found.st_mtime_ns, found.st_size)
+        return tuple(stamp)
+
     def _assemble(self, path: Path) -> tuple[bytes, str]:
         html = path.read_bytes()
-        at = html.find(HEAD_TAG)
-        if at < 0:
-            raise RuntimeError(f"{path.name} has no {HEAD_TAG.decode()} for the shared head")
-        at += len(HEAD_TAG)
-        head = self.head.read_bytes().rstrip(b"\n") if self.head.is_file() else b""
-        body = html[:at] + b"\n" + head + html[at:]
-        return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        for tag, part in self.parts:
+            at = html.find(tag)
+            if at < 0:
+                raise RuntimeError(f"{path.name} has no {tag.decode()} for {part.name}")
+            at += len(tag)
+            html = html[:at] + b"\n" + part.read_bytes().rstrip(b"\n") + html[at:]
+        return html, f'"{hashlib.sha256(html).hexdigest()[:32]}"'
 
 
 def _page_response(request: Request, pages: Pages, path: Path) -> Response:
@@ -206,9 +213,7 @@ def mount_frontend(app: FastAPI) -> None:
         name="static",
     )
 
-    if not HEAD_PART.is_file():
-        logger.warning("%s missing: pages are served without their stylesheets", HEAD_PART)
-    pages = Pages(HEAD_PART)
+    pages = Pages()
     for url, filename in PAGES.items():
         _add_page(app, pages, url, filename)
 
