@@ -3,7 +3,7 @@
 # Passeport numérique: one image for every deployment (SQLite single instance, or PostgreSQL
 # replicas). It runs the same commands as a developer's machine:
 #   pip install -r requirements.lock && pip install --no-deps -e .    (build stage)
-#   cd frontend && npm ci --ignore-scripts                             (frontend stage)
+#   cd frontend && npm ci --ignore-scripts --omit=dev                  (frontend stage)
 #   passeport db upgrade && passeport serve --host 0.0.0.0 --port 8000 (docker/entrypoint.sh)
 # See docs/deployment.md.
 
@@ -44,7 +44,8 @@ WORKDIR /srv/passeport/frontend
 COPY frontend/package.json frontend/package-lock.json frontend/.npmrc ./
 # --ignore-scripts: @gouvfr/dsfr's postinstall script fails, and the built files we serve (dist/)
 # are in the published package already. .npmrc says the same; the flag makes it explicit.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# --omit=dev: the test and check tools (axe-core, TypeScript, ESLint) stay out of the image.
+RUN npm ci --ignore-scripts --omit=dev --no-audit --no-fund
 
 # --- final: the runtime image -------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
@@ -77,11 +78,15 @@ COPY --from=build /opt/venv /opt/venv
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY app ./app
-COPY frontend/index.html ./frontend/
+COPY frontend/*.html ./frontend/
+COPY frontend/parts ./frontend/parts
+COPY frontend/i18n ./frontend/i18n
 COPY frontend/static ./frontend/static
-# Only DSFR's dist/ is served, but at its node_modules path, where app/main.py looks for it.
+# Only DSFR's and jsQR's dist/ are served, but at their node_modules paths, where app/web.py looks.
 COPY --from=frontend /srv/passeport/frontend/node_modules/@gouvfr/dsfr/dist \
      ./frontend/node_modules/@gouvfr/dsfr/dist
+COPY --from=frontend /srv/passeport/frontend/node_modules/jsqr/dist \
+     ./frontend/node_modules/jsqr/dist
 COPY --chmod=0755 docker/entrypoint.sh ./docker/entrypoint.sh
 
 # Compile once at build time: the tree is read-only at run time, so Python could not cache them.

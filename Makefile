@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make run    install everything, migrate, load the demo data, serve on http://127.0.0.1:8000
 #   make test   install the test tools too (Chromium through apt-get when root), then lint,
-#               type-check and run the whole suite
+#               type-check (Python: app and tests; JavaScript: tsc and ESLint) and run the whole suite
 # Both are idempotent: an install step reruns only when its lock file changed.
 # DB=postgresql runs the suite on PostgreSQL (PASSEPORT_TEST_POSTGRES_URL, default local server).
 
@@ -16,14 +16,14 @@ PYTEST_ARGS ?=
 export PASSEPORT_TEST_DATABASE := $(DB)
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test install install-dev system-fonts system-chromium lint typecheck pytest bench clean
+.PHONY: run test install install-dev system-fonts system-chromium lint typecheck jscheck pytest bench clean
 
 run: install
 	$(BIN)/passeport db upgrade
 	$(BIN)/passeport demo
 	$(BIN)/passeport serve --host $(HOST) --port $(PORT)
 
-test: system-chromium install-dev lint typecheck pytest
+test: system-chromium install-dev lint typecheck jscheck pytest
 
 install: $(VENV)/.runtime frontend/node_modules/.installed system-fonts
 
@@ -73,6 +73,15 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+# The pages' scripts, as the browser runs them (no build step): TypeScript checks their JSDoc types
+# (pages, then service workers: another global scope), ESLint its recommended rules. Both come
+# from frontend/package-lock.json (devDependencies), installed by install-dev.
+NODE_BIN := frontend/node_modules/.bin
+jscheck: frontend/node_modules/.installed
+	$(NODE_BIN)/tsc -p frontend/tsconfig.json
+	$(NODE_BIN)/tsc -p frontend/tsconfig.worker.json
+	cd frontend && node_modules/.bin/eslint --max-warnings 0 .
 
 pytest:
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)

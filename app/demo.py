@@ -17,6 +17,7 @@ from app.accounts import security
 from app.accounts import service as accounts
 from app.accounts.models import Account, Role
 from app.accounts.principal import CallerKind, Principal
+from app.core.db import pk
 from app.core.settings import Environment, Settings
 from app.credentials import DEFAULT_VALIDITY_DAYS
 from app.credentials import service as credentials
@@ -84,7 +85,7 @@ def _structure(session: Session, territory: Territory) -> tuple[Structure, bool]
     if existing is not None:
         return existing, False
     structure = Structure(
-        territory_id=territory.id,  # type: ignore[arg-type]
+        territory_id=pk(territory),
         external_id="demo-mediatheque",
         nom="Médiathèque de démonstration",
         commune="Cayenne",

@@ -1,16 +1,23 @@
 """The web interface: its pages, their catalogues and static files, with the headers they need.
 
 Pages are plain HTML files in ``frontend/`` that load ES modules from ``/static/js`` (no build
-step; docs/frontend.md says why). A page whose file is not there yet answers 404 problem+json, so
-the routes can be declared (and covered by the permission matrix) before every page exists.
+step; docs/frontend.md says why). What every page's ``<head>`` and ``<body>`` start with
+(character set, viewport, stylesheets; skip link, header) is written once, in
+``frontend/parts/``, and put in by the server: a page file holds only what is its own, and a new
+page gets the rest for free. A page whose file is not there yet (or a part missing from the
+installation) answers 404 problem+json, so the routes can be declared (and covered by the
+permission matrix) before every page exists.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -88,11 +95,83 @@ def _file(path: Path, media_type: str, extra: dict[str, str] | None = None) -> F
     return FileResponse(path, media_type=media_type, headers={**PAGE_HEADERS, **(extra or {})})
 
 
-def _add_page(app: FastAPI, url: str, filename: str) -> None:
+# What every page starts its <head> and its <body> with, each put in right after the page's own
+# tag: the character set, viewport and stylesheets; the skip link and the header's place.
+PARTS_DIR = FRONTEND_DIR / "parts"
+PARTS: tuple[tuple[bytes, Path], ...] = (
+    (b"<head>", PARTS_DIR / "head.html"),
+    (b"<body>", PARTS_DIR / "body.html"),
+)
+
+
+@dataclass(frozen=True)
+class Assembled:
+    stamp: tuple[int, ...]
+    body: bytes
+    etag: str
+
+
+class Pages:
+    """Pages with the shared parts put in, kept until their file or a part's changes.
+
+    Read again when a file's modification time or size changes, so an edited page is served at
+    once, as a plain file would be; the ETag is the assembled page's own hash.
+    """
+
+    def __init__(self, parts: tuple[tuple[bytes, Path], ...] = PARTS) -> None:
+        self.parts = parts
+        self._lock = threading.Lock()
+        self._pages: dict[Path, Assembled] = {}
+
+    def get(self, path: Path) -> Assembled | None:
+        """The page of this file as served, or None when there is no such file."""
+        try:
+            stamp = self._stamp(path)
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            kept = self._pages.get(path)
+        if kept is not None and kept.stamp == stamp:
+            return kept
+        assembled = Assembled(stamp, *self._assemble(path))
+        with self._lock:
+            self._pages[path] = assembled
+        return assembled
+
+    def _stamp(self, path: Path) -> tuple[int, ...]:
+        stamp: list[int] = []
+        for file in (path, *(part for _, part in self.parts)):
+            found = file.stat()
+            stamp += (found.st_mtime_ns, found.st_size)
+        return tuple(stamp)
+
+    def _assemble(self, path: Path) -> tuple[bytes, str]:
+        html = path.read_bytes()
+        for tag, part in self.parts:
+            at = html.find(tag)
+            if at < 0:
+                raise RuntimeError(f"{path.name} has no {tag.decode()} for {part.name}")
+            at += len(tag)
+            html = html[:at] + b"\n" + part.read_bytes().rstrip(b"\n") + html[at:]
+        return html, f'"{hashlib.sha256(html).hexdigest()[:32]}"'
+
+
+def _page_response(request: Request, pages: Pages, path: Path) -> Response:
+    assembled = pages.get(path)
+    if assembled is None:
+        raise NotFound("This page is not available on this server.")
+    headers = {**PAGE_HEADERS, "ETag": assembled.etag}
+    # A revalidation (Cache-Control: no-cache) of an unchanged page costs no body.
+    if assembled.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(assembled.body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def _add_page(app: FastAPI, pages: Pages, url: str, filename: str) -> None:
     path = FRONTEND_DIR / filename
 
-    async def page() -> FileResponse:
-        return _file(path, "text/html; charset=utf-8")
+    async def page(request: Request) -> Response:
+        return _page_response(request, pages, path)
 
     page.__name__ = f"page_{url.strip('/') or 'home'}"
     app.add_api_route(
@@ -101,7 +180,7 @@ def _add_page(app: FastAPI, url: str, filename: str) -> None:
         methods=["GET"],
         include_in_schema=False,
         dependencies=[authorize(PUBLIC)],
-        response_class=FileResponse,
+        response_class=Response,
     )
 
 
@@ -134,8 +213,9 @@ def mount_frontend(app: FastAPI) -> None:
         name="static",
     )
 
+    pages = Pages()
     for url, filename in PAGES.items():
-        _add_page(app, url, filename)
+        _add_page(app, pages, url, filename)
 
     @app.get("/i18n/{lang}.json", include_in_schema=False, dependencies=[authorize(PUBLIC)])
     async def catalogue(lang: str) -> FileResponse:

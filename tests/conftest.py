@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-import app.models  # every table on the metadata
+from app import models  # noqa: F401  (every table on the metadata)
 from app.core.db import create_db_engine, metadata
 from app.core.migrations import upgrade
 from app.core.settings import Environment, Settings
@@ -77,7 +77,7 @@ def drop_database(name: str) -> None:
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "env": Environment.TEST,
         "database_url": database_url,
         "secret_key": TEST_SECRET,
@@ -86,7 +86,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_level": "WARNING",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from app import authz
 from app.accounts import security
 from app.accounts.models import Account, ApiToken, Role, StructureMembership
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.time import utcnow
 from app.passports import numbers
 from app.passports.models import Passport
@@ -47,7 +47,7 @@ def make_structure(engine: sa.Engine, territory: Territory, nom: str | None = No
     n = next(_seq)
     with transaction(engine) as session:
         structure = Structure(
-            territory_id=territory.id,  # type: ignore[arg-type]
+            territory_id=pk(territory),
             external_id=f"ext-{n}",
             nom=nom or f"Médiathèque {n}",
             commune="Cayenne",
@@ -85,7 +85,7 @@ def make_account(
         session.add(account)
         session.flush()
         for structure in structures:
-            session.add(StructureMembership(account_id=account.id, structure_id=structure.id))  # type: ignore[arg-type]
+            session.add(StructureMembership(account_id=pk(account), structure_id=pk(structure)))
     return account
 
 
@@ -94,7 +94,7 @@ def make_passport(
 ) -> Passport:
     with transaction(engine) as session:
         passport = Passport(
-            territory_id=territory.id,  # type: ignore[arg-type]
+            territory_id=pk(territory),
             number=numbers.new_number(),
             first_name="Lucie",
             last_name=last_name,
@@ -118,7 +118,7 @@ def bearer(
     with transaction(engine) as session:
         session.add(
             ApiToken(
-                account_id=account.id,  # type: ignore[arg-type]
+                account_id=pk(account),
                 name="test",
                 token_hash=security.token_hash(raw),
                 prefix=raw[:8],

@@ -14,5 +14,8 @@ def decode_qr(image: Image.Image) -> list[str]:
     800 here), which made tests fail at random.
     """
     return [
-        found.text for found in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        found.text
+        for found in zxingcpp.read_barcodes(
+            image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+        )
     ]

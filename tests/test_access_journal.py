@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlmodel import col
 
 from app.passports import service
 from app.passports.models import AccessLog
@@ -62,11 +63,12 @@ def test_the_count_reaches_the_journal_when_the_entry_is_written_again(
     _read(client, world)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(AccessLog.count, AccessLog.last_at).where(  # type: ignore[call-overload]
-                AccessLog.passport_id == world.passport.id, AccessLog.action == "passport.read"
+            sa.select(col(AccessLog.count), col(AccessLog.last_at)).where(
+                col(AccessLog.passport_id) == world.passport.id,
+                col(AccessLog.action) == "passport.read",
             )
         ).all()
-    assert len(rows) == 1
-    assert rows[0].count == 5 and rows[0].last_at is not None
+    ((count, last_at),) = rows
+    assert count == 5 and last_at is not None
     (entry,) = _journal(client, world)
     assert entry["count"] == 5 and entry["last_at"] is not None

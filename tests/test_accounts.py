@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -21,7 +23,7 @@ def world(engine: sa.Engine) -> World:
     return make_world(engine)
 
 
-def _journal(engine: sa.Engine, action: str) -> list[dict]:
+def _journal(engine: sa.Engine, action: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text("SELECT * FROM audit_event WHERE action = :a ORDER BY id"), {"a": action}
@@ -29,10 +31,10 @@ def _journal(engine: sa.Engine, action: str) -> list[dict]:
         return [dict(r) for r in rows]
 
 
-def _problem(response: object, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"] == PROBLEM  # type: ignore[attr-defined]
-    body: dict = response.json()  # type: ignore[attr-defined]
+def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
     assert body["code"] == code, body
     return body
 

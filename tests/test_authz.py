@@ -8,7 +8,7 @@ ALLOW (any status but 401/403/404), or the refusal status. Citizens join the mat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ from app.authz import (
     rule_of,
     undeclared_routes,
 )
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.settings import Settings
 from app.core.time import utcnow
 from app.credentials import service as credentials
@@ -51,6 +51,8 @@ from tests.factories import ACCESS_CODE, PASSWORD, World, make_passport, make_wo
 from tests.federation_fixtures import matrix_issuer
 
 ALLOW = "allow"
+# What each caller gets: a status code, or ALLOW.
+Expected = Mapping[str, int | str]
 CALLERS = (
     "anonymous",
     "citizen",
@@ -61,10 +63,10 @@ CALLERS = (
     "admin_other_territory",
     "platform_admin",
 )
-EVERYONE = dict.fromkeys(CALLERS, ALLOW)
-ACCOUNTS_ONLY = {**EVERYONE, "anonymous": 401, "citizen": 403}
+EVERYONE: Expected = dict.fromkeys(CALLERS, ALLOW)
+ACCOUNTS_ONLY: Expected = {**EVERYONE, "anonymous": 401, "citizen": 403}
 # A route of territory `ta` reached by its (public) code: other admins get 403.
-TA_ADMINS = {
+TA_ADMINS: Expected = {
     "anonymous": 401,
     "citizen": 403,
     "mediator_of_structure": 403,
@@ -75,15 +77,15 @@ TA_ADMINS = {
     "platform_admin": ALLOW,
 }
 # A resource of `ta` reached by its id: callers of another territory cannot tell it exists (404).
-TA_ADMINS_BY_ID = {**TA_ADMINS, "admin_other_territory": 404}
-PLATFORM_ONLY = {**TA_ADMINS, "territory_admin": 403}
+TA_ADMINS_BY_ID: Expected = {**TA_ADMINS, "admin_other_territory": 404}
+PLATFORM_ONLY: Expected = {**TA_ADMINS, "territory_admin": 403}
 # The citizen's own space: accounts are refused (403), anonymous callers asked to sign in.
-CITIZEN_ONLY = {**dict.fromkeys(CALLERS, 403), "anonymous": 401, "citizen": ALLOW}
+CITIZEN_ONLY: Expected = {**dict.fromkeys(CALLERS, 403), "anonymous": 401, "citizen": ALLOW}
 # The instance's trust store: the coordinators of any of its territories, and platform admins.
-ANY_ADMIN = {**TA_ADMINS, "admin_other_territory": ALLOW}
+ANY_ADMIN: Expected = {**TA_ADMINS, "admin_other_territory": ALLOW}
 # Passport P of territory `ta`, opened in structure a1: its territory's people see it, others
 # cannot tell it exists, platform admins and citizens are refused by role.
-TA_PASSPORT_READ = {
+TA_PASSPORT_READ: Expected = {
     "anonymous": 401,
     "citizen": 403,
     "mediator_of_structure": ALLOW,
@@ -94,7 +96,7 @@ TA_PASSPORT_READ = {
     "platform_admin": 403,
 }
 # Writing in structure a1: a mediator of a2 sees the passport but does not work in a1.
-TA_A1_WRITE = {**TA_PASSPORT_READ, "mediator_other_structure": 403}
+TA_A1_WRITE: Expected = {**TA_PASSPORT_READ, "mediator_other_structure": 403}
 
 Setup = Callable[[World, sa.Engine, str], tuple[str, Any]]
 
@@ -102,7 +104,7 @@ Setup = Callable[[World, sa.Engine, str], tuple[str, Any]]
 @dataclass
 class Case:
     rule: Rule
-    expected: dict[str, int | str]
+    expected: Expected
     setup: Setup = field(default=lambda w, e, c: ("", None))
     # Routes only a browser session may call: the caller signs in instead of using a token.
     session: bool = False
@@ -111,7 +113,7 @@ class Case:
 def _invitation(world: World, engine: sa.Engine, code: str = "INVITE2345AB") -> int:
     with transaction(engine) as session:
         invitation = Invitation(
-            territory_id=world.a.id,  # type: ignore[arg-type]
+            territory_id=pk(world.a),
             email="newcomer@example.org",
             display_name="Newcomer",
             role=Role.MEDIATOR,
@@ -120,15 +122,14 @@ def _invitation(world: World, engine: sa.Engine, code: str = "INVITE2345AB") -> 
         )
         session.add(invitation)
         session.flush()
-        assert invitation.id is not None
-        return invitation.id
+        return pk(invitation)
 
 
 def _reset(world: World, engine: sa.Engine, code: str = "RESET2345ABC") -> None:
     with transaction(engine) as session:
         session.add(
             PasswordReset(
-                account_id=world.mediator_a1.id,  # type: ignore[arg-type]
+                account_id=pk(world.mediator_a1),
                 token_hash=security.token_hash(code),
                 expires_at=utcnow().replace(year=utcnow().year + 1),
             )
@@ -147,8 +148,7 @@ def _trusted(engine: sa.Engine) -> int:
         )
         session.add(row)
         session.flush()
-        assert row.id is not None
-        return row.id
+        return pk(row)
 
 
 def _lookup(world: World, engine: sa.Engine) -> tuple[str, Any]:
@@ -164,7 +164,7 @@ def _accept(world: World, engine: sa.Engine) -> tuple[str, Any]:
 def _validation(world: World, engine: sa.Engine) -> int:
     with transaction(engine) as session:
         validation = Validation(
-            passport_id=world.passport.id,  # type: ignore[arg-type]
+            passport_id=pk(world.passport),
             skill_code="crcn:4.1",
             level=2,
             method=Method.OBSERVATION,
@@ -174,30 +174,27 @@ def _validation(world: World, engine: sa.Engine) -> int:
         )
         session.add(validation)
         session.flush()
-        assert validation.id is not None
-        return validation.id
+        return pk(validation)
 
 
 def _grant(world: World, engine: sa.Engine) -> int:
     with transaction(engine) as session:
-        grant = AccessGrant(passport_id=world.passport.id, structure_id=world.b1.id)  # type: ignore[arg-type]
+        grant = AccessGrant(passport_id=pk(world.passport), structure_id=pk(world.b1))
         session.add(grant)
         session.flush()
-        assert grant.id is not None
-        return grant.id
+        return pk(grant)
 
 
 def _duplicate(world: World, engine: sa.Engine) -> int:
     passport = make_passport(engine, world.a, world.a1, last_name="Doublon")
-    assert passport.id is not None
-    return passport.id
+    return pk(passport)
 
 
 def _credential(world: World, engine: sa.Engine) -> int:
     with transaction(engine) as session:
         credential = Credential(
-            territory_id=world.a.id,  # type: ignore[arg-type]
-            passport_id=world.passport.id,  # type: ignore[arg-type]
+            territory_id=pk(world.a),
+            passport_id=pk(world.passport),
             jti=f"jti-{world.passport.id}",
             code="V-BCDF2345",
             qr_text="PN1:00",
@@ -208,8 +205,7 @@ def _credential(world: World, engine: sa.Engine) -> int:
         )
         session.add(credential)
         session.flush()
-        assert credential.id is not None
-        return credential.id
+        return pk(credential)
 
 
 def _signed_credential(world: World, engine: sa.Engine) -> int:
@@ -229,8 +225,7 @@ def _signed_credential(world: World, engine: sa.Engine) -> int:
             validity_days=30,
             with_name=False,
         )
-        assert issued.credential.id is not None
-        return issued.credential.id
+        return pk(issued.credential)
 
 
 def _foreign_qr_text(world: World, engine: sa.Engine) -> str:
@@ -240,7 +235,7 @@ def _foreign_qr_text(world: World, engine: sa.Engine) -> str:
     with transaction(engine) as session:
         session.add(
             Validation(
-                passport_id=there.id,  # type: ignore[arg-type]
+                passport_id=pk(there),
                 skill_code="crcn:4.1",
                 level=2,
                 method=Method.OBSERVATION,
@@ -263,6 +258,12 @@ def _foreign_qr_text(world: World, engine: sa.Engine) -> str:
         return issued.qr_text
 
 
+def _validated(world: World, engine: sa.Engine, url: str) -> str:
+    """The route's url once the passport holds a validation (issuing needs one)."""
+    _validation(world, engine)
+    return url
+
+
 def _passport_url(world: World, suffix: str = "") -> str:
     return f"/api/v1/passports/{world.passport.id}{suffix}"
 
@@ -280,10 +281,10 @@ def _token_id(world: World, engine: sa.Engine, caller: str) -> int:
 
 
 # A page is public; while its file is not written yet it answers 404 to everyone.
-NOT_YET = dict.fromkeys(CALLERS, 404)
+NOT_YET: Expected = dict.fromkeys(CALLERS, 404)
 
 
-def _page(url: str) -> dict[str, int | str]:
+def _page(url: str) -> Expected:
     return EVERYONE if (web.FRONTEND_DIR / web.PAGES[url]).is_file() else NOT_YET
 
 
@@ -522,7 +523,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         PASSPORT_WRITE,
         TA_PASSPORT_READ,
         lambda w, e, c: (
-            _validation(w, e) and _passport_url(w, "/credentials"),
+            _validated(w, e, _passport_url(w, "/credentials")),
             {"skills": ["crcn:4.1"]},
         ),
     ),
@@ -535,7 +536,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         lambda w, e, c: (_passport_url(w, f"/credentials/{_credential(w, e)}/revoke"), {}),
     ),
     ("POST", "/api/v1/citizen/credentials"): Case(
-        CITIZEN, CITIZEN_ONLY, lambda w, e, c: (_validation(w, e) and "", {"skills": ["crcn:4.1"]})
+        CITIZEN, CITIZEN_ONLY, lambda w, e, c: (_validated(w, e, ""), {"skills": ["crcn:4.1"]})
     ),
     ("GET", "/api/v1/citizen/credentials"): Case(CITIZEN, CITIZEN_ONLY),
     ("POST", "/api/v1/citizen/credentials/{credential_id}/revoke"): Case(

@@ -8,6 +8,7 @@ import struct
 import zlib
 from typing import Any
 
+import httpx
 import pypdf
 import pytest
 import sqlalchemy as sa
@@ -84,7 +85,7 @@ def embedded_images(pdf: bytes) -> list[Image.Image]:
             struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
         )
 
-    images = []
+    images: list[Image.Image] = []
     for head, data in pdf_streams(pdf):
         if b"/Subtype /Image" not in head:
             continue
@@ -119,7 +120,10 @@ def _print(
 
 def _login(client: TestClient, number: str, code: str) -> int:
     fresh = TestClient(client.app)
-    return fresh.post("/api/v1/citizen/login", json={"number": number, "code": code}).status_code
+    response: httpx.Response = fresh.post(
+        "/api/v1/citizen/login", json={"number": number, "code": code}
+    )
+    return response.status_code
 
 
 # --- the card ------------------------------------------------------------------------------------

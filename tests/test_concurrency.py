@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -16,11 +18,11 @@ from tests.servers import passeport_env, running_server
 PARALLEL = 50
 
 
-async def _post_all(url: str, headers: list[dict[str, str]], body: dict[str, object]) -> list[int]:
+async def _post_all(url: str, headers: list[dict[str, str]], body: Mapping[str, Any]) -> list[int]:
     limits = httpx.Limits(max_connections=PARALLEL)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
         responses = await asyncio.gather(
-            *(client.post(body["path"], json=body["json"], headers=h) for h in headers)  # type: ignore[arg-type]
+            *(client.post(body["path"], json=body["json"], headers=h) for h in headers)
         )
     return [r.status_code for r in responses]
 
@@ -123,7 +125,7 @@ def test_one_key_with_parallel_different_bodies_stores_one_and_refuses_the_other
 
 
 async def _guess_from_many_addresses(
-    url: str, path: str, bodies: list[dict[str, object]]
+    url: str, path: str, bodies: Sequence[Mapping[str, object]]
 ) -> list[httpx.Response]:
     # Each guess from its own address (127.0.0.0/8 is all loopback), so that only the per-passport
     # or per-account limit can stop them.

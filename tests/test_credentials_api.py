@@ -14,6 +14,7 @@ import jwcrypto.jws
 import jwt as pyjwt
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
 from PIL import Image
@@ -114,9 +115,9 @@ def test_issue_verify_and_read_back_everywhere(client: TestClient, world: World)
     jwk = _public_keys(client)["keys"][0]
     assert "d" not in jwk and jwk["use"] == "sig" and jwk["alg"] == "ES256"
     token = fmt.qr_text_to_jws(qr_text)
-    payload = pyjwt.api_jws.PyJWS().decode(
-        token, key=pyjwt.algorithms.ECAlgorithm.from_jwk(json.dumps(jwk)), algorithms=["ES256"]
-    )
+    public_key = pyjwt.algorithms.ECAlgorithm.from_jwk(json.dumps(jwk))
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    payload = pyjwt.api_jws.PyJWS().decode(token, key=public_key, algorithms=["ES256"])
     claims = json.loads(zlib.decompress(payload, wbits=-15))
     assert claims["iss"].endswith("/t/ta") and claims["n"] == "Lucie Martin"
     signed = jwcrypto.jws.JWS()

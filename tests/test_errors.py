@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -51,15 +53,15 @@ def probe(probe_app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
-def _problem(response: object, status: int, code: str) -> dict:
-    assert response.status_code == status  # type: ignore[attr-defined]
-    assert response.headers["content-type"] == PROBLEM  # type: ignore[attr-defined]
-    body: dict = response.json()  # type: ignore[attr-defined]
+def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"] == f"urn:passeport:problem:{code}"
     assert body["title"] and body["detail"]
-    assert body["request_id"] == response.headers["x-request-id"]  # type: ignore[attr-defined]
+    assert body["request_id"] == response.headers["x-request-id"]
     return body
 
 

@@ -493,6 +493,7 @@ def test_the_hub_publishes_signed_lists_and_refuses_an_unreadable_member(
     assert served.status_code == 200 and served.text == first.document
     # Never the private key: not in the document, not in the journal.
     private_d = ANCHOR.as_dict(private=True)["d"]
+    assert isinstance(private_d, str)
     assert private_d not in first.document
     assert all(private_d not in json.dumps(e.details) for e in _events(engine, ""))
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -53,7 +53,10 @@ def databases(tmp_path: Path, worker_id_safe: str) -> Iterator[dict[str, str]]:
             drop_database(name)
 
 
-def poll(what: Callable[[], Any], until: Callable[[Any], bool], timeout: float = 30) -> Any:
+T = TypeVar("T")
+
+
+def poll(what: Callable[[], T], until: Callable[[T], bool], timeout: float = 30) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = what()
@@ -132,7 +135,8 @@ def test_three_instances_federate(databases: dict[str, str], tmp_path: Path) -> 
     def verify_at_b(qr_text: str) -> dict[str, Any]:
         answer = httpx.post(f"{urls['b']}/api/v1/verify", json={"qr_text": qr_text}, timeout=10)
         assert answer.status_code == 200, answer.text
-        return dict(answer.json())
+        verdict: dict[str, Any] = answer.json()
+        return verdict
 
     def result_at_b(qr_text: str, expected: str) -> dict[str, Any]:
         return poll(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 PROBLEM = "application/problem+json"
 
 
-def _competences(tree: dict, code: str) -> list[dict]:
+def _competences(tree: dict[str, Any], code: str) -> list[dict[str, Any]]:
     fw = next(f for f in tree["frameworks"] if f["code"] == code)
-    return [c for area in fw["areas"] for c in area["competences"]] + fw["skills"]
+    skills: list[dict[str, Any]] = fw["skills"]
+    return [c for area in fw["areas"] for c in area["competences"]] + skills
 
 
 def test_tree_lists_the_three_frameworks_with_their_counts(client: TestClient) -> None:

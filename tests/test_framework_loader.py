@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -44,7 +45,7 @@ def test_reloading_the_shipped_files_changes_nothing(engine: sa.Engine) -> None:
 def test_a_changed_file_is_upserted_and_a_forced_reload_restores(
     engine: sa.Engine, data_copy: Path
 ) -> None:
-    def rename(doc: dict) -> None:
+    def rename(doc: dict[str, Any]) -> None:
         doc["skills"][11]["label_fr"] = "Repérer une arnaque"
         doc["version"] = "1.1"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import count
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import schemathesis
@@ -76,7 +76,8 @@ def _clean_tables() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def world(app: FastAPI, engine: sa.Engine) -> Iterator[tuple[World, Any]]:
-    with asgi.get_client(app) as session:
+    # schemathesis types an ASGI app with dict messages, Starlette with MutableMapping ones.
+    with asgi.get_client(cast("asgi.ASGIApp", app)) as session:
         yield make_world(engine), session
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):

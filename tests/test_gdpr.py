@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.errors import Conflict
 from app.core.time import utcnow
 from app.passports import gdpr
@@ -91,11 +91,12 @@ class Story:
         self.number: str = opened.json()["number"]
         self.code: str = opened.json()["access_code"]
         url = f"/api/v1/passports/{self.id}"
-        for key, body in [
+        bodies: list[tuple[str, dict[str, str | int]]] = [
             ("zephyrine-quintal-1", {"skill_code": "pp:PP-06"}),
             ("zephyrine-quintal-2", {"skill_code": "crcn:4.1", "level": 3}),
             ("zephyrine-quintal-3", {"skill_code": "crcn:1.1", "level": 2}),
-        ]:
+        ]
+        for key, body in bodies:
             made = client.post(
                 f"{url}/validations",
                 json={
@@ -576,10 +577,10 @@ def test_duplicates_merged_into_an_erased_passport_are_erased_too(
         erasure = gdpr.erase(session, kept, actor=None, reason=gdpr.ErasureReason.REQUEST)
         assert erasure.merged_passports == 1
     assert scan(engine, ("quintal", "lucie", "martin")) == []
-    assert duplicate.id is not None
-    row = _passport_row(engine, duplicate.id)
-    assert row["erased_at"] is not None and row["number"] == gdpr.tombstone_number(duplicate.id)
-    assert row["birth_year"] is None
+    erased = _passport_row(engine, pk(duplicate))
+    assert erased["erased_at"] is not None
+    assert erased["number"] == gdpr.tombstone_number(pk(duplicate))
+    assert erased["birth_year"] is None
 
 
 # --- retention -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.audit.models import AuditEvent
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.validation import DATE_WINDOW_KEY, MAX_ID, TEXT_POLICY, TEXT_POLICY_KEY
 from app.credentials import format as fmt
 from app.passports.models import Method, Validation
@@ -261,7 +261,7 @@ def test_a_date_stored_before_the_policy_is_refused_not_a_crash(
     with transaction(engine) as session:
         session.add(
             Validation(
-                passport_id=world.passport.id,  # type: ignore[arg-type]
+                passport_id=pk(world.passport),
                 skill_code="pp:PP-06",
                 level=2,
                 method=Method.OBSERVATION,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,8 +62,10 @@ def journal_kinds() -> tuple[set[str], set[str]]:
     return audit - access, access
 
 
-def _catalogue(lang: str) -> dict:
-    data: dict = json.loads((ROOT / "frontend" / "i18n" / f"{lang}.json").read_text("utf-8"))
+def _catalogue(lang: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (ROOT / "frontend" / "i18n" / f"{lang}.json").read_text("utf-8")
+    )
     return data
 
 

@@ -13,7 +13,7 @@ from joserfc.jwk import ECKey
 from sqlmodel import select
 
 from app.audit.models import AuditEvent
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.errors import Conflict, NotFound
 from app.core.settings import Settings
 from app.core.time import utcnow
@@ -100,7 +100,7 @@ def test_a_territory_has_at_most_one_active_key(engine: sa.Engine, settings: Set
     with pytest.raises(sa.exc.IntegrityError), transaction(engine) as session:
         session.add(
             SigningKey(
-                territory_id=territory.id,  # type: ignore[arg-type]
+                territory_id=pk(territory),
                 kid=fmt.key_id(other),
                 public_jwk=fmt.public_jwk(other),
                 private_encrypted=b"\x01" + b"0" * 40,

@@ -99,7 +99,7 @@ def test_constraints_follow_the_naming_convention(database_url: str) -> None:
         for table in ("skill", "framework_level", "skill_mapping"):
             for fk in inspector.get_foreign_keys(table):
                 if engine.dialect.name == "postgresql":  # SQLite does not keep FK names
-                    assert fk["name"].startswith(f"fk_{table}_"), fk
+                    assert (fk["name"] or "").startswith(f"fk_{table}_"), fk
             if engine.dialect.name == "postgresql":
                 assert inspector.get_pk_constraint(table)["name"] == f"pk_{table}"
         checks = {c["name"] for c in inspector.get_check_constraints("skill")}

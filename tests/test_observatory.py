@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.audit.models import AuditEvent
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.settings import Settings
 from app.credentials.models import Credential
 from app.observatory import release, service
@@ -150,7 +150,7 @@ def crafted(engine: sa.Engine) -> Crafted:
         ):
             session.add(
                 Credential(
-                    territory_id=territory.id,  # type: ignore[arg-type]
+                    territory_id=pk(territory),
                     passport_id=p["p1"],
                     jti=f"jti-{i}",
                     code=f"V-CRAFT{i:03d}",
@@ -271,8 +271,8 @@ def test_the_api_is_for_coordinators_until_the_territory_opts_in(
     assert response.status_code == 200 and response.json()["public"] is True
     with transaction(engine, write=False) as session:
         events = session.exec(
-            select(AuditEvent.action).where(AuditEvent.action.like("stats.%"))
-        ).all()  # type: ignore[attr-defined]
+            select(AuditEvent.action).where(col(AuditEvent.action).like("stats.%"))
+        ).all()
     assert events == ["stats.published"]
 
     # Public once the period is released (by the server's background task, or the CLI).

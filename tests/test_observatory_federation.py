@@ -6,7 +6,7 @@ serving forged, misattributed, oversized or no figures is refused and the nation
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -19,8 +19,9 @@ from joserfc.jwk import ECKey
 from sqlmodel import col, select
 
 from app.audit.models import AuditEvent
-from app.core.db import create_db_engine, transaction
-from app.credentials.format import key_id
+from app.core.db import create_db_engine, pk, transaction
+from app.core.time import utcnow
+from app.credentials.format import b64url_decode, key_id
 from app.credentials.verifier import Verifier
 from app.federation import stats
 from app.federation.refresher import Refresher
@@ -57,7 +58,7 @@ def _seed(engine: sa.Engine, world: World, seeds: list[tuple[str, int, int]]) ->
             for _ in range(count):
                 session.add(
                     Validation(
-                        passport_id=world.passport.id,
+                        passport_id=pk(world.passport),
                         skill_code=skill,
                         level=level,
                         method=Method.OBSERVATION,
@@ -167,7 +168,7 @@ def test_the_hub_sums_its_members_signed_figures(
 
         signed = httpx.get(f"{issuers['a']}/stats.jws")
         assert signed.status_code == 200 and signed.headers["content-type"] == "application/jose"
-        header = json.loads(stats.fmt.b64url_decode(signed.text.split(".")[0]))
+        header = json.loads(b64url_decode(signed.text.split(".")[0]))
         assert header["typ"] == stats.TYP and header["alg"] == "ES256"
 
         code, out, err = _collect(env["hub"])
@@ -187,17 +188,17 @@ def test_the_hub_sums_its_members_signed_figures(
         summed = _cells(national)
         assert set(summed) == set(cells["a"]) == set(cells["b"])
         complete = incomplete = 0
-        for key, cell in summed.items():
-            parts = [cells["a"][key]["count"], cells["b"][key]["count"]]
+        for cell_key, cell in summed.items():
+            parts = [cells["a"][cell_key]["count"], cells["b"][cell_key]["count"]]
             known = sum(p for p in parts if p is not None)
-            assert cell["members"] == 2 and cell["known"] == known, key
+            assert cell["members"] == 2 and cell["known"] == known, cell_key
             if None in parts:
                 incomplete += 1
-                assert cell["incomplete"] is True and cell["count"] is None, key
-                assert cell["suppressed_members"] == parts.count(None), key
+                assert cell["incomplete"] is True and cell["count"] is None, cell_key
+                assert cell["suppressed_members"] == parts.count(None), cell_key
             else:
                 complete += 1
-                assert cell["incomplete"] is False and cell["count"] == known, key
+                assert cell["incomplete"] is False and cell["count"] == known, cell_key
         # Every validation seeded, once.
         assert summed[("summary", "validations")]["count"] == 18 + 17
         assert _level(summed, "crcn:1.2", 1)["incomplete"] is True
@@ -242,7 +243,7 @@ def test_the_hub_sums_its_members_signed_figures(
                     iss=body["iss"],
                     kid=kid or key_id(signer),
                     key=signer,
-                    now=stats.utcnow(),
+                    now=utcnow(),
                 )
                 forger.put(path, token, content_type="application/jose")
 
@@ -258,15 +259,17 @@ def test_the_hub_sums_its_members_signed_figures(
         # Then whatever it serves that is not its own signed figures is refused, and the
         # national figures stay those it had.
         other = ECKey.generate_key("P-256", private=True)
-        attempts = {
+
+        def wrong_period() -> None:
+            serve(honest, key)
+            forger.put(paths[0], forger.answers[paths[1]].body, content_type=JOSE)
+
+        attempts: dict[str, Callable[[], None]] = {
             "unknown_key": lambda: serve(honest, other),
             "bad_signature": lambda: serve(honest, other, kid=key_id(key)),
             "wrong_issuer": lambda: serve({**honest, "iss": issuers["a"]}, key),
             "malformed": lambda: serve({**honest, "tables": {}}, key),
-            "wrong_period": lambda: (
-                serve(honest, key),
-                forger.put(paths[0], forger.answers[paths[1]].body, content_type=JOSE),
-            ),
+            "wrong_period": wrong_period,
             "too_large": lambda: forger.put(
                 paths[0], b"x" * (stats.MAX_STATS_BYTES + 1), declare_length=False
             ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.settings import Settings
 from app.core.time import utcnow
 from app.credentials.models import Credential
@@ -71,7 +72,7 @@ def generate(
                 method = rng.choice(METHODS)
                 session.add(
                     Validation(
-                        passport_id=passport.id,  # type: ignore[arg-type]
+                        passport_id=pk(passport),
                         skill_code=rng.choice(SKILLS),
                         level=rng.randrange(1, 5),
                         method=method,
@@ -83,8 +84,8 @@ def generate(
                 issued = opened + timedelta(days=rng.randrange(0, 100))
                 session.add(
                     Credential(
-                        territory_id=territory.id,  # type: ignore[arg-type]
-                        passport_id=passport.id,  # type: ignore[arg-type]
+                        territory_id=pk(territory),
+                        passport_id=pk(passport),
                         jti=f"jti-{seed}-{passport.id}",
                         code=f"V-G{seed:02d}{passport.id:05d}",
                         kid="kid",
@@ -218,7 +219,9 @@ def test_the_exact_audit_of_a_year_finds_nothing_and_catches_a_leak(engine: sa.E
     hidden = secrecy.family([[docs_by_name[p.id] for p in s] for s in stages], relations, T)
     assert secrecy.exposed(docs, hidden, relations, T) == set()
     # Each document suppressed alone: the audit of the same year finds cells and differences.
-    alone = {name: secrecy.suppress(b.values, b.lines, T) for name, b in books.items()}
+    alone: dict[Hashable, set[secrecy.Key]] = {
+        name: secrecy.suppress(b.values, b.lines, T) for name, b in books.items()
+    }
     assert secrecy.exposed(docs, alone, relations, T) != set()
 
 

@@ -7,6 +7,7 @@ again, subtracted from the first, gives the late record's counts.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.settings import Settings
 from app.credentials.verifier import Verifier
 from app.federation.refresher import Refresher
@@ -43,7 +44,7 @@ def _late_records(engine: sa.Engine, territory_id: int, month: int = 10) -> None
         for i, day in enumerate([3, 20, 21]):
             session.add(
                 Validation(
-                    passport_id=passports[i].id,  # type: ignore[arg-type]
+                    passport_id=pk(passports[i]),
                     skill_code="crcn:3.1",
                     level=6,
                     method=Method.OBSERVATION,
@@ -52,7 +53,7 @@ def _late_records(engine: sa.Engine, territory_id: int, month: int = 10) -> None
             )
         session.add(
             Validation(
-                passport_id=passports[3].id,  # type: ignore[arg-type]
+                passport_id=pk(passports[3]),
                 skill_code="crcn:1.1",
                 level=1,
                 method=Method.SITUATION,
@@ -160,7 +161,8 @@ def _audit(engine: sa.Engine, territory_id: int, year: int) -> set[Any]:
     periods = [p for p in (service.fixed(name) for name in rows) if p is not None]
     with transaction(engine, write=False) as session:
         labels = service.reference(session, territory_id, ())
-    docs, hidden = [], {}
+    docs: list[secrecy.Document] = []
+    hidden: dict[Hashable, set[secrecy.Key]] = {}
     for p in periods:
         kept = rows[str(p.id)].figures
         ref = service.Reference(
@@ -234,13 +236,12 @@ def test_the_servers_background_refresher_releases_what_is_due(
 ) -> None:
     world = make_world(engine)
     generate(engine, 8, 41, territory=world.a, structures=[world.a1])
-    assert world.a.id is not None
     hourly = settings.model_copy(update={"trust_refresh_seconds": 3600.0})
     refresher = Refresher(engine, hourly, Verifier(engine, hourly))
     refresher.run_once()
     with transaction(engine, write=False) as session:
-        held = release.released_ids(session, world.a.id)
-        other = release.released_ids(session, world.b.id)
+        held = release.released_ids(session, pk(world.a))
+        other = release.released_ids(session, pk(world.b))
     latest = service.latest_public_period(days=settings.stats_release_days)
     # Every territory, publishing or not, up to the last month due.
     assert str(latest.id) in held and held == other

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from app.observatory import service
-from app.observatory.secrecy import Line, determined, primary, suppress
+from app.observatory.secrecy import Key, Line, determined, primary, suppress
 
 T = 5
 
 
-def grid(rows: list[list[int]]) -> tuple[dict[object, int], list[Line]]:
+def grid(rows: list[list[int]]) -> tuple[dict[Key, int], list[Line]]:
     """A two-way table with row totals, column totals and a grand total, as cells and lines."""
-    values: dict[object, int] = {}
+    values: dict[Key, int] = {}
     lines = []
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
@@ -33,7 +33,7 @@ def grid(rows: list[list[int]]) -> tuple[dict[object, int], list[Line]]:
     return values, lines
 
 
-def recomputable(values: dict[object, int], lines: list[Line], hidden: set[object]) -> set[object]:
+def recomputable(values: dict[Key, int], lines: list[Line], hidden: set[Key]) -> set[Key]:
     """An attacker's solve, written independently of the module: for each suppressed cell, is
     there a combination of the lines that isolates it? (least-squares rank test in Fractions)"""
     unknowns = sorted(hidden, key=repr)
@@ -71,7 +71,7 @@ def recomputable(values: dict[object, int], lines: list[Line], hidden: set[objec
     return found
 
 
-def check(values: dict[object, int], lines: list[Line], hidden: set[object]) -> None:
+def check(values: dict[Key, int], lines: list[Line], hidden: set[Key]) -> None:
     for key, value in values.items():
         if 0 < value < T:
             assert key in hidden, f"{key} = {value} published"
@@ -99,7 +99,7 @@ def test_a_single_suppressed_cell_in_a_row_takes_the_next_smallest_with_it() -> 
 
 
 def test_a_zero_is_taken_only_when_nothing_else_is_left() -> None:
-    values = {"a": 3, "b": 0, "total": 3}
+    values: dict[Key, int] = {"a": 3, "b": 0, "total": 3}
     lines = [Line("total", ("a", "b"))]
     hidden = suppress(values, lines, T)
     assert hidden == {"a", "total"} or hidden == {"a", "b"}
@@ -120,7 +120,7 @@ def test_a_cell_recomputable_from_the_grand_total_is_caught() -> None:
     # Two one-way tables share the grand total: a by-month and a by-domain view of the same
     # validations. Suppressing 3 in one and its neighbour leaves nothing to subtract; but hiding
     # the only small cell of the other view must not leave the total able to give it back.
-    values = {"m1": 3, "m2": 20, "d1": 4, "d2": 19, "total": 23}
+    values: dict[Key, int] = {"m1": 3, "m2": 20, "d1": 4, "d2": 19, "total": 23}
     lines = [Line("total", ("m1", "m2")), Line("total", ("d1", "d2"))]
     hidden = suppress(values, lines, T)
     assert {"m1", "d1"} <= hidden
@@ -136,7 +136,7 @@ def test_a_bridge_between_two_hidden_blocks_is_caught_by_the_solve() -> None:
         [50, 50, 2, 2],
     ]
     values, lines = grid(rows)
-    hidden = {(0, 0), (0, 1), (1, 0), (1, 1), (2, 2), (2, 3), (3, 2), (3, 3), (1, 2)}
+    hidden: set[Key] = {(0, 0), (0, 1), (1, 0), (1, 1), (2, 2), (2, 3), (3, 2), (3, 3), (1, 2)}
     # The bridge (1, 2) sits in row 1 and column 2 with other hidden cells, yet is determined.
     assert (1, 2) in recomputable(values, lines, hidden)
     assert (1, 2) in determined(values, lines, hidden)
@@ -218,7 +218,7 @@ def test_a_whole_random_publication_gives_nothing_back(seed: int) -> None:
 def test_a_frozen_cell_is_never_suppressed_the_complement_is_found_elsewhere() -> None:
     """A cell of a released document is out for good: a later solve takes another complement,
     even where the frozen one would be the first choice."""
-    values = {"t": 20, "a": 2, "b": 9, "c": 9, "u": 30, "d": 21}
+    values: dict[Key, int] = {"t": 20, "a": 2, "b": 9, "c": 9, "u": 30, "d": 21}
     lines = [Line("t", ("a", "b", "c")), Line("u", ("b", "d"))]
     assert suppress(values, lines, T) == {"a", "b", "d"}
     hidden = suppress(values, lines, T, frozen={"b"})

@@ -38,7 +38,7 @@ from app.accounts.models import Account, Invitation, Role, StructureMembership, 
 from app.accounts.oidc_models import OidcLogin
 from app.accounts.oidc_router import STATE_COOKIE
 from app.audit.models import AuditEvent
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.ratelimit import RateLimitBucket
 from app.core.time import utcnow
 from app.main import create_app
@@ -299,7 +299,7 @@ def make_invitation(
 ) -> Invitation:
     with transaction(engine) as session:
         invitation = Invitation(
-            territory_id=territory.id,  # type: ignore[arg-type]
+            territory_id=pk(territory),
             email=email,
             display_name="Invited Person",
             role=role,

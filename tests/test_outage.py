@@ -167,8 +167,8 @@ def _sqlite_outage(tmp_path: Path) -> None:
         app.state.engine.dispose()
         folder.rename(tmp_path / "away")
         try:
-            _unavailable(client.post(path, json=_body(world), headers=headers))  # type: ignore[arg-type]
-            _unavailable(client.get("/readyz"))  # type: ignore[arg-type]
+            _unavailable(client.post(path, json=_body(world), headers=headers))
+            _unavailable(client.get("/readyz"))
         finally:
             (tmp_path / "away").rename(folder)
         assert client.post(path, json=_body(world), headers=headers).status_code == 201

@@ -140,7 +140,7 @@ def test_the_whole_story(client: TestClient, world: World, engine: sa.Engine) ->
 
 def test_bad_input_changes_nothing(client: TestClient, world: World, engine: sa.Engine) -> None:
     pid = _open(client, world)["id"]
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         ({"skill_code": "crcn:9.9", "level": 2}, 404, "unknown_skill"),
         ({"skill_code": "crcn:4.1", "level": 9}, 422, "validation_error"),
         ({"skill_code": "crcn:4.1", "level": 0}, 422, "validation_error"),
@@ -469,7 +469,8 @@ def test_the_lock_ends_with_its_window_and_right_codes_do_not_count(
         )
     assert client.post("/api/v1/citizen/login", json=right).status_code == 200
     with engine.connect() as conn:
-        counts = dict(conn.execute(sa.text("SELECT key, count FROM rate_limit_bucket")).all())
+        rows = conn.execute(sa.text("SELECT key, count FROM rate_limit_bucket")).tuples()
+        counts: dict[str, int] = dict(rows.all())
     assert counts[f"citizen:passport:{opened['number']}"] == 0
 
 

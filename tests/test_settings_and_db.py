@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
+from sqlmodel import col, select
 
 from app.core.db import check_database, create_db_engine, normalise_url, transaction
 from app.core.settings import (
@@ -21,16 +22,16 @@ from tests.conftest import free_port, make_settings
 
 
 def test_default_secrets_are_fine_in_development_only() -> None:
-    Settings(_env_file=None, env=Environment.DEVELOPMENT).check_secrets()  # type: ignore[call-arg]
+    Settings(_env_file=None, env=Environment.DEVELOPMENT).check_secrets()
     for env in (Environment.TEST, Environment.PRODUCTION):
         with pytest.raises(ConfigurationError, match="PASSEPORT_SECRET_KEY"):
-            Settings(_env_file=None, env=env).check_secrets()  # type: ignore[call-arg]
+            Settings(_env_file=None, env=env).check_secrets()
         with pytest.raises(ConfigurationError, match="PASSEPORT_KEY_ENCRYPTION_KEY"):
-            Settings(_env_file=None, env=env, secret_key="s" * 40).check_secrets()  # type: ignore[call-arg]
+            Settings(_env_file=None, env=env, secret_key="s" * 40).check_secrets()
         with pytest.raises(ConfigurationError, match="at least 32"):
             Settings(
                 _env_file=None, env=env, secret_key="short", key_encryption_key="k" * 40
-            ).check_secrets()  # type: ignore[call-arg]
+            ).check_secrets()
 
 
 def test_secrets_never_show_in_repr_or_dump() -> None:
@@ -43,12 +44,12 @@ def test_secrets_never_show_in_repr_or_dump() -> None:
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PASSEPORT_PUBLIC_URL", "https://passeport.example.fr/")
     monkeypatch.setenv("PASSEPORT_DATABASE_URL", "postgresql://u@h/db")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.public_url == "https://passeport.example.fr"
     assert normalise_url(settings.database_url).drivername == "postgresql+psycopg"
     monkeypatch.setenv("PASSEPORT_PUBLIC_URL", "passeport.example.fr")
     with pytest.raises(ValidationError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 def test_unsupported_or_malformed_urls() -> None:
@@ -80,7 +81,7 @@ def test_default_sqlite_file_lives_under_var(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.database_url == "sqlite:///./var/passeport.db"
     engine = create_db_engine(settings)
     check_database(engine)
@@ -105,8 +106,8 @@ def test_transaction_rolls_back_on_error(engine: sa.Engine) -> None:
         raise RuntimeError("fail after the write")
     with transaction(engine, write=False) as session:
         assert (
-            session.exec(sa.select(Territory).where(Territory.code == "rollback")).first() is None
-        )  # type: ignore[call-overload]
+            session.exec(select(Territory).where(col(Territory.code) == "rollback")).first() is None
+        )
 
 
 def test_env_example_documents_every_setting_and_parses() -> None:
@@ -117,4 +118,4 @@ def test_env_example_documents_every_setting_and_parses() -> None:
         if line and not line.startswith("#")
     }
     assert names == {f"PASSEPORT_{field.upper()}" for field in Settings.model_fields}
-    assert Settings(_env_file=str(example)).is_development  # type: ignore[call-arg]
+    assert Settings(_env_file=str(example)).is_development

@@ -1,3 +1,4 @@
+// @ts-check
 // The skills frameworks (GET /api/v1/framework): loading once, a flat index searchable by
 // everyday words ("mail", "CAF", "arnaque": skills carry keywords), and the home page's browser.
 import { currentLang, el, normalise, t } from "/static/js/common.js";

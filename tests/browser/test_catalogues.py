@@ -40,7 +40,8 @@ def _catalogue(lang: str) -> dict[str, str]:
 
 def _sources() -> list[Path]:
     static = FRONTEND / "static"
-    return sorted([*FRONTEND.glob("*.html"), *static.glob("*.js"), *static.glob("js/*.js")])
+    pages = [*FRONTEND.glob("*.html"), *FRONTEND.glob("parts/*.html")]
+    return sorted([*pages, *static.glob("*.js"), *static.glob("js/*.js")])
 
 
 def _used_keys() -> dict[str, set[str]]:

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.settings import Settings
 from app.observatory import release, service
 from app.passports.models import Method, Passport, Validation
@@ -53,7 +53,7 @@ def seeded(engine: sa.Engine, settings: Settings, world: World) -> World:
             for _ in range(count):
                 session.add(
                     Validation(
-                        passport_id=passports[n % len(passports)].id,  # type: ignore[arg-type]
+                        passport_id=pk(passports[n % len(passports)]),
                         skill_code=skill,
                         level=2,
                         method=Method.OBSERVATION,

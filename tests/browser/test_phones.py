@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.conftest import _watched, screenshot, sign_in_citizen, sign_in_mediator
 from tests.browser.test_citizen import _mediator_records
 from tests.factories import ACCESS_CODE, PASSWORD, World
 from tests.servers import Server
 
-PHONE = {"width": 360, "height": 740}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 
 # Every element that can take the focus and is drawn; its name and where it lies, when any part
 # of it is outside [0, viewport width]. Hidden things (display: none, inside [hidden], zero size)

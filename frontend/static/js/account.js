@@ -1,3 +1,4 @@
+// @ts-check
 // A staff member's account, without being signed in: accept an invitation (the link the
 // coordinator's invitation carries), or choose a new password with a reset code (the e-mailed
 // link, or a code handed over), or ask for one. Printed addresses (app/core/addresses.py):

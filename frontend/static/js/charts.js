@@ -1,3 +1,4 @@
+// @ts-check
 // The observatory's figures drawn (docs/open-data.md), shared by the public page (/figures) and
 // the coordinator's dashboard: headline numbers, then charts as plain SVG (no chart library),
 // each with role="img", a title, a text summary, and its data table one click away.

@@ -1,3 +1,4 @@
+// @ts-check
 // The citizen's page: sign in with the number and access code of the card, then the passport
 // as a picture (levels per domain, Premiers pas), the details, the credentials (QR full screen,
 // revoke), who looked at it, and my data (download, erasure).
@@ -10,7 +11,7 @@ import { loadFramework } from "/static/framework.js";
 import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
 
 const state = { view: null, tree: null, lastFocus: null };
-const CSRF = { csrf: "citizen" };
+const CSRF = /** @type {const} */ ({ csrf: "citizen" });
 
 function setView(name) {
   for (const view of ["signin", "passport"]) show($(`#view-${view}`), view === name);

@@ -1,3 +1,4 @@
+// @ts-check
 // Shared by every page. Plain ES module, no build step (see docs/frontend.md).
 //
 // Exports:
@@ -22,6 +23,9 @@
 //                           "home" | "mediation" | "citizen" | "verify" | "coordination" | "figures".
 //   renderFooter()          DSFR footer into <footer id="footer">.
 //   initPage(area, opts)    loadLocale + renderHeader + renderFooter + applyI18n(document).
+//   startStaffPage(area, {signedIn, signedOut, failed})   a staff page's start: initPage, then
+//                           the tab's session (signedIn(session)), none (signedOut()), or an
+//                           error (failed(error)); then <body data-ready="true">.
 //   el(tag, attrs, ...children)   element builder; attrs: class, text, on{Event} handlers, others
 //                           as attributes (false/null skipped, true = empty attribute).
 //   checkNumber(raw, prefix)  a typed passport number ("P-") or verification code ("V-"), checked
@@ -42,6 +46,7 @@ const LANG_KEY = "passeport.lang";
 let catalogue = {};
 let lang = "fr";
 
+/** @returns {string} */
 export function currentLang() {
   return lang;
 }
@@ -56,6 +61,7 @@ function storedLang() {
   return "fr";
 }
 
+/** @returns {Promise<string>} */
 export async function loadLocale() {
   lang = storedLang();
   const response = await fetch(`/i18n/${lang}.json`, { headers: { Accept: "application/json" } });
@@ -64,6 +70,7 @@ export async function loadLocale() {
   return lang;
 }
 
+/** @param {string} next */
 export function setLang(next) {
   if (!LANGS.includes(next)) return;
   try {
@@ -91,6 +98,7 @@ function lookup(key) {
 const NUMBER_ALPHABET = "23456789BCDFGHJKMNPQRSTVWXZ";
 const NUMBER_WEIGHTS = [1, 2, 4, 5, 7, 8, 10];
 
+/** @param {unknown} raw @param {string} [prefix] @returns {CheckedNumber} */
 export function checkNumber(raw, prefix = "P-") {
   let text = String(raw).trim().toUpperCase().replace(/[ -]/g, "");
   if (text.startsWith(prefix[0])) text = text.slice(1);
@@ -106,20 +114,23 @@ export function checkNumber(raw, prefix = "P-") {
   return { number: prefix + text, mistake: null, length, characters: "" };
 }
 
+/** @param {string} key @returns {boolean} */
 export function hasKey(key) {
   return lookup(key) !== undefined;
 }
 
+/** @param {string} key @param {Record<string, unknown>} [vars] @returns {string} */
 export function t(key, vars = {}) {
   const text = lookup(key);
   if (text === undefined) return key;
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
+/** @param {ParentNode} [root] */
 export function applyI18n(root = document) {
-  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.getAttribute("data-i18n"));
   for (const node of root.querySelectorAll("[data-i18n-attr]")) {
-    for (const pair of node.dataset.i18nAttr.split(";")) {
+    for (const pair of node.getAttribute("data-i18n-attr").split(";")) {
       const [attr, key] = pair.split(":").map((s) => s.trim());
       if (attr && key) node.setAttribute(attr, t(key));
     }
@@ -130,14 +141,15 @@ export function applyI18n(root = document) {
 
 // --- DOM helpers -------------------------------------------------------------------------------
 
+/** @template {keyof HTMLElementTagNameMap} K @param {K} tag @param {ElementAttributes | null} [attrs] @param {...ElementChild} children @returns {HTMLElementTagNameMap[K]} */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === false || value === null || value === undefined) continue;
-    if (key === "text") node.textContent = value;
+    if (key === "text") node.textContent = String(value);
     else if (key.startsWith("on") && typeof value === "function") {
       node.addEventListener(key.slice(2).toLowerCase(), value);
-    } else node.setAttribute(key, value === true ? "" : value);
+    } else node.setAttribute(key, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
@@ -171,6 +183,7 @@ export function bindPasswordSignIn(options) {
 }
 
 // The DSFR table markup, four nested blocks deep, in one place.
+/** @param {DsfrTableOptions} options @returns {HTMLElement} */
 export function dsfrTable(options) {
   const caption = options.caption;
   const headers = (options.headers || []).filter((h) => h !== null && h !== undefined);
@@ -196,15 +209,18 @@ export function dsfrTable(options) {
             el("tbody", {}, options.rows))))));
 }
 
+/** @template {Element} E @param {E} node @returns {E} */
 export function clear(node) {
   node.replaceChildren();
   return node;
 }
 
+/** @param {HTMLElement} node @param {boolean} [yes] */
 export function show(node, yes = true) {
   node.hidden = !yes;
 }
 
+/** @param {string} message */
 export function announce(message) {
   let region = document.getElementById("announcer");
   if (!region) {
@@ -223,17 +239,20 @@ export const normalise = (text) =>
 
 const locale = () => (lang === "en" ? "en-GB" : "fr-FR");
 
+/** @param {string | null | undefined} iso @returns {string} */
 export function formatDate(iso) {
   if (!iso) return "";
   const date = new Date(iso.length === 10 ? `${iso}T12:00:00` : iso);
   return date.toLocaleDateString(locale(), { day: "numeric", month: "long", year: "numeric" });
 }
 
+/** @param {string | null | undefined} iso @returns {string} */
 export function formatDateTime(iso) {
   if (!iso) return "";
   return new Date(iso).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
 }
 
+/** @param {"error" | "success" | "info" | "warning"} kind @param {string} text @param {string} [title] @returns {HTMLElement} */
 export function alertBox(kind, text, title) {
   // kind: error | success | info | warning (DSFR alert, small variant when there is no title).
   const box = el("div", { class: `fr-alert fr-alert--${kind}${title ? "" : " fr-alert--sm"}` });
@@ -246,6 +265,7 @@ export function alertBox(kind, text, title) {
 
 const CSRF_KEY = "passeport.csrf.";
 
+/** @param {"staff" | "citizen"} kind @param {string | null} token */
 export function setCsrf(kind, token) {
   try {
     if (token) sessionStorage.setItem(CSRF_KEY + kind, token);
@@ -258,6 +278,7 @@ export function setCsrf(kind, token) {
 
 const memoryCsrf = {};
 
+/** @param {"staff" | "citizen"} [kind] @returns {string | null} */
 export function getCsrf(kind = "staff") {
   try {
     return sessionStorage.getItem(CSRF_KEY + kind) || memoryCsrf[kind] || null;
@@ -267,6 +288,7 @@ export function getCsrf(kind = "staff") {
 }
 
 export class ApiError extends Error {
+  /** @param {number} status @param {string} code @param {string} message @param {Problem | null} [problem] */
   constructor(status, code, message, problem) {
     super(message);
     this.status = status;
@@ -281,7 +303,7 @@ export class ApiError extends Error {
 // 100 caractères.", or the code's sentence with its specifics), in English the title (the
 // detail only for a validation error: the services' own details are for developers). A code the
 // registry lacks is never shown in another language: the catalogue's "unknown" is.
-function errorMessage(code, status, problem, language) {
+function errorMessage(status, problem, language) {
   if (status === 0) return t("common.errors.network");
   if (!problem || !problem.code || language !== lang) return t("common.errors.unknown");
   // A 429 says how long to wait (retry_after_minutes, Retry-After rounded up): in both languages
@@ -292,13 +314,14 @@ function errorMessage(code, status, problem, language) {
   return problem.title;
 }
 
+/** @param {string} method @param {string} path @param {unknown} [body] @param {{raw?: boolean, csrf?: "staff" | "citizen", headers?: Record<string, string>}} [opts] @returns {Promise<any>} */
 export async function api(method, path, body, opts = {}) {
   const headers = {
     Accept: "application/json, application/problem+json",
     "Accept-Language": lang,
     ...(opts.headers || {}),
   };
-  const init = { method, headers, credentials: "same-origin" };
+  const init = /** @type {RequestInit} */ ({ method, headers, credentials: "same-origin" });
   if (body !== undefined && body !== null) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -311,10 +334,10 @@ export async function api(method, path, body, opts = {}) {
   try {
     response = await fetch(path, init);
   } catch {
-    throw new ApiError(0, "network", errorMessage("network", 0), null);
+    throw new ApiError(0, "network", errorMessage(0), null);
   }
   if (!response.ok) {
-    let problem = null;
+    let problem;
     try {
       problem = await response.json();
     } catch {
@@ -322,7 +345,7 @@ export async function api(method, path, body, opts = {}) {
     }
     const code = (problem && problem.code) || `http_${response.status}`;
     const language = response.headers.get("Content-Language");
-    const message = errorMessage(code, response.status, problem, language);
+    const message = errorMessage(response.status, problem, language);
     throw new ApiError(response.status, code, message, problem);
   }
   if (opts.raw) return response;
@@ -331,6 +354,7 @@ export async function api(method, path, body, opts = {}) {
   return type.includes("json") ? response.json() : response.text();
 }
 
+/** @param {Response} response @param {string} fallbackName */
 export async function downloadResponse(response, fallbackName) {
   const blob = await response.blob();
   const disposition = response.headers.get("Content-Disposition") || "";
@@ -395,6 +419,7 @@ function languageSelector() {
   );
 }
 
+/** @param {string} area @param {{signedIn?: boolean, onSignOut?: () => unknown}} [opts] */
 export function renderHeader(area, opts = {}) {
   const header = document.getElementById("header");
   if (!header) return;
@@ -509,9 +534,10 @@ export function renderHeader(area, opts = {}) {
   if (!header.dataset.wired) {
     header.dataset.wired = "1";
     header.addEventListener("click", (event) => {
-      const language = event.target.closest("[data-lang]");
-      if (language) setLang(language.dataset.lang);
-      if (event.target.closest("[data-action=sign-out]") && headerOptions.onSignOut) {
+      const target = /** @type {Element} */ (event.target);
+      const language = target.closest("[data-lang]");
+      if (language) setLang(language.getAttribute("data-lang"));
+      if (target.closest("[data-action=sign-out]") && headerOptions.onSignOut) {
         headerOptions.onSignOut();
       }
     });
@@ -559,9 +585,31 @@ export function renderFooter() {
   );
 }
 
+/** @param {string} area @param {{signedIn?: boolean, onSignOut?: () => unknown}} [opts] */
 export async function initPage(area, opts = {}) {
   await loadLocale();
   renderHeader(area, opts);
   renderFooter();
   applyI18n(document);
+}
+
+// The staff pages' start (mediation, coordination): a staff session open in this tab goes
+// straight to the work; none, a citizen's session or a token asks to sign in. A function, not
+// top-level await: older Safari (iOS 12-14) lacks it.
+/** @param {string} area @param {StaffStart} on */
+export async function startStaffPage(area, on) {
+  await initPage(area);
+  try {
+    const session = await api("GET", "/api/v1/auth/session");
+    if (session.via !== "session") throw new ApiError(401, "unauthenticated", "");
+    await on.signedIn(session);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      setCsrf("staff", null);
+      await on.signedOut();
+    } else {
+      await on.failed(error);
+    }
+  }
+  document.body.dataset.ready = "true";
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The coordinator's "Chiffres" panel: the territory's figures as the public would see them for a
 // fixed period (GET .../stats/periods, then .../stats?period=ID, readable by its coordinators
 // whether or not it publishes), or for any days they choose (?start=&end=, theirs only), drawn by
@@ -141,7 +142,8 @@ function periodForm(periods, figures) {
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    custom = { start: form.querySelector("#coord-period-start").value, end: form.querySelector("#coord-period-end").value };
+    const input = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (form.querySelector(id));
+    custom = { start: input("#coord-period-start").value, end: input("#coord-period-end").value };
     showFigures(figures);
   });
   return form;

@@ -1,3 +1,4 @@
+// @ts-check
 // The coordinator's "trusted territories" panel.
 //
 // - What verifiers accept: the public trust bundle (GET /api/v1/trust/bundle), read exactly as
@@ -14,8 +15,6 @@ import {
 
 let panel = null;
 let onChange = async () => {};
-
-const dateOf = (seconds) => formatDateTime(new Date(seconds * 1000).toISOString());
 
 function tableOf(id, caption, headers, rows) {
   return dsfrTable({ caption, headers, rows, id, cards: true });
@@ -233,7 +232,7 @@ function previewBox(preview) {
 
 async function render() {
   const message = el("div", { id: "trust-message", "aria-live": "polite" });
-  const parts = [el("p", { text: t("coordination.trust_lead") }), message, await bundleSection()];
+  const parts = /** @type {HTMLElement[]} */ ([el("p", { text: t("coordination.trust_lead") }), message, await bundleSection()]);
   try {
     const store = await api("GET", "/api/v1/trust/issuers");
     parts.push(storeSection(store, message), addSection());

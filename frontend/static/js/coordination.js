@@ -1,3 +1,4 @@
+// @ts-check
 // The coordinator's page (/coordination): a territory admin's structures (create, edit,
 // import), team (members and invitations), signing keys (rotate), trusted territories and
 // journal. One page, sections one under the other with a summary; every change goes through the
@@ -6,7 +7,7 @@
 import {
   $, alertBox, announce, api, ApiError, bindPasswordSignIn, clear, currentLang, dsfrTable, el,
   formatDateTime,
-  getCsrf, hasKey, initPage, renderHeader, setCsrf, show, t,
+  getCsrf, hasKey, renderHeader, setCsrf, show, startStaffPage, t,
 } from "/static/js/common.js";
 import { setupTrustPanel } from "/static/js/coordination-trust.js";
 import { setupFiguresPanel } from "/static/js/coordination-figures.js";
@@ -235,6 +236,7 @@ $("#import-form").addEventListener("submit", async (event) => {
     showError(report, error);
     return;
   }
+  /** @type {HTMLElement[]} */
   const lines = [
     el("p", {
       text: t(dryRun ? "coordination.import_report_dry" : "coordination.import_report", {
@@ -401,7 +403,7 @@ $("#invite-form").addEventListener("submit", async (event) => {
     email: $("#invite-email").value.trim(),
     display_name: $("#invite-name").value.trim(),
     role: $("#invite-role").value,
-    structure_ids: [...document.querySelectorAll("#invite-structures-list input:checked")].map((i) => Number(i.value)),
+    structure_ids: [.../** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll("#invite-structures-list input:checked"))].map((i) => Number(i.value)),
   };
   if (!body.email || !body.display_name) {
     box.append(alertBox("error", t("coordination.invite_missing")));
@@ -562,22 +564,8 @@ $("#journal-more").addEventListener("click", () => loadJournal(false));
 
 // --- Start --------------------------------------------------------------------------------------
 
-// No top-level await: older Safari (iOS 12-14) lacks it.
-async function start() {
-  await initPage("coordination");
-  try {
-    const session = await api("GET", "/api/v1/auth/session");
-    if (session.via !== "session") throw new ApiError(401, "unauthenticated", "");
-    await signedIn(session);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      setCsrf("staff", null);
-      await showSignIn();
-    } else {
-      await showSignIn(error.message);
-    }
-  }
-  document.body.dataset.ready = "true";
-}
-
-start();
+startStaffPage("coordination", {
+  signedIn,
+  signedOut: () => showSignIn(),
+  failed: (error) => showSignIn(error.message),
+});

@@ -1,3 +1,4 @@
+// @ts-check
 // The public page of a territory's figures (/figures?territory=CODE): the territories that
 // publish (GET /api/v1/territories, then each one's .../stats/publication), and the chosen one's
 // figures under statistical secrecy for one fixed period (GET .../stats/periods lists the calendar

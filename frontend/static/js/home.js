@@ -1,3 +1,4 @@
+// @ts-check
 // The home page: who are you, and the frameworks searchable by everyday words.
 import { $, initPage } from "/static/js/common.js";
 import { frameworkBrowser } from "/static/framework.js";

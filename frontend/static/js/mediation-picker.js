@@ -1,3 +1,4 @@
+// @ts-check
 // The skill picker of the validation form: a combobox (WAI-ARIA 1.2 pattern) that searches the
 // CRCN competences and the Premiers pas by everyday words ("mail", "CAF", "arnaque"). Arrow keys
 // move, Enter chooses, Escape closes; a click works too.

@@ -1,9 +1,10 @@
+// @ts-check
 // The mediator's page: sign in, find or open a passport, record and withdraw validations, print
 // the access card, issue a credential. One page, three views (sign-in, search, passport); the
 // passport shown is in the URL (#passport/ID) so a reload or the back button keeps it.
 import {
   $, alertBox, announce, api, ApiError, bindPasswordSignIn, checkNumber, clear, downloadResponse,
-  dsfrTable, el, formatDate, initPage, renderHeader, setCsrf, show, t,
+  dsfrTable, el, formatDate, renderHeader, setCsrf, show, startStaffPage, t,
 } from "/static/js/common.js";
 import { label, loadFramework, skillIndex } from "/static/framework.js";
 import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
@@ -505,23 +506,12 @@ window.addEventListener("hashchange", route);
 
 // --- start --------------------------------------------------------------------------------------
 
-// A function, not top-level await: older Safari (iOS 12-14) lacks it.
-async function start() {
-  await initPage("mediation");
-  try {
-    const session = await api("GET", "/api/v1/auth/session");
-    if (session.via !== "session") throw new ApiError(401, "unauthenticated", "");
-    await signedIn(session);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      setCsrf("staff", null);
-      await showSignIn();
-    } else {
-      // A citizen session or a server problem: say so rather than show an empty page.
-      setView("signin");
-      showError($("#signin-error"), error);
-    }
-  }
-}
-
-start();
+startStaffPage("mediation", {
+  signedIn,
+  signedOut: showSignIn,
+  // A server problem: say so rather than show an empty page.
+  failed: (error) => {
+    setView("signin");
+    showError($("#signin-error"), error);
+  },
+});

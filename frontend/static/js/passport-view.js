@@ -1,3 +1,4 @@
+// @ts-check
 // Drawing a passport (GET /api/v1/passports/{id} or /api/v1/citizen/passport), shared by the
 // mediator's and the citizen's pages: levels per CRCN domain as small bar charts (an SVG with its
 // text alternative, and the same figures as a table), the Premiers pas as a checklist, and the

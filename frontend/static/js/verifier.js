@@ -1,3 +1,4 @@
+// @ts-check
 // The credential verifier, in the browser: an independent implementation of
 // docs/credential-format.md (section 7), answering exactly the server's verdicts in the server's
 // order. Pure: no DOM, no network, no clock. The caller passes the trust data (the shape of
@@ -208,7 +209,7 @@ export function loadsStrict(bytes) {
       }
     }
     if (c === '"') return parseString();
-    for (const [word, value] of [["true", true], ["false", false], ["null", null]]) {
+    for (const [word, value] of /** @type {[string, boolean | null][]} */ ([["true", true], ["false", false], ["null", null]])) {
       if (text.startsWith(word, pos)) {
         pos += word.length;
         return value;
@@ -284,6 +285,7 @@ export function qrTextToJws(text) {
 // --- Claims -----------------------------------------------------------------------------------
 
 // Python's str.isspace() characters: what `\S` excludes in the server's URL pattern.
+// eslint-disable-next-line no-control-regex -- Python's isspace() counts these control characters
 const PY_SPACE = /[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
 const URL_START = /^https?:\/\//;
 const CODE = /^[a-z][a-z0-9-]{0,15}:[A-Za-z0-9._-]+$/;

@@ -1,3 +1,4 @@
+// @ts-check
 // The verifier's service worker: served at /verify-sw.js (Service-Worker-Allowed: /), registered
 // for /verify and, by the page opened at the printed French address, for /verifier (two scopes,
 // one script, one cache). It keeps what the verifier page needs to work with no network at all: the page, its

@@ -1,3 +1,4 @@
+// @ts-check
 // The verifier's page (/verify), no account: read a credential's QR code with the camera or
 // from a photo, or type its short code, and show a verdict nobody can misread.
 //
@@ -371,7 +372,7 @@ async function scanLoop() {
   const video = $("#scan-video");
   while (state.scanning) {
     if (video.readyState >= 2 && video.videoWidth > 0) {
-      let text = null;
+      let text;
       try {
         text = await decode(video, video.videoWidth, video.videoHeight);
       } catch {
