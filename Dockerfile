@@ -77,7 +77,9 @@ COPY --from=build /opt/venv /opt/venv
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY app ./app
-COPY frontend/index.html ./frontend/
+COPY frontend/*.html ./frontend/
+# The text catalogues: served to the pages, and read by the server for the PDF copy's words.
+COPY frontend/i18n ./frontend/i18n
 COPY frontend/static ./frontend/static
 # Only DSFR's dist/ is served, but at its node_modules path, where app/main.py looks for it.
 COPY --from=frontend /srv/passeport/frontend/node_modules/@gouvfr/dsfr/dist \

@@ -17,14 +17,12 @@ from app.passports.gdpr.erasure import (
     tombstone_number,
 )
 from app.passports.gdpr.export import export
-from app.passports.gdpr.pdf import ACTIONS_FR, OTHER_ACTION_FR, action_label, render_export_pdf
+from app.passports.gdpr.pdf import action_label, render_export_pdf
 from app.passports.gdpr.retention import purge_inactive, retention_cutoff
 from app.passports.gdpr.schemas import EXPORT_FORMAT, PassportExport
 
 __all__ = [
-    "ACTIONS_FR",
     "EXPORT_FORMAT",
-    "OTHER_ACTION_FR",
     "PERSONAL_FIELDS",
     "Erasure",
     "ErasureReason",

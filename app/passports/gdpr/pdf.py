@@ -7,56 +7,35 @@ from datetime import date, datetime
 
 from fpdf.enums import XPos, YPos
 
+from app.core.catalogue import catalogue
 from app.core.pdf import CORE_FONT, Document
 from app.core.time import aware
 from app.passports.gdpr.schemas import ExportedValidation, PassportExport
 from app.passports.models import Method
 
-# Every kind the journal and the security events can hold, in the words of the web journal
-# (frontend/i18n/fr.json, passport.action_*): a person never reads a dotted code.
-ACTIONS_FR = {
-    "passport.opened": "Ouverture du passeport",
-    "passport.read": "Consultation du passeport",
-    "passport.exported": "Téléchargement des données",
-    "passport.merged": "Fusion de deux passeports",
-    "passport.erased": "Effacement du passeport",
-    "validation.created": "Validation d'une compétence",
-    "validation.withdrawn": "Retrait d'une validation",
-    "validation.imported": "Compétences importées d'une attestation",
-    "self_assessment.created": "Auto-évaluation",
-    "access_code.renewed": "Nouveau code d'accès",
-    "card.printed": "Impression de la carte d'accès",
-    "access.granted": "Partage avec une structure",
-    "access.revoked": "Fin d'un partage",
-    "access_log.read": "Consultation de ce journal",
-    "credential.issued": "Attestation délivrée",
-    "credential.revoked": "Attestation révoquée",
-    "credential.imported": "Attestation d'un autre territoire importée",
-    "citizen.signed_in": "Connexion",
-    "citizen.login_failed": "Code d'accès faux",
-    "citizen.link_refused": "Lien de connexion refusé",
-}
-# A kind added later without its words here still reads as French.
-OTHER_ACTION_FR = "Autre opération sur le passeport"
+
+# The words of the citizen's page (frontend/i18n/fr.json): a person never reads a dotted code,
+# and reads the same label for a kind on the page (citizen.js) and on paper.
+def _citizen_words() -> dict[str, str]:
+    return catalogue("fr")["citizen"]
 
 
 def action_label(action: str) -> str:
-    return ACTIONS_FR.get(action, OTHER_ACTION_FR)
+    """A journal or security event's kind in the citizen page's words; a kind added later
+    without its words still reads as French (``citizen.action_other``)."""
+    words = _citizen_words()
+    return words.get(f"action_{action.replace('.', '_')}") or words["action_other"]
 
 
-ACTORS_FR = {
-    "citizen": "Vous",
-    "mediator": "Médiateur ou médiatrice",
-    "admin": "Coordinateur ou coordinatrice",
-}
-METHODS_FR = {
-    Method.OBSERVATION: "Observation",
-    Method.SITUATION: "Mise en situation",
-    Method.EXERCISE: "Exercice",
-    Method.SELF_ASSESSMENT: "Auto-évaluation",
-    Method.CREDENTIAL: "Attestation",
-    Method.PIX: "Résultat Pix",
-}
+def _actor_label(actor_kind: str) -> str:
+    words = _citizen_words()
+    if actor_kind == "citizen":
+        return words["actor_you"]
+    return words.get(f"actor_{actor_kind}") or words["actor_system"]
+
+
+def _method_label(method: Method) -> str:
+    return catalogue("fr")["passport"][f"method_{method.value}"]
 
 
 def _day(value: date | datetime | None) -> str:
@@ -124,7 +103,7 @@ def render_export_pdf(data: PassportExport) -> bytes:
         _table(
             pdf,
             ("Compétence", "Niveau", "Date", "Par qui, où", "État"),
-            # A date (06/12/2026) and "Auto-évaluation" each on one line.
+            # A date (06/12/2026) and a status (Auto-évaluation) each on one line.
             (58, 18, 26, 38, 34),
             [
                 (
@@ -132,7 +111,7 @@ def render_export_pdf(data: PassportExport) -> bytes:
                     str(v.level),
                     _day(v.observed_on),
                     ", ".join(part for part in (v.mediator, v.structure) if part)
-                    or METHODS_FR[v.method],
+                    or _method_label(v.method),
                     _status(v),
                 )
                 for v in data.validations
@@ -169,7 +148,7 @@ def render_export_pdf(data: PassportExport) -> bytes:
                     else ""
                 ),
                 action_label(e.action),
-                e.who or ACTORS_FR.get(e.actor_kind, e.actor_kind),
+                e.who or _actor_label(e.actor_kind),
                 e.structure or "",
             )
             for e in data.access_journal
@@ -210,7 +189,7 @@ def _status(validation: ExportedValidation) -> str:
         reason = f" : {validation.withdrawal_reason}" if validation.withdrawal_reason else ""
         return f"Retirée le {_day(validation.withdrawn_at)}{reason}"
     if validation.method is Method.SELF_ASSESSMENT:
-        return "Auto-évaluation"
+        return _method_label(Method.SELF_ASSESSMENT)
     return "Validée"
 
 
