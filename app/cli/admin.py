@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from app.cli.context import ConfigurationError, clean_errors, connected, load_settings
+from app.cli.context import Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.group()
@@ -24,29 +23,25 @@ def admin() -> None:
     confirmation_prompt=True,
     help="Prompted for when omitted (never put it in shell history).",
 )
-@clean_errors
-def admin_create(email: str, display_name: str, password: str) -> None:
+@pass_context
+def admin_create(ctx: Context, email: str, display_name: str, password: str) -> None:
     """Create a platform admin (the first account of an instance)."""
     from pydantic import TypeAdapter
 
     from app.accounts import service as accounts
     from app.accounts.models import Role
     from app.accounts.schemas import Password
-    from app.core.errors import AppError
     from app.core.validation import Email
 
     checked_email = TypeAdapter(Email).validate_python(email)
     TypeAdapter(Password).validate_python(password)
-    try:
-        with connected(load_settings()) as engine, transaction(engine) as session:
-            account = accounts.create_account(
-                session,
-                email=checked_email,
-                display_name=display_name,
-                role=Role.PLATFORM_ADMIN,
-                territory_id=None,
-                password=password,
-            )
-    except AppError as exc:
-        raise ConfigurationError(exc.detail) from None
+    with ctx.session() as session:
+        account = accounts.create_account(
+            session,
+            email=checked_email,
+            display_name=display_name,
+            role=Role.PLATFORM_ADMIN,
+            territory_id=None,
+            password=password,
+        )
     click.echo(f"platform admin {account.email} created (id {account.id})")

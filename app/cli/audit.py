@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from app.cli.context import clean_errors, connected, load_settings
+from app.cli.context import Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.group()
@@ -16,14 +15,14 @@ def audit() -> None:
 
 @audit.command("prune")
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
-@clean_errors
-def audit_prune(dry_run: bool) -> None:
+@pass_context
+def audit_prune(ctx: Context, dry_run: bool) -> None:
     """Delete journal rows past their retention; the server also does this every hour."""
     from app.audit import service as audit_service
     from app.core.time import utcnow
 
-    settings = load_settings()
-    with connected(settings) as engine, transaction(engine, write=not dry_run) as session:
+    settings = ctx.settings
+    with ctx.session(write=not dry_run) as session:
         pruned = audit_service.prune(session, settings, now=utcnow(), dry_run=dry_run)
     counts = (
         f"{pruned.security} security events older than {settings.audit_retention_days} days, "

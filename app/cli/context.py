@@ -4,45 +4,101 @@ translation of errors into one line for the operator."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import wraps
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn
 
 import click
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlmodel import Session
 
-from app.core.db import check_database, create_db_engine, is_sqlite, normalise_url
+from app.core.db import (
+    check_database,
+    create_db_engine,
+    is_sqlite,
+    normalise_url,
+    transaction,
+)
 from app.core.logging import configure_logging
 from app.core.settings import ConfigurationError, Settings
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"passeport: error: {message}", err=True)
     sys.exit(2)
 
 
-def clean_errors(func: F) -> F:
-    """Operators get one clear line, never a traceback, for what they can fix themselves."""
+def one_line(error: Exception) -> str | None:
+    """What an operator reads for an error they can fix themselves; None for a bug."""
+    from app.core.errors import AppError  # the web stack, imported only when it failed
 
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    if isinstance(error, ConfigurationError):
+        return str(error)
+    if isinstance(error, AppError):
+        # The services' own refusals ("no such territory"...), as the API's detail says them.
+        return error.detail
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        if error.title == "Settings":
+            return (
+                "PASSEPORT_"
+                + "_".join(str(p) for p in first["loc"]).upper()
+                + (f": {first['msg']}")
+            )
+        return f"invalid value: {first['msg']}"
+    return None
+
+
+class OperatorCommand(click.Command):
+    """A command whose errors an operator can fix end in one clear line (exit 2), never a
+    traceback: every command of ``passeport`` is one, through :class:`OperatorGroup`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return func(*args, **kwargs)
-        except ConfigurationError as exc:
-            _fail(str(exc))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            if exc.title == "Settings":
-                name = "PASSEPORT_" + "_".join(str(p) for p in first["loc"]).upper()
-                _fail(f"{name}: {first['msg']}")
-            _fail(f"invalid value: {first['msg']}")
+            return super().invoke(ctx)
+        except Exception as exc:
+            message = one_line(exc)  # None for click's own exits and for bugs
+            if message is None:
+                raise
+            _fail(message)
 
-    return wrapper  # type: ignore[return-value]
+
+class OperatorGroup(click.Group):
+    """A group whose commands and subgroups are operator commands and groups."""
+
+    command_class = OperatorCommand
+    group_class = type  # subgroups are OperatorGroups too
+
+
+class Context:
+    """What every command shares, made once per run (click's ``make_pass_decorator`` hands it
+    to the commands that take it): the settings, and the checked database."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """Loaded on first use (``--help`` needs none), with the logs configured and the
+        secrets checked."""
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    def connected(self, schema: str = "head") -> AbstractContextManager[Engine]:
+        """The database, checked first (see :func:`connected`)."""
+        return connected(self.settings, schema)
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """One unit of work on the checked database."""
+        with self.connected() as engine, transaction(engine, write=write) as session:
+            yield session
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
 def load_settings() -> Settings:
@@ -85,4 +141,11 @@ def connected(settings: Settings, schema: str = "head") -> Iterator[Engine]:
         engine.dispose()
 
 
-__all__ = ["ConfigurationError", "clean_errors", "connected", "load_settings"]
+__all__ = [
+    "ConfigurationError",
+    "Context",
+    "OperatorGroup",
+    "connected",
+    "load_settings",
+    "pass_context",
+]

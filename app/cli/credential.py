@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from app.cli.context import ConfigurationError, clean_errors, connected, load_settings
+from app.cli.context import ConfigurationError, Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 from app.credentials import DEFAULT_VALIDITY_DAYS
 
 
@@ -33,48 +32,46 @@ def credential() -> None:
     required=True,
     type=click.Path(file_okay=False, writable=True, path_type=Path),
 )
-@clean_errors
-def credential_issue(number: str, skills: str, days: int, with_name: bool, out_dir: Path) -> None:
+@pass_context
+def credential_issue(
+    ctx: Context, number: str, skills: str, days: int, with_name: bool, out_dir: Path
+) -> None:
     """Issue a credential and write credential.txt, .svg, .png and attestation.pdf."""
     from sqlmodel import select
 
     from app.accounts.principal import CallerKind, Principal
-    from app.core.errors import AppError
     from app.credentials import format as fmt
     from app.credentials import service as credentials
     from app.passports import numbers
     from app.passports import service as passports
     from app.passports.models import Passport
 
-    settings = load_settings()
+    settings = ctx.settings
     checked = numbers.check_number(number)
     canonical = checked.number
     if canonical is None:
         raise ConfigurationError(f"{number!r}: {checked.explain()}")
-    try:
-        with connected(settings) as engine, transaction(engine) as session:
-            passport = session.exec(select(Passport).where(Passport.number == canonical)).first()
-            if passport is None or passport.erased_at is not None:
-                raise ConfigurationError(f"no passport {canonical} here")
-            # A merged passport names the one it was merged into (an AppError, said below).
-            passports.ensure_live(session, passport)
-            operator = Principal(kind=CallerKind.OPERATOR, territory_id=passport.territory_id)
-            codes = [c.strip() for c in skills.split(",") if c.strip()] or (
-                credentials.validated_codes(session, passport)
-            )
-            issued = credentials.issue(
-                session,
-                settings,
-                operator,
-                passport,
-                skill_codes=codes,
-                validity_days=days,
-                with_name=with_name,
-            )
-            pdf = credentials.attestation_pdf(session, settings, issued.credential)
-            code = issued.credential.code
-    except AppError as exc:
-        raise ConfigurationError(exc.detail) from None
+    with ctx.session() as session:
+        passport = session.exec(select(Passport).where(Passport.number == canonical)).first()
+        if passport is None or passport.erased_at is not None:
+            raise ConfigurationError(f"no passport {canonical} here")
+        # A merged passport names the one it was merged into (an AppError: one line, see context).
+        passports.ensure_live(session, passport)
+        operator = Principal(kind=CallerKind.OPERATOR, territory_id=passport.territory_id)
+        codes = [c.strip() for c in skills.split(",") if c.strip()] or (
+            credentials.validated_codes(session, passport)
+        )
+        issued = credentials.issue(
+            session,
+            settings,
+            operator,
+            passport,
+            skill_codes=codes,
+            validity_days=days,
+            with_name=with_name,
+        )
+        pdf = credentials.attestation_pdf(session, settings, issued.credential)
+        code = issued.credential.code
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "credential.txt").write_text(issued.qr_text + "\n", encoding="ascii")
     (out_dir / "credential.svg").write_text(fmt.qr_svg(issued.qr_text), encoding="utf-8")

@@ -6,21 +6,20 @@ import json
 
 import click
 
-from app.cli.context import ConfigurationError, clean_errors, connected, load_settings
+from app.cli.context import ConfigurationError, Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print what exists, as JSON, for scripts.")
-@clean_errors
-def demo(as_json: bool) -> None:
+@pass_context
+def demo(ctx: Context, as_json: bool) -> None:
     """Create the demo territory and its data (idempotent; refused in production)."""
     from app import demo as demo_data
 
-    settings = load_settings()
+    settings = ctx.settings
     try:
-        with connected(settings) as engine, transaction(engine) as session:
+        with ctx.session() as session:
             report = demo_data.seed(session, settings)
     except demo_data.DemoRefused as exc:
         raise ConfigurationError(str(exc)) from None

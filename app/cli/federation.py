@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from app.cli.context import ConfigurationError, clean_errors, connected, load_settings
+from app.cli.context import ConfigurationError, Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.group()
@@ -27,56 +26,50 @@ def federation_member() -> None:
 @click.argument("issuer_url")
 @click.option("--name", help="Name shown to verifiers (default: the URL).")
 @click.option("--status-uri", "status_uris", multiple=True, help="Default: ISSUER_URL/status/1.")
-@clean_errors
-def federation_member_add(issuer_url: str, name: str | None, status_uris: tuple[str, ...]) -> None:
+@pass_context
+def federation_member_add(
+    ctx: Context, issuer_url: str, name: str | None, status_uris: tuple[str, ...]
+) -> None:
     """Include an issuer in the next trust list (`passeport federation publish`)."""
-    from app.core.errors import AppError
     from app.federation import hub
 
-    with connected(load_settings()) as engine, transaction(engine) as session:
-        try:
-            member = hub.add_member(session, issuer_url, name=name, status_uris=status_uris)
-        except AppError as exc:
-            raise ConfigurationError(exc.detail) from None
+    with ctx.session() as session:
+        member = hub.add_member(session, issuer_url, name=name, status_uris=status_uris)
         click.echo(f"member {member.iss} added; run `passeport federation publish`")
 
 
 @federation_member.command("remove")
 @click.argument("issuer_url")
-@clean_errors
-def federation_member_remove(issuer_url: str) -> None:
+@pass_context
+def federation_member_remove(ctx: Context, issuer_url: str) -> None:
     """Leave an issuer out of the next trust list."""
-    from app.core.errors import AppError
     from app.federation import hub
 
-    with connected(load_settings()) as engine, transaction(engine) as session:
-        try:
-            hub.remove_member(session, issuer_url)
-        except AppError as exc:
-            raise ConfigurationError(exc.detail) from None
+    with ctx.session() as session:
+        hub.remove_member(session, issuer_url)
     click.echo(f"member {issuer_url} removed; run `passeport federation publish`")
 
 
 @federation_member.command("list")
-@clean_errors
-def federation_member_list() -> None:
+@pass_context
+def federation_member_list(ctx: Context) -> None:
     """The members, one per line: issuer URL, name."""
     from app.federation import hub
 
-    with connected(load_settings()) as engine, transaction(engine, write=False) as session:
+    with ctx.session(write=False) as session:
         for member in hub.members(session):
             click.echo(f"{member.iss}\t{member.name}")
 
 
 @federation.command("publish")
-@clean_errors
-def federation_publish() -> None:
+@pass_context
+def federation_publish(ctx: Context) -> None:
     """Refetch every member's key set and sign a new trust list with the next sequence number."""
     from app.core.errors import AppError
     from app.federation import hub
 
-    settings = load_settings()
-    with connected(settings) as engine:
+    settings = ctx.settings
+    with ctx.connected() as engine:
         try:
             row = hub.publish(engine, settings)
         except AppError as exc:
@@ -93,14 +86,14 @@ def federation_stats() -> None:
 
 
 @federation_stats.command("collect")
-@clean_errors
-def federation_stats_collect() -> None:
+@pass_context
+def federation_stats_collect(ctx: Context) -> None:
     """Fetch each member's signed figures, check them against the key set the hub holds for it
     (the last trust list published) and keep the latest valid ones. Exit 2 if any is refused."""
     from app.federation import stats
 
-    settings = load_settings()
-    with connected(settings) as engine:
+    settings = ctx.settings
+    with ctx.connected() as engine:
         outcomes = stats.collect(engine, settings)
     for outcome in outcomes:
         if outcome.ok:
@@ -120,7 +113,6 @@ def federation_stats_collect() -> None:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="File for the private JWK (created with mode 600).",
 )
-@clean_errors
 def federation_anchor_key(out: Path) -> None:
     """Make a federation anchor key: the private JWK goes to --out (the hub's
     PASSEPORT_FEDERATION_ANCHOR_KEY), the public JWK, for members, to standard output."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from app.cli.context import ConfigurationError, clean_errors, connected, load_settings
+from app.cli.context import ConfigurationError, Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.group()
@@ -16,12 +15,12 @@ def framework() -> None:
 
 @framework.command("load")
 @click.option("--force", is_flag=True, help="Rewrite even the files already loaded.")
-@clean_errors
-def framework_load(force: bool) -> None:
+@pass_context
+def framework_load(ctx: Context, force: bool) -> None:
     """Load the framework data files shipped with this version (no-op when already loaded)."""
     from app.framework.loader import FrameworkDataError, load_frameworks
 
-    with connected(load_settings()) as engine, engine.begin() as conn:
+    with ctx.connected() as engine, engine.begin() as conn:
         try:
             report = load_frameworks(conn, force=force)
         except FrameworkDataError as exc:
@@ -35,12 +34,12 @@ def framework_load(force: bool) -> None:
 @framework.command("show")
 @click.option("--json", "as_json", is_flag=True, help="The whole tree, as the API serves it.")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
-@clean_errors
-def framework_show(as_json: bool, lang: str) -> None:
+@pass_context
+def framework_show(ctx: Context, as_json: bool, lang: str) -> None:
     """Print the frameworks loaded in the database."""
     from app.framework import service
 
-    with connected(load_settings()) as engine, transaction(engine, write=False) as session:
+    with ctx.session(write=False) as session:
         tree = service.tree(session)
     if as_json:
         click.echo(tree.model_dump_json(indent=2))

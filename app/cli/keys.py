@@ -6,9 +6,8 @@ from datetime import datetime
 
 import click
 
-from app.cli.context import ConfigurationError, clean_errors, connected, load_settings
+from app.cli.context import Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.group()
@@ -22,21 +21,15 @@ def _when(value: datetime | None) -> str:
 
 @keys.command("list")
 @click.option("--territory", "code", required=True, help="Code of the territory.")
-@clean_errors
-def keys_list(code: str) -> None:
+@pass_context
+def keys_list(ctx: Context, code: str) -> None:
     """Each key of a territory: kid, state, created, rotated, published until, retired."""
-    from app.core.errors import AppError
     from app.core.time import utcnow
     from app.credentials import keys as signing_keys
     from app.territory import service as territories
 
-    with connected(load_settings()) as engine, transaction(engine, write=False) as session:
-        try:
-            infos = signing_keys.list_keys(
-                session, territories.get_by_code(session, code), utcnow()
-            )
-        except AppError as exc:
-            raise ConfigurationError(exc.detail) from None
+    with ctx.session(write=False) as session:
+        infos = signing_keys.list_keys(session, territories.get_by_code(session, code), utcnow())
     if not infos:
         click.echo(f"territory {code} has no signing key yet (one is made when it first signs)")
         return
@@ -53,20 +46,16 @@ def keys_list(code: str) -> None:
 
 @keys.command("rotate")
 @click.option("--territory", "code", required=True, help="Code of the territory.")
-@clean_errors
-def keys_rotate(code: str) -> None:
+@pass_context
+def keys_rotate(ctx: Context, code: str) -> None:
     """Sign new credentials with a new key; the old one stays published until its credentials
     have expired (PASSEPORT_CREDENTIAL_MAX_DAYS)."""
-    from app.core.errors import AppError
     from app.credentials import keys as signing_keys
     from app.territory import service as territories
 
-    settings = load_settings()
-    with connected(settings) as engine, transaction(engine) as session:
-        try:
-            kid = signing_keys.rotate(session, territories.get_by_code(session, code), settings)
-        except AppError as exc:
-            raise ConfigurationError(exc.detail) from None
+    settings = ctx.settings
+    with ctx.session() as session:
+        kid = signing_keys.rotate(session, territories.get_by_code(session, code), settings)
     click.echo(f"territory {code} now signs with {kid}")
 
 
@@ -74,15 +63,11 @@ def keys_rotate(code: str) -> None:
 # option. Unknown options are passed through as the KID instead (`-- KID` works too).
 @keys.command("retire", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
-@clean_errors
-def keys_retire(kid: str) -> None:
+@pass_context
+def keys_retire(ctx: Context, kid: str) -> None:
     """Retire a compromised key: unpublished at once, what it signed fails with unknown_key."""
-    from app.core.errors import AppError
     from app.credentials import keys as signing_keys
 
-    with connected(load_settings()) as engine, transaction(engine) as session:
-        try:
-            signing_keys.retire(session, None, kid)
-        except AppError as exc:
-            raise ConfigurationError(exc.detail) from None
+    with ctx.session() as session:
+        signing_keys.retire(session, None, kid)
     click.echo(f"retired {kid}: no longer published nor trusted")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from app.cli.context import clean_errors, connected, load_settings
+from app.cli.context import Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.group()
@@ -16,8 +15,8 @@ def retention() -> None:
 
 @retention.command("run")
 @click.option("--dry-run", is_flag=True, help="Count and list what would be erased; erase nothing.")
-@clean_errors
-def retention_run(dry_run: bool) -> None:
+@pass_context
+def retention_run(ctx: Context, dry_run: bool) -> None:
     """Erase inactive passports: personal data goes, anonymous skills stay (docs/privacy.md).
 
     Prints counts and passport numbers only, never a name: its output may land in logs.
@@ -28,9 +27,9 @@ def retention_run(dry_run: bool) -> None:
     from app.passports import gdpr
     from app.passports.models import Passport
 
-    settings = load_settings()
+    settings = ctx.settings
     cutoff = gdpr.retention_cutoff(utcnow(), settings.retention_years)
-    with connected(settings) as engine, transaction(engine, write=not dry_run) as session:
+    with ctx.session(write=not dry_run) as session:
         ids = gdpr.purge_inactive(session, older_than=cutoff, dry_run=dry_run)
         # After a real run the numbers are gone with the rest: there is nothing left to list.
         numbers = (

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from app.cli.context import ConfigurationError, clean_errors, connected, load_settings
+from app.cli.context import ConfigurationError, Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.group()
@@ -25,20 +24,19 @@ def stats() -> None:
 @click.option("--out", type=click.Path(), default=".", show_default=True, help="Directory.")
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: 24 months).")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
-@clean_errors
+@pass_context
 def stats_export(
-    code: str | None, fmt: str, out: str, start: datetime | None, end: datetime | None
+    ctx: Context, code: str | None, fmt: str, out: str, start: datetime | None, end: datetime | None
 ) -> None:
     """Write each territory's figures: stats-CODE.json, or stats-CODE/TABLE.csv per table."""
-    from app.core.errors import AppError
     from app.observatory import release, service
     from app.territory import service as territories
 
-    settings = load_settings()
+    settings = ctx.settings
     root = Path(out)
     written: list[Path] = []
     try:
-        with connected(settings) as engine, transaction(engine, write=False) as session:
+        with ctx.session(write=False) as session:
             chosen = (
                 [territories.get_by_code(session, code)] if code else territories.list_all(session)
             )
@@ -65,8 +63,6 @@ def stats_export(
                     path = folder / f"{name}.csv"
                     path.write_text(published.csv(name), encoding="utf-8")
                     written.append(path)
-    except AppError as exc:
-        raise ConfigurationError(exc.detail) from None
     except OSError as exc:
         raise ConfigurationError(f"cannot write in {out}: {exc.strerror or exc}") from None
     for path in written:
@@ -75,20 +71,16 @@ def stats_export(
 
 @stats.command("release")
 @click.option("--territory", "code", help="Code of one territory (default: every territory).")
-@clean_errors
-def stats_release(code: str | None) -> None:
+@pass_context
+def stats_release(ctx: Context, code: str | None) -> None:
     """Release the public figures of every fixed period due (PASSEPORT_STATS_RELEASE_DAYS after
     it ends) and not released yet: computed once, stored, served as stored ever after. The
     server does the same in the background; running it again releases nothing twice."""
-    from app.core.errors import AppError
     from app.observatory import release
 
-    settings = load_settings()
-    try:
-        with connected(settings) as engine:
-            done = release.release(engine, settings, code)
-    except AppError as exc:
-        raise ConfigurationError(exc.detail) from None
+    settings = ctx.settings
+    with ctx.connected() as engine:
+        done = release.release(engine, settings, code)
     for territory, periods in done.items():
         if not periods:
             click.echo(f"{territory}: nothing to release")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from app.cli.context import ConfigurationError, clean_errors, connected, load_settings
+from app.cli.context import ConfigurationError, Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.group()
@@ -26,8 +25,8 @@ MAX_IMPORT_FILE_BYTES = 50_000_000
 @click.option("--territory", "code", required=True, help="Code of the receiving territory.")
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for scripts.")
-@clean_errors
-def structures_import(file: str, code: str, dry_run: bool, as_json: bool) -> None:
+@pass_context
+def structures_import(ctx: Context, file: str, code: str, dry_run: bool, as_json: bool) -> None:
     """Import a CSV or JSON file of structures (importing it again changes nothing).
 
     Exits 0 once the import ran, even if rows were rejected (each is listed with its line, field
@@ -38,7 +37,6 @@ def structures_import(file: str, code: str, dry_run: bool, as_json: bool) -> Non
     from app.structures import files, importer
     from app.territory import service as territories
 
-    settings = load_settings()
     path = Path(file)
     try:
         if path.stat().st_size > MAX_IMPORT_FILE_BYTES:
@@ -50,17 +48,14 @@ def structures_import(file: str, code: str, dry_run: bool, as_json: bool) -> Non
         parsed = files.parse(data, filename=path.name)
     except AppError as exc:
         raise ConfigurationError(f"{file}: {exc.detail}") from None
-    try:
-        with connected(settings) as engine, transaction(engine, write=not dry_run) as session:
-            territory = territories.get_by_code(session, code)
-            with click.progressbar(
-                length=len(parsed.rows), label="checking rows", file=sys.stderr
-            ) as bar:
-                report = importer.import_rows(
-                    session, territory, parsed, dry_run=dry_run, via="cli", progress=bar.update
-                )
-    except AppError as exc:
-        raise ConfigurationError(exc.detail) from None
+    with ctx.session(write=not dry_run) as session:
+        territory = territories.get_by_code(session, code)
+        with click.progressbar(
+            length=len(parsed.rows), label="checking rows", file=sys.stderr
+        ) as bar:
+            report = importer.import_rows(
+                session, territory, parsed, dry_run=dry_run, via="cli", progress=bar.update
+            )
     if as_json:
         click.echo(report.model_dump_json(indent=2))
         return
@@ -83,19 +78,15 @@ def structures_import(file: str, code: str, dry_run: bool, as_json: bool) -> Non
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
 @click.option("--out", type=click.Path(), help="Write here instead of stdout.")
-@clean_errors
-def structures_export(code: str, fmt: str, out: str | None) -> None:
+@pass_context
+def structures_export(ctx: Context, code: str, fmt: str, out: str | None) -> None:
     """Write a territory's structures in the national schema (CSV or JSON)."""
 
-    from app.core.errors import AppError
     from app.structures import service
     from app.structures.files import FileFormat
 
-    with connected(load_settings()) as engine, transaction(engine, write=False) as session:
-        try:
-            _, content = service.export(session, code, FileFormat(fmt))
-        except AppError as exc:
-            raise ConfigurationError(exc.detail) from None
+    with ctx.session(write=False) as session:
+        _, content = service.export(session, code, FileFormat(fmt))
     if out is None:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from app.cli.context import ConfigurationError, clean_errors, connected, load_settings
+from app.cli.context import ConfigurationError, Context, pass_context
 from app.cli.root import main
-from app.core.db import transaction
 
 
 @main.group()
@@ -15,15 +14,15 @@ def trust() -> None:
 
 
 @trust.command("refresh")
-@clean_errors
-def trust_refresh() -> None:
+@pass_context
+def trust_refresh(ctx: Context) -> None:
     """Import the hub's trust list now, and unpin the keys manually pinned issuers no longer
     publish (the server also does both in the background)."""
     from app.core.errors import AppError
     from app.federation import store
 
-    settings = load_settings()
-    with connected(settings) as engine:
+    settings = ctx.settings
+    with ctx.connected() as engine:
         for iss in store.prune_manual(engine, settings):
             click.echo(f"{iss}: keys it no longer publishes unpinned")
         if not settings.federation_hub_url:
@@ -43,12 +42,12 @@ def trust_refresh() -> None:
 
 
 @trust.command("list")
-@clean_errors
-def trust_list() -> None:
+@pass_context
+def trust_list(ctx: Context) -> None:
     """The trusted issuers of other instances: issuer URL, source, fingerprints."""
     from app.federation import store
 
-    with connected(load_settings()) as engine, transaction(engine, write=False) as session:
+    with ctx.session(write=False) as session:
         held = store.held_list(session)
         if held is not None:
             click.echo(
