@@ -80,6 +80,7 @@ COPY migrations ./migrations
 COPY app ./app
 COPY frontend/*.html ./frontend/
 COPY frontend/parts ./frontend/parts
+# The text catalogues: served to the pages, and read by the server for the PDF copy's words.
 COPY frontend/i18n ./frontend/i18n
 COPY frontend/static ./frontend/static
 # Only DSFR's and jsQR's dist/ are served, but at their node_modules paths, where app/web.py looks.

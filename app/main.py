@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -117,4 +119,37 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(observatory_router.issuer_router)
     web.mount_frontend(app)
     check_routes(app)
+    _path_parameters_in_path_order(app)
     return app
+
+
+def _path_parameters_in_path_order(app: FastAPI) -> None:
+    """List each operation's path parameters in the order its path names them.
+
+    FastAPI lists a route's own parameters before those of its dependencies, so a route whose
+    passport is loaded by a dependency (app/passports/deps.py) would list ``{credential_id}``
+    before ``{passport_id}``; generated clients take parameters in the listed order.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path, item in schema.get("paths", {}).items():
+                names = re.findall(r"{([^}:]+)", path)
+                for operation in item.values():
+                    params = operation.get("parameters") if isinstance(operation, dict) else None
+                    if params:
+                        path_params = sorted(
+                            (p for p in params if p.get("in") == "path"),
+                            key=lambda p: names.index(p["name"]) if p["name"] in names else 0,
+                        )
+                        others = iter(p for p in params if p.get("in") != "path")
+                        ordered = iter(path_params)
+                        operation["parameters"] = [
+                            next(ordered) if p.get("in") == "path" else next(others) for p in params
+                        ]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

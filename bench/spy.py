@@ -22,7 +22,7 @@ WRAPPERS = (
     "Command.",
     "Group.",
     "Context.",
-    "clean_errors",
+    "OperatorCommand.",
     "serve (",
     "run (main",
     "Server.run",

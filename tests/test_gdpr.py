@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from app.core.catalogue import catalogue
 from app.core.db import pk, transaction
 from app.core.errors import Conflict
 from app.core.time import utcnow
@@ -287,8 +288,12 @@ def test_the_pdf_speaks_french_to_a_person(
     text = pdf_page_text(pdf.content)
     kinds = {e["action"] for e in data["access_journal"] + data["security_events"]}
     assert {"credential.issued", "credential.revoked", "citizen.login_failed"} <= kinds
+    words = {lang: catalogue(lang)["citizen"] for lang in ("fr", "en")}
     for kind in kinds:
-        assert kind in gdpr.ACTIONS_FR, kind
+        # Every kind shown has words in both catalogues, under the key the page uses (citizen.js).
+        key = f"action_{kind.replace('.', '_')}"
+        assert key in words["fr"] and key in words["en"], kind
+        assert gdpr.action_label(kind) == words["fr"][key]
         assert f"({kind}) Tj" not in text and kind not in text, kind
     for label in (
         "Attestation délivrée",
@@ -298,7 +303,7 @@ def test_the_pdf_speaks_french_to_a_person(
     ):
         assert f"({label}) Tj" in text, label
     # A kind without words yet still reads as French, never as its code.
-    assert gdpr.action_label("something.new") == gdpr.OTHER_ACTION_FR
+    assert gdpr.action_label("something.new") == "Autre opération sur le passeport"
     # The pseudonymous holder id (a jti-like hex string) means nothing to a person.
     assert data["passport"]["holder_id"] not in text
     assert "Identifiant des attestations" not in text
@@ -308,21 +313,20 @@ def test_the_pdf_speaks_french_to_a_person(
     assert "(Auto-évaluation) Tj" in text
 
 
-def test_the_pdf_journal_uses_the_web_journals_words() -> None:
-    """The citizen reads one label per kind, on the page (citizen.js) and in the PDF alike."""
-    catalogue = json.loads(
-        (Path(__file__).resolve().parents[1] / "frontend/i18n/fr.json").read_text("utf-8")
-    )
-    web = {
-        key.removeprefix("action_"): label
-        for key, label in catalogue["citizen"].items()
-        if key.startswith("action_")
-    }
-    assert web
-    for kind, label in gdpr.ACTIONS_FR.items():
-        key = kind.replace(".", "_")
-        assert web.pop(key, label) == label, kind
-    assert not web, f"labelled on the page, not in the PDF: {sorted(web)}"
+def test_the_pdf_and_the_page_read_one_catalogue() -> None:
+    """The PDF copy takes its French words from the page's catalogue: no Python module keeps a
+    list of its own (which drifted into other words before)."""
+    labels = [
+        label
+        for key, label in catalogue("fr")["citizen"].items()
+        if key.startswith(("action_", "actor_"))
+    ]
+    assert len(labels) > 20
+    app_dir = Path(__file__).resolve().parents[1] / "app"
+    for source in app_dir.rglob("*.py"):
+        text = source.read_text("utf-8")
+        kept = [label for label in labels if f'"{label}"' in text]
+        assert not kept, f"{source.relative_to(app_dir)} repeats {kept}"
 
 
 def test_who_may_export(client: TestClient, world: World, engine: sa.Engine) -> None:

@@ -9,9 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep, WriteSessionDep
-from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, authorize
+from app.authz import PUBLIC, authorize
 from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.pdf import attachment_headers
@@ -31,8 +30,12 @@ from app.credentials.schemas import (
 from app.credentials.verifier import NeedsIO, describe
 from app.observatory.tally import record_verification
 from app.passports import numbers
-from app.passports import service as passports
-from app.passports.models import Passport
+from app.passports.deps import (
+    CitizenPassport,
+    HeldPassport,
+    HeldReadPassport,
+    PassportAccess,
+)
 from app.territory import service as territories
 
 router = APIRouter(tags=["credentials"])
@@ -56,17 +59,13 @@ def _public(credential: Credential) -> CredentialPublic:
 
 
 def _issue(
-    session: Session,
-    settings: Settings,
-    principal: Principal,
-    passport: Passport,
-    data: CredentialRequest,
+    session: Session, settings: Settings, access: PassportAccess, data: CredentialRequest
 ) -> CredentialIssued:
     issued = service.issue(
         session,
         settings,
-        principal,
-        passport,
+        access.principal,
+        access.passport,
         skill_codes=data.skills,
         validity_days=data.validity_days,
         with_name=data.include_name,
@@ -79,7 +78,17 @@ def _issue(
     )
 
 
-def _attestation(session: Session, settings: Settings, credential: Credential) -> Response:
+def _revoke(
+    session: Session, access: PassportAccess, credential_id: int, data: Revocation
+) -> CredentialPublic:
+    revoked = service.revoke(session, access.principal, access.passport, credential_id, data.reason)
+    return _public(revoked)
+
+
+def _attestation(
+    session: Session, settings: Settings, access: PassportAccess, credential_id: int
+) -> Response:
+    credential = service.get_for(session, access.passport, credential_id)
     return Response(
         service.attestation_pdf(session, settings, credential),
         media_type="application/pdf",
@@ -93,28 +102,16 @@ def _attestation(session: Session, settings: Settings, credential: Credential) -
     status_code=status.HTTP_201_CREATED,
 )
 def issue_for_citizen(
-    passport_id: Id,
-    data: CredentialRequest,
-    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
-    session: SessionDep,
-    settings: SettingsDep,
+    data: CredentialRequest, access: HeldPassport, session: SessionDep, settings: SettingsDep
 ) -> CredentialIssued:
     """Sign chosen skills of the passport into a QR credential (the holding territory signs)."""
-    passport = passports.load(session, principal, passport_id)
-    passports.ensure_holder(principal, passport)
-    return _issue(session, settings, principal, passport, data)
+    return _issue(session, settings, access, data)
 
 
 @router.get("/passports/{passport_id}/credentials", response_model=list[CredentialPublic])
-def list_credentials(
-    passport_id: Id,
-    principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: SessionDep,
-) -> list[CredentialPublic]:
+def list_credentials(access: HeldReadPassport, session: SessionDep) -> list[CredentialPublic]:
     """The passport's credentials, newest first."""
-    passport = passports.load(session, principal, passport_id)
-    passports.ensure_holder(principal, passport)
-    return [_public(c) for c in service.list_for(session, passport)]
+    return [_public(c) for c in service.list_for(session, access.passport)]
 
 
 @router.post(
@@ -122,51 +119,34 @@ def list_credentials(
     response_model=CredentialPublic,
 )
 def revoke_credential(
-    passport_id: Id,
-    credential_id: Id,
-    data: Revocation,
-    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
-    session: SessionDep,
+    access: HeldPassport, credential_id: Id, data: Revocation, session: SessionDep
 ) -> CredentialPublic:
     """Revoke a credential: its bit flips in the published status list at once."""
-    passport = passports.load(session, principal, passport_id)
-    passports.ensure_holder(principal, passport)
-    return _public(service.revoke(session, principal, passport, credential_id, data.reason))
+    return _revoke(session, access, credential_id, data)
 
 
 @router.post(
     "/citizen/credentials", response_model=CredentialIssued, status_code=status.HTTP_201_CREATED
 )
 def citizen_issue(
-    data: CredentialRequest,
-    principal: Annotated[Principal, authorize(CITIZEN)],
-    session: SessionDep,
-    settings: SettingsDep,
+    data: CredentialRequest, access: CitizenPassport, session: SessionDep, settings: SettingsDep
 ) -> CredentialIssued:
     """Make a credential of my own, with the skills I choose."""
-    passport = passports.load(session, principal, principal.passport_id or 0)
-    return _issue(session, settings, principal, passport, data)
+    return _issue(session, settings, access, data)
 
 
 @router.get("/citizen/credentials", response_model=list[CredentialPublic])
-def citizen_credentials(
-    principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
-) -> list[CredentialPublic]:
+def citizen_credentials(access: CitizenPassport, session: SessionDep) -> list[CredentialPublic]:
     """My credentials."""
-    passport = passports.load(session, principal, principal.passport_id or 0)
-    return [_public(c) for c in service.list_for(session, passport)]
+    return [_public(c) for c in service.list_for(session, access.passport)]
 
 
 @router.post("/citizen/credentials/{credential_id}/revoke", response_model=CredentialPublic)
 def citizen_revoke(
-    credential_id: Id,
-    data: Revocation,
-    principal: Annotated[Principal, authorize(CITIZEN)],
-    session: SessionDep,
+    credential_id: Id, data: Revocation, access: CitizenPassport, session: SessionDep
 ) -> CredentialPublic:
     """Revoke one of my credentials."""
-    passport = passports.load(session, principal, principal.passport_id or 0)
-    return _public(service.revoke(session, principal, passport, credential_id, data.reason))
+    return _revoke(session, access, credential_id, data)
 
 
 QrFormat = Annotated[str, NoNul, Path(max_length=3, pattern="^(svg|png)$")]
@@ -191,16 +171,10 @@ def _qr_image(credential: Credential, image: str) -> Response:
     response_class=Response,
 )
 def credential_qr(
-    passport_id: Id,
-    credential_id: Id,
-    image: QrFormat,
-    principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: SessionDep,
+    access: HeldReadPassport, credential_id: Id, image: QrFormat, session: SessionDep
 ) -> Response:
     """The credential's QR code as SVG or PNG, to print or to show."""
-    passport = passports.load(session, principal, passport_id)
-    passports.ensure_holder(principal, passport)
-    return _qr_image(service.get_for(session, passport, credential_id), image)
+    return _qr_image(service.get_for(session, access.passport, credential_id), image)
 
 
 @router.get(
@@ -209,14 +183,10 @@ def credential_qr(
     response_class=Response,
 )
 def citizen_credential_qr(
-    credential_id: Id,
-    image: QrFormat,
-    principal: Annotated[Principal, authorize(CITIZEN)],
-    session: SessionDep,
+    credential_id: Id, image: QrFormat, access: CitizenPassport, session: SessionDep
 ) -> Response:
     """My credential's QR code, to show full screen."""
-    passport = passports.load(session, principal, principal.passport_id or 0)
-    return _qr_image(service.get_for(session, passport, credential_id), image)
+    return _qr_image(service.get_for(session, access.passport, credential_id), image)
 
 
 PDF_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}}}
@@ -228,16 +198,10 @@ PDF_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"application/
     responses=PDF_RESPONSE,
 )
 def credential_attestation(
-    passport_id: Id,
-    credential_id: Id,
-    principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: SessionDep,
-    settings: SettingsDep,
+    access: HeldReadPassport, credential_id: Id, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """The printable attestation: the QR, the skills in plain words, the dates and the code."""
-    passport = passports.load(session, principal, passport_id)
-    passports.ensure_holder(principal, passport)
-    return _attestation(session, settings, service.get_for(session, passport, credential_id))
+    return _attestation(session, settings, access, credential_id)
 
 
 @router.get(
@@ -246,14 +210,10 @@ def credential_attestation(
     responses=PDF_RESPONSE,
 )
 def citizen_attestation(
-    credential_id: Id,
-    principal: Annotated[Principal, authorize(CITIZEN)],
-    session: SessionDep,
-    settings: SettingsDep,
+    credential_id: Id, access: CitizenPassport, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """My printable attestation."""
-    passport = passports.load(session, principal, principal.passport_id or 0)
-    return _attestation(session, settings, service.get_for(session, passport, credential_id))
+    return _attestation(session, settings, access, credential_id)
 
 
 @router.post("/verify", dependencies=[authorize(PUBLIC)], responses={200: {"model": Verdict}})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
@@ -19,8 +20,14 @@ from qrcode.constants import ERROR_CORRECT_M
 from app.core import addresses
 from app.core.pdf import CORE_FONT, Document
 from app.core.time import utcnow
+from app.passports import citizen, service
 from app.passports.models import Passport
 from app.territory.models import Territory
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from app.accounts.principal import Principal
 
 
 class CardSize(StrEnum):
@@ -70,6 +77,18 @@ def card_qr_png(url: str) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def print_card(
+    session: Session, principal: Principal, passport: Passport, size: CardSize, public_url: str
+) -> bytes:
+    """A new access code for the citizen, journaled, printed on their card (the old code stops
+    working at once)."""
+    code = citizen.renew_code(session, principal, passport)
+    service.journal(session, principal, passport, "card.printed")
+    territory = session.get(Territory, passport.territory_id)
+    assert territory is not None
+    return render_card(passport, code, territory, size=size, public_url=public_url)
 
 
 def render_card(

@@ -21,8 +21,8 @@ from app.core.db import transaction
 from app.core.errors import Unauthenticated
 from app.core.settings import Settings
 from app.core.time import aware, utcnow
-from app.passports import numbers
-from app.passports.models import CitizenLink, CitizenSession, Passport
+from app.passports import numbers, service
+from app.passports.models import AccessGrant, CitizenLink, CitizenSession, Passport
 from app.passports.service import journal
 
 WRONG = "This number and code do not match. Check the card, or ask your mediator for a new code."
@@ -207,3 +207,29 @@ def logout(session: Session, principal: Principal) -> None:
     citizen_session = session.get(CitizenSession, principal.session_id)
     if citizen_session is not None and citizen_session.revoked_at is None:
         citizen_session.revoked_at = utcnow()
+
+
+def grant_with_code(
+    session: Session,
+    engine: Engine,
+    settings: Settings,
+    principal: Principal,
+    passport_id: int,
+    *,
+    structure_id: int,
+    code: str,
+    address: str | None,
+) -> AccessGrant:
+    """Share a passport with a structure of another territory, the citizen present: a mediator
+    proves it, and the citizen's consent, with the citizen's access code.
+
+    Visibility first (404), then the code, both before ``session`` (the request's transaction)
+    is used: a wrong code is counted and journaled in a transaction of its own
+    (:func:`check_code`), which on SQLite could not write while ``session`` held the lock.
+    """
+    with transaction(engine, write=False) as peek:
+        number = service.load(peek, principal, passport_id).number
+    check_code(engine, settings, number, code, address)
+    passport = service.load(session, principal, passport_id)
+    service.ensure_holder(principal, passport)
+    return service.grant(session, principal, passport, structure_id)

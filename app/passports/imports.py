@@ -11,16 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal
 from app.audit import service as audit
 from app.core.errors import InvalidInput
+from app.core.time import utcnow
 from app.credentials import format as fmt
 from app.framework.models import Skill
 from app.passports import service as passports
 from app.passports.models import Method, Passport, Validation
+from app.passports.schemas import ImportResult, ImportSkipped
+
+if TYPE_CHECKING:
+    from app.credentials.verifier import Verifier
 
 
 @dataclass
@@ -30,6 +36,32 @@ class Imported:
     created: list[Validation] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def import_qr(
+    session: Session, principal: Principal, passport: Passport, verifier: Verifier, qr_text: str
+) -> ImportResult:
+    """Verify a credential's QR text here, then import its skills into ``passport`` (see
+    :func:`import_credential`); what was imported, already there, or skipped."""
+    verdict, snapshot = verifier.verify(qr_text)
+    issuer = snapshot.issuers.get(verdict.claims.iss) if verdict.claims else None
+    done = import_credential(
+        session,
+        principal,
+        passport,
+        verdict,
+        issuer.name if issuer else None,
+        snapshot.stale_since(verdict.claims.iss, utcnow()) if verdict.claims else None,
+    )
+    session.flush()
+    return ImportResult(
+        issuer=done.issuer,
+        territory=issuer.name if issuer else None,
+        credential_id=done.credential_id,
+        imported=[passports.validation_public(session, v.id or 0) for v in done.created],
+        already_imported=done.already,
+        skipped=[ImportSkipped(code=c, reason=r) for c, r in done.skipped],
+    )
 
 
 def import_credential(

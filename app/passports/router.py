@@ -9,13 +9,19 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
 from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep
-from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
+from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, authorize
 from app.core.changes import TRUST
-from app.core.db import transaction
 from app.core.responses import FastJSONResponse
-from app.core.time import utcnow
 from app.core.validation import NoNul
 from app.passports import citizen, imports, service
+from app.passports.deps import (
+    AdminPassport,
+    CitizenPassport,
+    HeldPassport,
+    LockedPassport,
+    ReadPassport,
+    WritePassport,
+)
 from app.passports.models import AccessGrant, Passport
 from app.passports.schemas import (
     AccessCode,
@@ -26,7 +32,6 @@ from app.passports.schemas import (
     GrantPublic,
     ImportRequest,
     ImportResult,
-    ImportSkipped,
     LinkLogin,
     LinkRequest,
     MergeRequest,
@@ -94,17 +99,12 @@ def find_passports(
 
 @router.get("/passports/{passport_id}", response_model=PassportView)
 def read_passport(
-    request: Request,
-    passport_id: Id,
-    principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: SessionDep,
-    engine: EngineDep,
+    request: Request, access: ReadPassport, session: SessionDep, engine: EngineDep
 ) -> Response:
     """The passport: levels by competence, Premiers pas, history. The read is journaled
     (repeated views by the same reader are one entry of the journal, with a count)."""
-    passport = service.load(session, principal, passport_id)
-    service.READS.record(engine, principal, passport_id, "passport.read")
-    return _view_response(request, session, passport)
+    service.READS.record(engine, access.principal, access.passport_id, "passport.read")
+    return _view_response(request, session, access.passport)
 
 
 @router.post(
@@ -114,17 +114,15 @@ def read_passport(
     responses={200: {"description": "A retry with the same Idempotency-Key: the first answer"}},
 )
 def record_validation(
-    passport_id: Id,
     data: ValidationCreate,
-    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    access: LockedPassport,
     session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Record what the citizen was seen doing. Send an Idempotency-Key to retry safely."""
     # Locked from the first read: one statement fewer than locking it again afterwards.
-    passport = service.load(session, principal, passport_id, lock=True)
     validation, created = service.record_validation(
-        session, principal, passport, data, idempotency_key, locked=True
+        session, access.principal, access.passport, data, idempotency_key, locked=True
     )
     body = service.validation_public(session, validation.id or 0).model_dump()
     if not created:
@@ -139,37 +137,18 @@ def record_validation(
     responses={200: {"description": "Imported before: nothing new was added"}},
 )
 def import_credential(
-    passport_id: Id,
     data: ImportRequest,
-    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
+    access: WritePassport,
     session: SessionDep,
     verifier: VerifierDep,
     response: Response,
 ) -> ImportResult:
     """Take the skills of a credential verified here (another territory's, usually) into this
     passport, as validations that keep their provenance. Importing it again adds nothing."""
-    passport = service.load(session, principal, passport_id)
-    verdict, snapshot = verifier.verify(data.qr_text)
-    issuer = snapshot.issuers.get(verdict.claims.iss) if verdict.claims else None
-    done = imports.import_credential(
-        session,
-        principal,
-        passport,
-        verdict,
-        issuer.name if issuer else None,
-        snapshot.stale_since(verdict.claims.iss, utcnow()) if verdict.claims else None,
-    )
-    if not done.created:
+    result = imports.import_qr(session, access.principal, access.passport, verifier, data.qr_text)
+    if not result.imported:
         response.status_code = status.HTTP_200_OK
-    session.flush()
-    return ImportResult(
-        issuer=done.issuer,
-        territory=issuer.name if issuer else None,
-        credential_id=done.credential_id,
-        imported=[service.validation_public(session, v.id or 0) for v in done.created],
-        already_imported=done.already,
-        skipped=[ImportSkipped(code=c, reason=r) for c, r in done.skipped],
-    )
+    return result
 
 
 @router.post(
@@ -177,42 +156,27 @@ def import_credential(
     response_model=ValidationPublic,
 )
 def withdraw_validation(
-    passport_id: Id,
-    validation_id: Id,
-    data: Withdrawal,
-    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
-    session: SessionDep,
+    access: WritePassport, validation_id: Id, data: Withdrawal, session: SessionDep
 ) -> ValidationPublic:
     """Withdraw a mistaken validation; it stays in the history, with the reason."""
-    passport = service.load(session, principal, passport_id)
-    service.withdraw(session, principal, passport, validation_id, data.reason)
+    service.withdraw(session, access.principal, access.passport, validation_id, data.reason)
     return service.validation_public(session, validation_id)
 
 
 @router.post("/passports/{passport_id}/access-code", response_model=AccessCode)
-def renew_access_code(
-    passport_id: Id,
-    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
-    session: SessionDep,
-) -> AccessCode:
+def renew_access_code(access: HeldPassport, session: SessionDep) -> AccessCode:
     """Give the citizen a new access code; the old one stops working at once."""
-    passport = service.load(session, principal, passport_id)
-    service.ensure_holder(principal, passport)
-    code = citizen.renew_code(session, principal, passport)
-    return AccessCode(number=passport.number, access_code=code)
+    code = citizen.renew_code(session, access.principal, access.passport)
+    return AccessCode(number=access.passport.number, access_code=code)
 
 
 @router.get("/passports/{passport_id}/access-log", response_model=list[AccessLogEntry])
 def passport_access_log(
-    passport_id: Id,
-    principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: SessionDep,
-    engine: EngineDep,
+    access: ReadPassport, session: SessionDep, engine: EngineDep
 ) -> list[AccessLogEntry]:
     """Who read or changed this passport, and when (repeated reads: one entry, a count)."""
-    passport = service.load(session, principal, passport_id)
-    service.READS.record(engine, principal, passport_id, "access_log.read")
-    return _log(session, passport)
+    service.READS.record(engine, access.principal, access.passport_id, "access_log.read")
+    return _log(session, access.passport)
 
 
 @router.post(
@@ -230,40 +194,34 @@ def grant_access(
     settings: SettingsDep,
 ) -> GrantPublic:
     """Let a structure of another territory see this passport, the citizen present (their code)."""
-    # Visibility first (404), then the code, both before this request's transaction is used: a
-    # wrong code is counted and journaled in a transaction of its own (see citizen.check_code).
-    with transaction(engine, write=False) as peek:
-        number = service.load(peek, principal, passport_id).number
-    citizen.check_code(engine, settings, number, data.access_code or "", client_address(request))
-    passport = service.load(session, principal, passport_id)
-    service.ensure_holder(principal, passport)
-    return _grant_public(service.grant(session, principal, passport, data.structure_id))
+    # Not loaded by a dependency: the code is checked before this request's transaction is used
+    # (see citizen.grant_with_code).
+    access = citizen.grant_with_code(
+        session,
+        engine,
+        settings,
+        principal,
+        passport_id,
+        structure_id=data.structure_id,
+        code=data.access_code or "",
+        address=client_address(request),
+    )
+    return _grant_public(access)
 
 
 @router.delete("/passports/{passport_id}/grants/{grant_id}", response_model=GrantPublic)
-def revoke_access(
-    passport_id: Id,
-    grant_id: Id,
-    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
-    session: SessionDep,
-) -> GrantPublic:
+def revoke_access(access: HeldPassport, grant_id: Id, session: SessionDep) -> GrantPublic:
     """Stop sharing this passport with a structure of another territory."""
-    passport = service.load(session, principal, passport_id)
-    service.ensure_holder(principal, passport)
-    return _grant_public(service.revoke_grant(session, principal, passport, grant_id))
+    return _grant_public(service.revoke_grant(session, access.principal, access.passport, grant_id))
 
 
 @router.post("/passports/{passport_id}/merge", response_model=PassportSummary)
 def merge_passports(
-    passport_id: Id,
-    data: MergeRequest,
-    principal: Annotated[Principal, authorize(TERRITORY_ADMIN)],
-    session: SessionDep,
+    data: MergeRequest, access: AdminPassport, session: SessionDep
 ) -> PassportSummary:
     """Fold a duplicate passport into this one, keeping every validation and the trace."""
-    keep = service.load(session, principal, passport_id)
-    absorb = service.load(session, principal, data.absorb_id)
-    return service.summary(session, service.merge(session, principal, keep, absorb))
+    kept = service.merge(session, access.principal, access.passport, data.absorb_id)
+    return service.summary(session, kept)
 
 
 # --- the citizen ---------------------------------------------------------------------------------
@@ -356,16 +314,11 @@ def citizen_logout(
 
 @router.get("/citizen/passport", response_model=PassportView)
 def citizen_passport(
-    request: Request,
-    principal: Annotated[Principal, authorize(CITIZEN)],
-    session: SessionDep,
-    engine: EngineDep,
+    request: Request, access: CitizenPassport, session: SessionDep, engine: EngineDep
 ) -> Response:
     """My passport."""
-    passport = service.load(session, principal, principal.passport_id or 0)
-    assert passport.id is not None
-    service.READS.record(engine, principal, passport.id, "passport.read")
-    return _view_response(request, session, passport)
+    service.READS.record(engine, access.principal, access.passport_id, "passport.read")
+    return _view_response(request, session, access.passport)
 
 
 @router.post(
@@ -374,45 +327,36 @@ def citizen_passport(
     status_code=status.HTTP_201_CREATED,
 )
 def citizen_self_assess(
-    data: SelfAssessment, principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
+    data: SelfAssessment, access: CitizenPassport, session: SessionDep
 ) -> ValidationPublic:
     """Say what I think I can do; shown apart from what mediators validated."""
-    passport = service.load(session, principal, principal.passport_id or 0)
-    validation = service.self_assess(session, principal, passport, data.skill_code, data.level)
+    validation = service.self_assess(
+        session, access.principal, access.passport, data.skill_code, data.level
+    )
     return service.validation_public(session, validation.id or 0)
 
 
 @router.get("/citizen/access-log", response_model=list[AccessLogEntry])
-def citizen_access_log(
-    principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
-) -> list[AccessLogEntry]:
+def citizen_access_log(access: CitizenPassport, session: SessionDep) -> list[AccessLogEntry]:
     """Who looked at or changed my passport, and when."""
-    passport = service.load(session, principal, principal.passport_id or 0)
-    return _log(session, passport)
+    return _log(session, access.passport)
 
 
 @router.get("/citizen/grants", response_model=list[GrantPublic])
-def citizen_grants(
-    principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
-) -> list[GrantPublic]:
+def citizen_grants(access: CitizenPassport, session: SessionDep) -> list[GrantPublic]:
     """The structures of other territories I share my passport with."""
-    passport = service.load(session, principal, principal.passport_id or 0)
-    return [_grant_public(g) for g in service.active_grants(session, passport)]
+    return [_grant_public(g) for g in service.active_grants(session, access.passport)]
 
 
 @router.post("/citizen/grants", response_model=GrantPublic, status_code=status.HTTP_201_CREATED)
-def citizen_grant(
-    data: GrantCreate, principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
-) -> GrantPublic:
+def citizen_grant(data: GrantCreate, access: CitizenPassport, session: SessionDep) -> GrantPublic:
     """Share my passport with a structure of another territory."""
-    passport = service.load(session, principal, principal.passport_id or 0)
-    return _grant_public(service.grant(session, principal, passport, data.structure_id))
+    return _grant_public(
+        service.grant(session, access.principal, access.passport, data.structure_id)
+    )
 
 
 @router.delete("/citizen/grants/{grant_id}", response_model=GrantPublic)
-def citizen_revoke(
-    grant_id: Id, principal: Annotated[Principal, authorize(CITIZEN)], session: SessionDep
-) -> GrantPublic:
+def citizen_revoke(grant_id: Id, access: CitizenPassport, session: SessionDep) -> GrantPublic:
     """Stop sharing my passport with a structure."""
-    passport = service.load(session, principal, principal.passport_id or 0)
-    return _grant_public(service.revoke_grant(session, principal, passport, grant_id))
+    return _grant_public(service.revoke_grant(session, access.principal, access.passport, grant_id))

@@ -867,9 +867,10 @@ def self_assess(
     return validation
 
 
-def merge(session: Session, principal: Principal, keep: Passport, absorb: Passport) -> Passport:
+def merge(session: Session, principal: Principal, keep: Passport, absorb_id: int) -> Passport:
     """Fold a duplicate into `keep`: every validation moves, the duplicate keeps only its number
     (so that a card already printed says where it went) and the trace of the merge."""
+    absorb = load(session, principal, absorb_id)
     assert keep.id is not None and absorb.id is not None
     authz.ensure_territory_admin(principal, keep.territory_id)
     if keep.id == absorb.id:

@@ -112,7 +112,7 @@ async function showPassport() {
 
 function actionLabel(action) {
   const key = `citizen.action_${action.replace(/\./g, "_")}`;
-  return hasKey(key) ? t(key) : action;
+  return hasKey(key) ? t(key) : t("citizen.action_other");
 }
 
 async function refreshJournal() {

@@ -1,0 +1,172 @@
+"""The copy of everything held about a citizen: gathered from every table that holds it."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from app.accounts.models import Account
+from app.audit.models import AuditEvent
+from app.core.time import utcnow
+from app.framework.models import Skill
+from app.passports.gdpr.schemas import (
+    ConsentRecord,
+    ExportedAccess,
+    ExportedGrant,
+    ExportedPassport,
+    ExportedSecurityEvent,
+    ExportedSession,
+    ExportedTerritory,
+    ExportedValidation,
+    PassportExport,
+    PersonalData,
+)
+from app.passports.models import (
+    AccessGrant,
+    AccessLog,
+    CitizenSession,
+    Passport,
+    Validation,
+)
+from app.structures.models import Structure
+from app.territory.models import Territory
+
+
+def export(session: Session, passport: Passport) -> PassportExport:
+    """Everything held about the passport's holder, in one document."""
+    assert passport.id is not None
+    territory = session.get(Territory, passport.territory_id)
+    assert territory is not None
+    consent_structure = (
+        session.get(Structure, passport.consent_structure_id)
+        if passport.consent_structure_id
+        else None
+    )
+    consent_account = (
+        session.get(Account, passport.consent_account_id) if passport.consent_account_id else None
+    )
+    return PassportExport(
+        exported_at=utcnow(),
+        passport=ExportedPassport(
+            number=passport.number,
+            holder_id=passport.holder_id,
+            territory=ExportedTerritory(code=territory.code, name=territory.name),
+            opened_at=passport.created_at,
+            last_activity_at=passport.last_activity_at,
+            access_code_set_at=passport.access_code_set_at,
+        ),
+        personal_data=PersonalData(
+            first_name=passport.first_name,
+            last_name=passport.last_name,
+            birth_year=passport.birth_year,
+            commune_insee=passport.commune_insee,
+            phone=passport.phone,
+            email=passport.email,
+        ),
+        consent=ConsentRecord(
+            version=passport.consent_version,
+            given_at=passport.consent_at,
+            structure=consent_structure.nom if consent_structure else None,
+            recorded_by=consent_account.display_name if consent_account else None,
+        ),
+        validations=_validations(session, passport.id),
+        access_grants=_grants(session, passport.id),
+        access_journal=_journal(session, passport.id),
+        sessions=[
+            ExportedSession(
+                signed_in_at=s.created_at,
+                last_seen_at=s.last_seen_at,
+                expires_at=s.expires_at,
+                ended_at=s.revoked_at,
+            )
+            for s in session.exec(
+                select(CitizenSession)
+                .where(CitizenSession.passport_id == passport.id)
+                .order_by(col(CitizenSession.id))
+            ).all()
+        ],
+        security_events=[
+            # Failed sign-ins with the number, and the like. Their client addresses are left
+            # out: they may as well be someone else's, trying the number.
+            ExportedSecurityEvent(at=e.at, action=e.action, outcome=e.outcome)
+            for e in session.exec(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.target_type == "passport", AuditEvent.target_id == str(passport.id)
+                )
+                .order_by(col(AuditEvent.id))
+            ).all()
+        ],
+    )
+
+
+def _validations(session: Session, passport_id: int) -> list[ExportedValidation]:
+    rows = session.exec(
+        select(Validation, Skill.label_fr, Account.display_name, Structure.nom)
+        .join(Skill, col(Skill.code) == Validation.skill_code)
+        .outerjoin(Account, col(Account.id) == Validation.account_id)
+        .outerjoin(Structure, col(Structure.id) == Validation.structure_id)
+        .where(Validation.passport_id == passport_id)
+        .order_by(col(Validation.observed_on), col(Validation.id))
+    ).all()
+    return [
+        ExportedValidation(
+            skill_code=v.skill_code,
+            skill_label_fr=label,
+            level=v.level,
+            method=v.method,
+            evidence=v.evidence,
+            observed_on=v.observed_on,
+            recorded_at=v.created_at,
+            mediator=mediator,
+            structure=structure or v.source_structure,
+            status="withdrawn" if v.withdrawn_at else "active",
+            withdrawn_at=v.withdrawn_at,
+            withdrawal_reason=v.withdrawal_reason,
+            source_issuer=v.source_issuer,
+        )
+        for v, label, mediator, structure in rows
+    ]
+
+
+def _grants(session: Session, passport_id: int) -> list[ExportedGrant]:
+    rows = session.exec(
+        select(AccessGrant, Structure.nom, Territory.name, Account.display_name)
+        .join(Structure, col(Structure.id) == AccessGrant.structure_id)
+        .join(Territory, col(Territory.id) == Structure.territory_id)
+        .outerjoin(Account, col(Account.id) == AccessGrant.granted_by_account_id)
+        .where(AccessGrant.passport_id == passport_id)
+        .order_by(col(AccessGrant.id))
+    ).all()
+    return [
+        ExportedGrant(
+            structure=structure,
+            territory=territory,
+            granted_at=g.granted_at,
+            granted_by=granted_by,
+            revoked_at=g.revoked_at,
+        )
+        for g, structure, territory, granted_by in rows
+    ]
+
+
+def _journal(session: Session, passport_id: int) -> list[ExportedAccess]:
+    # The whole journal, oldest first: the citizen's page shows the latest entries only.
+    rows = session.exec(
+        select(AccessLog, Account.display_name, Structure.nom)
+        .outerjoin(Account, col(Account.id) == AccessLog.account_id)
+        .outerjoin(Structure, col(Structure.id) == AccessLog.structure_id)
+        .where(AccessLog.passport_id == passport_id)
+        .order_by(col(AccessLog.id))
+    ).all()
+    return [
+        ExportedAccess(
+            at=entry.at,
+            count=entry.count,
+            last_at=entry.last_at,
+            action=entry.action,
+            actor_kind=entry.actor_kind,
+            who=who,
+            structure=where,
+        )
+        for entry, who, where in rows
+    ]
