@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
 from app.accounts.principal import Principal
-from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep
+from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep, in_transaction
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.changes import TRUST
 from app.core.db import transaction
@@ -97,14 +98,18 @@ class AccessLogEntry(BaseModel):
     structure: str | None
 
 
-def _view_response(request: Request, session: SessionDep, passport: Passport) -> Response:
+def _view_body(request: Request, session: Session, passport: Passport) -> bytes:
     """The passport's view, serialised once per change of the passport (service.ViewCache)."""
     revision = request.app.state.change_feed.version(TRUST)
     body = service.VIEWS.get(passport, revision)
     if body is None:
         body = FastJSONResponse.dumps(service.view(session, passport))
         service.VIEWS.put(passport, revision, body)
-    return Response(body, media_type="application/json")
+    return body
+
+
+def _view_response(request: Request, session: Session, passport: Passport) -> Response:
+    return Response(_view_body(request, session, passport), media_type="application/json")
 
 
 def _grant_public(access: AccessGrant) -> GrantPublic:
@@ -140,18 +145,23 @@ def find_passports(
 
 
 @router.get("/passports/{passport_id}", response_model=PassportView)
-def read_passport(
+async def read_passport(
     request: Request,
     passport_id: Id,
     principal: Annotated[Principal, authorize(PASSPORT_READ)],
-    session: SessionDep,
     engine: EngineDep,
 ) -> Response:
     """The passport: levels by competence, Premiers pas, history. The read is journaled
     (repeated views by the same reader are one entry of the journal, with a count)."""
-    passport = service.load(session, principal, passport_id)
-    service.READS.record(engine, principal, passport_id, "passport.read")
-    return _view_response(request, session, passport)
+
+    def work(session: Session) -> bytes:
+        passport = service.load(session, principal, passport_id)
+        service.READS.record(engine, principal, passport_id, "passport.read")
+        return _view_body(request, session, passport)
+
+    # One threadpool hop for the transaction (app.api.deps.in_transaction).
+    body = await in_transaction(request, work, write=False)
+    return Response(body, media_type="application/json")
 
 
 @router.post(
@@ -160,20 +170,26 @@ def read_passport(
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "A retry with the same Idempotency-Key: the first answer"}},
 )
-def record_validation(
+async def record_validation(
+    request: Request,
     passport_id: Id,
     data: ValidationCreate,
     principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
-    session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Record what the citizen was seen doing. Send an Idempotency-Key to retry safely."""
-    # Locked from the first read: one statement fewer than locking it again afterwards.
-    passport = service.load(session, principal, passport_id, lock=True)
-    validation, created = service.record_validation(
-        session, principal, passport, data, idempotency_key, locked=True
-    )
-    body = service.validation_public(session, validation.id or 0).model_dump()
+
+    def work(session: Session) -> tuple[dict[str, Any], bool]:
+        # Locked from the first read: one statement fewer than locking it again afterwards.
+        passport = service.load(session, principal, passport_id, lock=True)
+        validation, created = service.record_validation(
+            session, principal, passport, data, idempotency_key, locked=True
+        )
+        return service.validation_public(session, validation.id or 0).model_dump(), created
+
+    # The whole transaction in one threadpool hop: on SQLite the one writer's place, and on
+    # PostgreSQL the passport's row lock, are held for the work only, not for thread wake-ups.
+    body, created = await in_transaction(request, work, write=True)
     if not created:
         return FastJSONResponse(body, headers={"Idempotent-Replayed": "true"})
     return FastJSONResponse(body, status_code=status.HTTP_201_CREATED)
