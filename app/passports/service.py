@@ -139,20 +139,28 @@ def journal(session: Session, principal: Principal, passport: Passport, action: 
     """One row of the passport's access journal, and the activity date retention counts from."""
     assert passport.id is not None
     kind, structure_id = _actor(principal)
-    session.add(
-        AccessLog(
-            passport_id=passport.id,
-            action=action,
-            actor_kind=kind,
-            account_id=principal.account_id,
-            structure_id=structure_id,
-            request_id=current_request_id(),
-        )
+    now = utcnow()
+    # A plain INSERT: the entry is never read back here, so the unit of work has nothing to do.
+    session.execute(
+        _INSERT_ACCESS_LOG,
+        {
+            "passport_id": passport.id,
+            "at": now,
+            "action": action,
+            "actor_kind": kind,
+            "account_id": principal.account_id,
+            "structure_id": structure_id,
+            "request_id": current_request_id(),
+            "count": 1,
+            "last_at": None,
+        },
     )
-    passport.last_activity_at = utcnow()
+    passport.last_activity_at = now
     # What comes next is no longer "the same reading" as what came before.
     READS.forget(passport.id)
 
+
+_INSERT_ACCESS_LOG = sa.insert(AccessLog.__table__)  # type: ignore[attr-defined]
 
 #: Journaled reads that coalesce: the same reader's repeated views, nothing else in between.
 READ_ACTIONS = frozenset({"passport.read", "access_log.read"})
@@ -448,14 +456,12 @@ def record_validation(
         request_hash=fingerprint,
     )
     if idempotency_key is None:
-        session.add(validation)
-        session.flush()
+        _insert(session, validation)
     else:
         try:
             # A savepoint only where a unique key can collide: it costs two statements.
             with session.begin_nested():
-                session.add(validation)
-                session.flush()
+                _insert(session, validation)
         except IntegrityError:
             # A concurrent retry with the same key won the race: answer with its validation.
             existing = _by_key(session, principal.account_id, idempotency_key)
@@ -464,6 +470,20 @@ def record_validation(
             return _same_request(existing, passport.id, data, fingerprint), False
     journal(session, principal, passport, "validation.created")
     return validation, True
+
+
+def _insert(session: Session, validation: Validation) -> None:
+    """One INSERT … RETURNING id, without the unit of work (a third of a recording's CPU went
+    to flushing this one new object). The object stays out of the session: it is the answer's
+    source only, never changed afterwards."""
+    table = Validation.__table__  # type: ignore[attr-defined]
+    values = {c.name: getattr(validation, c.name) for c in table.columns if c.name != "id"}
+    validation.id = session.execute(_INSERT_VALIDATION, values).scalar_one()
+
+
+_INSERT_VALIDATION = sa.insert(Validation.__table__).returning(  # type: ignore[attr-defined]
+    Validation.__table__.c.id  # type: ignore[attr-defined]
+)
 
 
 def _by_key(session: Session, account_id: int, key: str) -> Validation | None:
