@@ -593,8 +593,8 @@ def test_recording_sends_a_fixed_number_of_statements(
     client: TestClient, world: World, app: Any
 ) -> None:
     """A recording by a known API token: the passport locked, the skill and the structure
-    checked, the validation and its journal line written with the activity date, the answer
-    read back; nothing per validation already in the passport, no authentication query."""
+    checked, the validation and its journal line written with the activity date; nothing per
+    validation already in the passport, no authentication query, no read-back for the answer."""
     pid = _open(client, world)["id"]
     statements: list[str] = []
 
@@ -623,5 +623,12 @@ def test_recording_sends_a_fixed_number_of_statements(
         "INSERT INTO",  # validation … RETURNING id
         "INSERT INTO",  # passport_access_log
         "UPDATE passport",
-        "SELECT validation.id",  # the answer, with the names joined
     ], statements
+    # The answer is built from what the recording wrote and read: the view, which reads it all
+    # back with the names joined, shows the same.
+    answer = _validate(client, world, pid, skill_code="crcn:4.1", level=4)
+    assert answer.status_code == 201, answer.text
+    view = client.get(f"/api/v1/passports/{pid}", headers=world.headers["mediator_of_structure"])
+    shown = next(v for v in view.json()["validations"] if v["id"] == answer.json()["id"])
+    assert answer.json() == shown
+    assert shown["mediator_name"] and shown["structure_name"] and shown["skill_label_fr"]

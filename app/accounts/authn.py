@@ -97,6 +97,7 @@ def _principal_for(
         session_id=session_id,
         token_id=token.id if token else None,
         client_address=address,
+        display_name=account.display_name,
     )
 
 

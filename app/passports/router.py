@@ -182,10 +182,10 @@ async def record_validation(
     def work(session: Session) -> tuple[dict[str, Any], bool]:
         # Locked from the first read: one statement fewer than locking it again afterwards.
         passport = service.load(session, principal, passport_id, lock=True)
-        validation, created = service.record_validation(
+        recorded = service.record_validation(
             session, principal, passport, data, idempotency_key, locked=True
         )
-        return service.validation_public(session, validation.id or 0).model_dump(), created
+        return service.recorded_public(session, principal, recorded), recorded.created
 
     # The whole transaction in one threadpool hop: on SQLite the one writer's place, and on
     # PostgreSQL the passport's row lock, are held for the work only, not for thread wake-ups.

@@ -404,6 +404,17 @@ def _skill(session: Session, code: str) -> Skill:
     return skill
 
 
+@dataclass
+class Recorded:
+    """What :func:`record_validation` did: the validation, new or replayed (``created``), and
+    for a new one what its answer names, read on the way (no second read for the answer)."""
+
+    validation: Validation
+    created: bool
+    skill_label_fr: str | None = None
+    structure_name: str | None = None
+
+
 def record_validation(
     session: Session,
     principal: Principal,
@@ -412,7 +423,7 @@ def record_validation(
     idempotency_key: str | None,
     *,
     locked: bool = False,
-) -> tuple[Validation, bool]:
+) -> Recorded:
     """Append a validation; a retry with the same Idempotency-Key returns the first one.
 
     ``locked``: the caller loaded the passport with ``load(..., lock=True)`` in this transaction.
@@ -429,7 +440,7 @@ def record_validation(
     if idempotency_key:
         existing = _by_key(session, principal.account_id, idempotency_key)
         if existing is not None:
-            return _same_request(existing, passport.id, data, fingerprint), False
+            return Recorded(_same_request(existing, passport.id, data, fingerprint), False)
     skill = _skill(session, data.skill_code)
     if skill.framework_code == "pp":
         assert skill.level is not None
@@ -467,9 +478,9 @@ def record_validation(
             existing = _by_key(session, principal.account_id, idempotency_key)
             if existing is None:
                 raise
-            return _same_request(existing, passport.id, data, fingerprint), False
+            return Recorded(_same_request(existing, passport.id, data, fingerprint), False)
     journal(session, principal, passport, "validation.created")
-    return validation, True
+    return Recorded(validation, True, skill.label_fr, structure.nom)
 
 
 def _insert(session: Session, validation: Validation) -> None:
@@ -628,6 +639,30 @@ def validation_public(session: Session, validation_id: int) -> ValidationPublic:
     session.flush()
     row = session.execute(_ONE_VALIDATION, {"validation_id": validation_id}).one()
     return _public(row)
+
+
+def recorded_public(session: Session, principal: Principal, recorded: Recorded) -> dict[str, Any]:
+    """The answer to a recording (ValidationPublic's fields): for a new validation, from what
+    the recording wrote and read, the same values the view shows; a replay is read back."""
+    validation = recorded.validation
+    if not recorded.created or principal.display_name is None or recorded.skill_label_fr is None:
+        return validation_public(session, validation.id or 0).model_dump()
+    session.flush()  # the journal's activity date, so that errors surface here as before
+    return {
+        "id": validation.id,
+        "skill_code": validation.skill_code,
+        "skill_label_fr": recorded.skill_label_fr,
+        "level": validation.level,
+        "method": validation.method,
+        "evidence": validation.evidence,
+        "observed_on": validation.observed_on,
+        "mediator_name": principal.display_name,
+        "structure_name": recorded.structure_name,
+        "created_at": aware(validation.created_at),
+        "withdrawn_at": None,
+        "withdrawal_reason": None,
+        "source_issuer": None,
+    }
 
 
 def _plain(row: Any) -> dict[str, Any]:
