@@ -20,7 +20,6 @@ import base64
 import binascii
 import json
 import re
-import sys
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,9 +86,8 @@ MAX_TIME: Final = 2**40
 MAX_DAY: Final = 100_000
 EPOCH: Final = date(1970, 1, 1)
 
-_DIGIT_PAIRS: Final = {
-    int.from_bytes(f"{n:02d}".encode("ascii"), sys.byteorder): n + 45 for n in range(78)
-}
+_TENS: Final = bytes((i - 48) * 10 if 48 <= i <= 57 else 0 for i in range(256))
+_UNITS: Final = bytes(i - 3 if 48 <= i <= 57 else 0 for i in range(256))
 _URL = re.compile(r"https?://\S+")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _CODE = re.compile(r"[a-z][a-z0-9-]{0,15}:[A-Za-z0-9._-]+")
@@ -457,13 +455,17 @@ def qr_text_to_jws(text: str) -> str:
         raise QRTextError("only digits 0-9 may follow the prefix")
     if len(digits) % 2:
         raise QRTextError("odd number of digits")
-    # Read the digits two at a time as native 16-bit units and map each through a table: the
-    # pairs 00-77 to their character, anything else (78-99) is missing and refused.
-    pairs = memoryview(digits.encode("ascii")).cast("H")
-    try:
-        return bytes(map(_DIGIT_PAIRS.__getitem__, pairs)).decode("ascii")
-    except KeyError as exc:
-        raise QRTextError("a digit pair is above 77") from exc
+    # Every pair "ab" is the character 10a + b + 45, computed for all pairs at once: the tens as
+    # one big integer with a byte 10a each, the units as another with b + 45 each, added (no byte
+    # exceeds 90 + 54, so no carry crosses a byte), then read back as bytes. A pair above 77
+    # makes a byte above 122 ('z').
+    raw = digits.encode("ascii")
+    tens = int.from_bytes(raw[0::2].translate(_TENS), "big")
+    units = int.from_bytes(raw[1::2].translate(_UNITS), "big")
+    token = (tens + units).to_bytes(len(raw) // 2, "big")
+    if max(token) > 122:
+        raise QRTextError("a digit pair is above 77")
+    return token.decode("ascii")
 
 
 def _segments(text: str, *, box_size: int = 4, border: int = 4) -> qrcode.QRCode:
