@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
@@ -113,10 +114,15 @@ def authorize(rule: Rule) -> Any:
         enforce: Callable[..., Any] = enforce_public
     else:
 
-        def enforce_rule(request: Request) -> Principal:
-            from app.accounts.authn import resolve
+        async def enforce_rule(request: Request) -> Principal:
+            from app.accounts.authn import resolve, resolve_from_memory
 
-            principal = resolve(request, request.app.state.engine, request.app.state.settings)
+            # An API token accepted recently is known without I/O: no thread hop for it (the
+            # token cache follows revocations through the change feed, app/core/changes.py).
+            principal = resolve_from_memory(request)
+            if principal is None:
+                state = request.app.state
+                principal = await run_in_threadpool(resolve, request, state.engine, state.settings)
             return check(rule, principal)
 
         enforce = enforce_rule

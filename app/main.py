@@ -31,6 +31,7 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.settings import Settings, get_settings
 from app.credentials import keys_router
 from app.credentials import router as credentials_router
+from app.credentials.fast_verify import FastVerify
 from app.credentials.verifier import Verifier
 from app.federation import refresher
 from app.federation import router as federation_router
@@ -96,6 +97,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.bearer_cache = BearerCache(feed)
 
     install_error_handlers(app)
+    # Inside the request context (added first, so it runs after it): the public verification
+    # answered from memory before routing, the route's contract unchanged (fast_verify.py).
+    app.add_middleware(FastVerify, path=f"{API_PREFIX}/verify", verifier=app.state.verifier)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(health.router)

@@ -61,14 +61,23 @@ class Server:
 
 @contextmanager
 def running_server(
-    env: dict[str, str], port: int, log_path: Path, timeout: float = 120
+    env: dict[str, str], port: int, log_path: Path, timeout: float = 120, workers: int = 1
 ) -> Iterator[Server]:
-    """Start `passeport serve`, wait until /readyz answers 200, stop it on exit."""
+    """Start `passeport serve` (``workers`` processes), wait until /readyz answers 200, stop it
+    on exit."""
     url = f"http://127.0.0.1:{port}"
     env = {**env, "PASSEPORT_PUBLIC_URL": env.get("PASSEPORT_PUBLIC_URL", url)}
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            [PASSEPORT, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                PASSEPORT,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *(["--workers", str(workers)] if workers > 1 else []),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -7,6 +7,8 @@ verification answers from memory. On SQLite and on PostgreSQL (PASSEPORT_TEST_DA
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -132,3 +134,56 @@ def _settled(feed: ChangeFeed, topic: str, before: dict[str, int]) -> dict[str, 
         if now[topic] != before[topic] or time.monotonic() > deadline:
             return now
         time.sleep(0.01)
+
+
+def test_two_workers_answer_under_load_and_a_revocation_counts_at_the_next_request(
+    database_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """`passeport serve --workers 2`: two processes behind one port, each with its own memory.
+    Under concurrent load both answer verifications and views correctly; once a credential is
+    revoked through the server, every next verification says so, whichever worker takes it."""
+    world = make_world(engine)
+    headers = world.headers["mediator_of_structure"]
+    env = passeport_env(database_url)
+    port = free_port()
+    with running_server(env, port, tmp_path / "workers.log", workers=2) as server:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            kept = _issue(client, world, headers)
+            revoked = _issue(client, world, headers)
+        view = f"/api/v1/passports/{world.passport.id}"
+
+        def one(index: int) -> tuple[str, str]:
+            # A connection each, so that the kernel spreads them over both workers.
+            with httpx.Client(base_url=server.url, timeout=30) as fresh:
+                if index % 3 == 2:
+                    seen = fresh.get(view, headers=headers)
+                    assert seen.status_code == 200, seen.text
+                    skills = [v["skill_code"] for v in seen.json()["validations"]]
+                    assert skills == ["pp:PP-06", "pp:PP-06"], skills
+                    return "view", "ok"
+                qr = (kept if index % 2 else revoked)["qr_text"]
+                response = fresh.post("/api/v1/verify", json={"qr_text": qr})
+                assert response.status_code == 200, response.text
+                return "verify", str(response.json()["result"])
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            results = list(pool.map(one, range(240)))
+        assert {result for kind, result in results if kind == "verify"} == {"valid"}
+
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            answer = client.post(
+                f"{view}/credentials/{revoked['id']}/revoke", json={}, headers=headers
+            )
+            assert answer.status_code == 200, answer.text
+        # Every next request, on a new connection each (either worker), knows of it.
+        for _ in range(40):
+            with httpx.Client(base_url=server.url, timeout=30) as fresh:
+                assert _verify(fresh, revoked["qr_text"]) == "revoked"
+                assert _verify(fresh, kept["qr_text"]) == "valid"
+        # Two workers were serving (each logs its own start).
+        started = [
+            line
+            for line in server.log().splitlines()
+            if line.startswith("{") and json.loads(line).get("msg") == "started"
+        ]
+        assert len(started) == 2, server.log()

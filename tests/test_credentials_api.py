@@ -15,18 +15,21 @@ import jwt as pyjwt
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
 from PIL import Image
 from sqlmodel import Session, select
 
 from app.accounts.models import Role
+from app.api.deps import get_verifier
 from app.audit.models import AuditEvent
 from app.core.settings import Settings
 from app.credentials import format as fmt
 from app.credentials.models import Credential
 from app.credentials.statuslist import verify_status_list_jwt
 from app.main import create_app
+from app.observatory.tally import TALLY
 from tests.factories import (
     ACCESS_CODE,
     World,
@@ -531,3 +534,61 @@ def test_every_verification_is_counted_by_verdict_and_channel_only(
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
     # Nothing else is kept: no credential, no caller, only day, verdict and channel.
     assert all(len(key) == 3 for key in TALLY.pending())
+
+
+def test_verification_from_memory_answers_as_the_route_does(
+    app: FastAPI, client: TestClient, world: World
+) -> None:
+    """POST /verify in steady state is answered before routing (app/credentials/fast_verify.py):
+    the same verdict, bytes and headers as the route's; anything it cannot answer from memory,
+    errors included, is the route's."""
+    _validate(client, world, "pp:PP-06")
+    issued = _issue(client, world, skills=["pp:PP-06"], include_name=True)
+    verifier = app.state.verifier
+    bodies = ({"qr_text": issued["qr_text"]}, {"code": issued["code"]})
+
+    # Through the route: the snapshot is rebuilt there (the code is learnt there too).
+    verifier.trusted.invalidate()
+    by_route = [client.post("/api/v1/verify", json=body) for body in bodies]
+
+    # Now everything is in memory. Were the route reached, it would fail: it asks for the
+    # verifier through this dependency.
+    def broken() -> None:
+        raise RuntimeError("the route was reached")
+
+    today = date.today()
+    counted = TALLY.pending().get((today, "valid", "qr"), 0)
+    app.dependency_overrides[get_verifier] = broken
+    try:
+        from_memory = [client.post("/api/v1/verify", json=body) for body in bodies]
+        for route, memory in zip(by_route, from_memory, strict=True):
+            assert memory.status_code == route.status_code == 200, memory.text
+            assert memory.content == route.content
+            assert memory.json()["result"] == "valid"
+            assert memory.headers["content-type"] == route.headers["content-type"]
+            assert memory.headers["x-request-id"] != route.headers["x-request-id"]
+        # Same with a charset, or no content type at all (FastAPI reads both as JSON).
+        for headers in ({"content-type": "application/json; charset=utf-8"}, {}):
+            raw = client.post(
+                "/api/v1/verify", content=json.dumps(bodies[0]).encode(), headers=headers
+            )
+            assert raw.status_code == 200 and raw.content == by_route[0].content
+        # What memory cannot answer goes on to the route (broken here: a 500 problem).
+        verifier.trusted.invalidate()
+        _problem(client.post("/api/v1/verify", json=bodies[0]), 500, "internal_error")
+    finally:
+        app.dependency_overrides.clear()
+    # Invalid bodies are the route's problems, whatever the path taken.
+    for content, headers in (
+        (b"{", {"content-type": "application/json"}),
+        (b'{"qr_text": "PN1:00", "code": "V-1"}', {}),
+        (json.dumps({"qr_text": "9" * 5000}).encode(), {}),
+        (b"NaN", {}),
+        (json.dumps(bodies[0]).encode(), {"content-type": "text/plain"}),
+    ):
+        response = client.post("/api/v1/verify", content=content, headers=headers)
+        assert response.status_code == 422, (content, response.text)
+        assert response.headers["content-type"] == PROBLEM
+    # The answers from memory were counted like the route's (by verdict and channel): one by
+    # QR above, then two more.
+    assert TALLY.pending().get((today, "valid", "qr"), 0) - counted == 3

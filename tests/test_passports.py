@@ -588,3 +588,48 @@ def test_citizen_with_email_signs_in_by_a_one_time_link(
             sa.text("SELECT count(*) FROM audit_event WHERE action = 'citizen.link_refused'")
         ).scalar_one()
     assert refused == 2
+
+
+def test_recording_sends_a_fixed_number_of_statements(
+    client: TestClient, world: World, app: Any
+) -> None:
+    """A recording by a known API token: the passport locked, the skill and the structure
+    checked, the validation and its journal line written with the activity date; nothing per
+    validation already in the passport, no authentication query, no read-back for the answer."""
+    pid = _open(client, world)["id"]
+    statements: list[str] = []
+
+    def listener(*args: Any) -> None:
+        statements.append(" ".join(str(args[2]).split())[:60])
+
+    for _ in range(3):  # the token is known after the first request
+        assert _validate(client, world, pid).status_code == 201
+    sa.event.listen(app.state.engine, "before_cursor_execute", listener)
+    try:
+        for level in (2, 3):
+            assert (
+                _validate(client, world, pid, skill_code="crcn:4.1", level=level).status_code == 201
+            )
+    finally:
+        sa.event.remove(app.state.engine, "before_cursor_execute", listener)
+    per_request = len(statements) // 2
+    assert statements[:per_request] == statements[per_request:]
+    kinds = [" ".join(s.split()[:2]).rstrip(",") for s in statements[:per_request]]
+    begin = ["BEGIN IMMEDIATE"] if app.state.engine.dialect.name == "sqlite" else []
+    assert kinds == [
+        *begin,
+        "SELECT passport.id",  # FOR UPDATE on PostgreSQL
+        "SELECT skill.code",
+        "SELECT structure.id",
+        "INSERT INTO",  # validation … RETURNING id
+        "INSERT INTO",  # passport_access_log
+        "UPDATE passport",
+    ], statements
+    # The answer is built from what the recording wrote and read: the view, which reads it all
+    # back with the names joined, shows the same.
+    answer = _validate(client, world, pid, skill_code="crcn:4.1", level=4)
+    assert answer.status_code == 201, answer.text
+    view = client.get(f"/api/v1/passports/{pid}", headers=world.headers["mediator_of_structure"])
+    shown = next(v for v in view.json()["validations"] if v["id"] == answer.json()["id"])
+    assert answer.json() == shown
+    assert shown["mediator_name"] and shown["structure_name"] and shown["skill_label_fr"]

@@ -97,6 +97,7 @@ def _principal_for(
         session_id=session_id,
         token_id=token.id if token else None,
         client_address=address,
+        display_name=account.display_name,
     )
 
 
@@ -216,6 +217,22 @@ def _bearer_raw(authorization: str) -> str:
             headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
         )
     return raw.strip()
+
+
+def resolve_from_memory(request: Request) -> Principal | None:
+    """The caller of a request with an API token this process accepted recently (BearerCache),
+    with no I/O, so that the event loop can answer it; None when :func:`resolve` must run."""
+    authorization = request.headers.get("authorization")
+    cache: BearerCache | None = getattr(request.app.state, "bearer_cache", None)
+    if not authorization or cache is None:
+        return None
+    scheme, _, raw = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        return None  # resolve refuses it, with its problem
+    known = cache.get(token_hash(raw.strip()))
+    if known is None:
+        return None
+    return replace(known, client_address=client_address(request))
 
 
 def resolve(request: Request, engine: Engine, settings: Settings) -> Principal:

@@ -30,6 +30,9 @@ class Principal:
     client_address: str | None = None
     # A citizen reaches their own passport only.
     passport_id: int | None = None
+    # The account's display name, as answers that name their author show it (kept with the
+    # principal, so as fresh as it: the token cache follows the account's changes).
+    display_name: str | None = None
 
     @property
     def is_platform_admin(self) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from sqlmodel import Session
 
 from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
 from app.accounts.principal import Principal
@@ -18,9 +19,10 @@ from app.passports.deps import (
     AdminPassport,
     CitizenPassport,
     HeldPassport,
-    LockedPassport,
+    PassportAccess,
     ReadPassport,
     WritePassport,
+    in_passport_transaction,
 )
 from app.passports.models import AccessGrant, Passport
 from app.passports.schemas import (
@@ -55,14 +57,18 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _view_response(request: Request, session: SessionDep, passport: Passport) -> Response:
+def _view_body(request: Request, session: Session, passport: Passport) -> bytes:
     """The passport's view, serialised once per change of the passport (service.ViewCache)."""
     revision = request.app.state.change_feed.version(TRUST)
     body = service.VIEWS.get(passport, revision)
     if body is None:
         body = FastJSONResponse.dumps(service.view(session, passport))
         service.VIEWS.put(passport, revision, body)
-    return Response(body, media_type="application/json")
+    return body
+
+
+def _view_response(request: Request, session: Session, passport: Passport) -> Response:
+    return Response(_view_body(request, session, passport), media_type="application/json")
 
 
 def _grant_public(access: AccessGrant) -> GrantPublic:
@@ -98,13 +104,22 @@ def find_passports(
 
 
 @router.get("/passports/{passport_id}", response_model=PassportView)
-def read_passport(
-    request: Request, access: ReadPassport, session: SessionDep, engine: EngineDep
+async def read_passport(
+    request: Request,
+    passport_id: Id,
+    principal: Annotated[Principal, authorize(PASSPORT_READ)],
+    engine: EngineDep,
 ) -> Response:
     """The passport: levels by competence, Premiers pas, history. The read is journaled
     (repeated views by the same reader are one entry of the journal, with a count)."""
-    service.READS.record(engine, access.principal, access.passport_id, "passport.read")
-    return _view_response(request, session, access.passport)
+
+    def work(session: Session, access: PassportAccess) -> bytes:
+        service.READS.record(engine, principal, passport_id, "passport.read")
+        return _view_body(request, session, access.passport)
+
+    # One threadpool hop for the transaction (app.passports.deps.in_passport_transaction).
+    body = await in_passport_transaction(request, principal, passport_id, work, write=False)
+    return Response(body, media_type="application/json")
 
 
 @router.post(
@@ -113,18 +128,27 @@ def read_passport(
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "A retry with the same Idempotency-Key: the first answer"}},
 )
-def record_validation(
+async def record_validation(
+    request: Request,
+    passport_id: Id,
     data: ValidationCreate,
-    access: LockedPassport,
-    session: SessionDep,
+    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Record what the citizen was seen doing. Send an Idempotency-Key to retry safely."""
+
+    def work(session: Session, access: PassportAccess) -> tuple[dict[str, Any], bool]:
+        recorded = service.record_validation(
+            session, principal, access.passport, data, idempotency_key, locked=True
+        )
+        return service.recorded_public(session, principal, recorded), recorded.created
+
+    # The whole transaction in one threadpool hop: on SQLite the one writer's place, and on
+    # PostgreSQL the passport's row lock, are held for the work only, not for thread wake-ups.
     # Locked from the first read: one statement fewer than locking it again afterwards.
-    validation, created = service.record_validation(
-        session, access.principal, access.passport, data, idempotency_key, locked=True
+    body, created = await in_passport_transaction(
+        request, principal, passport_id, work, write=True, lock=True
     )
-    body = service.validation_public(session, validation.id or 0).model_dump()
     if not created:
         return FastJSONResponse(body, headers={"Idempotent-Replayed": "true"})
     return FastJSONResponse(body, status_code=status.HTTP_201_CREATED)
