@@ -188,8 +188,11 @@ def _verify(client: TestClient, presentation: str) -> dict[str, Any]:
 
 
 def _problem(response: Any, status: int, code: str, error: str | None = None) -> dict[str, Any]:
+    """A refusal: problem+json, or for a wallet's OAuth requests (``error`` given) the same
+    members as application/json, which OAuth clients read (RFC 6749 5.2)."""
     assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
+    media = PROBLEM if error is None else "application/json"
+    assert response.headers["content-type"] == media
     body: dict[str, Any] = response.json()
     assert body["code"] == code, body
     if error is not None:
@@ -316,7 +319,7 @@ def test_wrong_pin_is_refused_counted_and_limited(
     for _ in range(settings.login_max_failures):
         _problem(_token(client, offer, wrong), 400, "wallet_wrong_pin", "invalid_grant")
     # Past the limit, even the right PIN waits: guesses cannot go on.
-    _problem(_token(client, offer), 429, "rate_limited")
+    _problem(_token(client, offer), 429, "rate_limited", "invalid_grant")
     with Session(engine) as session:
         refused = session.exec(
             select(AuditEvent).where(AuditEvent.action == "wallet.pin_refused")
@@ -371,18 +374,27 @@ def test_proof_refusals(client: TestClient, world: World) -> None:
     _offer_made, issuer, access = _access(client, world)
     holder = Holder()
     # A nonce we never gave, then one already spent.
-    _problem(_ask(client, access, holder.proof(issuer, "made-up")), 400, "wallet_invalid_nonce")
+    _problem(
+        _ask(client, access, holder.proof(issuer, "made-up")),
+        400,
+        "wallet_invalid_nonce",
+        "invalid_nonce",
+    )
     nonce = _c_nonce(client, issuer)
     other = jwk.JWK.generate(kty="EC", crv="P-256")
     # Signed by another key than the one it shows.
     _problem(
-        _ask(client, access, holder.proof(issuer, nonce, key=other)), 400, "wallet_invalid_proof"
+        _ask(client, access, holder.proof(issuer, nonce, key=other)),
+        400,
+        "wallet_invalid_proof",
+        "invalid_proof",
     )
     # For another issuer.
     _problem(
         _ask(client, access, holder.proof("https://elsewhere.test", nonce)),
         400,
         "wallet_invalid_proof",
+        "invalid_proof",
     )
     assert _ask(client, access, holder.proof(issuer, nonce)).status_code == 200
     # The access token served once; the nonce too.
@@ -401,7 +413,12 @@ def test_stale_nonce_is_refused(client: TestClient, world: World) -> None:
     # Spent by a first (failed) request's success path elsewhere: a second use is refused.
     first_offer, _, first_access = _access(client, world)
     assert _ask(client, first_access, holder.proof(issuer, nonce)).status_code == 200
-    _problem(_ask(client, access, holder.proof(issuer, nonce)), 400, "wallet_invalid_nonce")
+    _problem(
+        _ask(client, access, holder.proof(issuer, nonce)),
+        400,
+        "wallet_invalid_nonce",
+        "invalid_nonce",
+    )
     assert first_offer
 
 

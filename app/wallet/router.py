@@ -9,17 +9,21 @@ credential endpoints are problem documents that also carry the OAuth ``error`` m
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from app.accounts.authn import client_address
 from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
 from app.authz import CITIZEN, PASSPORT_WRITE, PUBLIC, authorize
-from app.core.errors import AppError
+from app.core.db import transaction
+from app.core.errors import AppError, OAuthError
 from app.core.settings import Settings
 from app.core.time import utcnow
 from app.core.validation import TEXT_POLICY, TEXT_POLICY_KEY, Id, NoNul
@@ -103,6 +107,21 @@ def verify_nonce(session: WriteSessionDep, settings: SettingsDep) -> JSONRespons
 # --- The issuer, at the root ------------------------------------------------------------------
 
 
+@contextmanager
+def _oauth_errors(error: str) -> Iterator[None]:
+    """Any other refusal (rate limited, unknown territory, a skill withdrawn since the offer) in
+    the shape OAuth clients read, with ``error`` set to ``error``."""
+    try:
+        yield
+    except OAuthError:
+        raise
+    except AppError as exc:
+        extra = {k: v for k, v in exc.extra.items() if k not in ("error", "error_description")}
+        raise OAuthError(
+            exc.detail, error=error, code=exc.code, headers=exc.headers, **extra
+        ) from None
+
+
 def _document(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers=PUBLIC_HEADERS)
 
@@ -155,7 +174,7 @@ async def _form(request: Request) -> dict[str, str]:
     if request.headers.get("content-type", "").split(";")[0].strip() != (
         "application/x-www-form-urlencoded"
     ):
-        raise AppError(
+        raise OAuthError(
             "The token request is application/x-www-form-urlencoded.",
             code="wallet_invalid_request",
             error="invalid_request",
@@ -164,14 +183,14 @@ async def _form(request: Request) -> dict[str, str]:
         text = (await request.body()).decode("utf-8")
         fields = parse_qs(text, strict_parsing=False, max_num_fields=20, errors="strict")
     except (UnicodeDecodeError, ValueError):
-        raise AppError(
+        raise OAuthError(
             "The form cannot be read.", code="wallet_invalid_request", error="invalid_request"
         ) from None
     form: dict[str, str] = {}
     for name, values in fields.items():
         value = values[0]
         if len(values) > 1 or len(value) > MAX_FORM_VALUE or "\x00" in value:
-            raise AppError(
+            raise OAuthError(
                 f"The form field {name[:40]!r} is repeated, too long or holds a NUL.",
                 code="wallet_invalid_request",
                 error="invalid_request",
@@ -211,18 +230,16 @@ async def token(
     settings: SettingsDep,
 ) -> JSONResponse:
     """The token endpoint: the offer's pre-authorized code and PIN for an access token."""
-    from fastapi.concurrency import run_in_threadpool
-
     form = await _form(request)
     if form.get("grant_type") != service.PRE_AUTHORIZED_GRANT:
-        raise AppError(
+        raise OAuthError(
             f"The only grant type is {service.PRE_AUTHORIZED_GRANT}.",
             code="wallet_unsupported_grant",
             error="unsupported_grant_type",
         )
     pre_authorized = form.get("pre-authorized_code")
     if not pre_authorized:
-        raise AppError(
+        raise OAuthError(
             "pre-authorized_code is missing.",
             code="wallet_invalid_request",
             error="invalid_request",
@@ -230,15 +247,14 @@ async def token(
     address = client_address(request)
 
     def run() -> service.TokenIssued:
-        from app.core.db import transaction
-
         offer_id = service.check_pin(
             engine, settings, code, pre_authorized, form.get("tx_code"), address
         )
         with transaction(engine) as session:
             return service.redeem(session, offer_id)
 
-    issued = await run_in_threadpool(run)
+    with _oauth_errors("invalid_grant"):
+        issued = await run_in_threadpool(run)
     return JSONResponse(
         {
             "access_token": issued.access_token,
@@ -252,7 +268,8 @@ async def token(
 @issuer_router.post("/wallet/{code}/nonce", dependencies=[authorize(PUBLIC)])
 def issuer_nonce(code: TerritoryCode, session: SessionDep) -> JSONResponse:
     """The nonce endpoint: a fresh ``c_nonce`` for the next key proof."""
-    territories.get_by_code(session, code)
+    with _oauth_errors("invalid_request"):
+        territories.get_by_code(session, code)
     nonce, _ = service.new_nonce(session, service.PROOF)
     return JSONResponse({"c_nonce": nonce}, headers=NO_STORE)
 
@@ -268,7 +285,7 @@ def credential(
     """The credential endpoint: the SD-JWT VC, bound to the key the proof shows."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() not in ("bearer", "dpop") or not token.strip():
-        raise AppError(
+        raise OAuthError(
             "Send the access token as Authorization: Bearer.",
             code="wallet_invalid_token",
             error="invalid_token",
@@ -279,17 +296,18 @@ def credential(
     elif data.proof is not None and data.proof.proof_type == "jwt":
         proof = data.proof.jwt
     else:
-        raise AppError(
+        raise OAuthError(
             "A jwt key proof is required (proofs.jwt).",
             code="wallet_invalid_proof",
             error="invalid_proof",
         )
-    issued = service.issue_credential(
-        session,
-        settings,
-        code,
-        token.strip(),
-        configuration_id=data.credential_configuration_id,
-        proof_jwt=proof,
-    )
+    with _oauth_errors("invalid_credential_request"):
+        issued = service.issue_credential(
+            session,
+            settings,
+            code,
+            token.strip(),
+            configuration_id=data.credential_configuration_id,
+            proof_jwt=proof,
+        )
     return JSONResponse({"credentials": [{"credential": issued}]}, headers=NO_STORE)

@@ -32,7 +32,7 @@ from app.accounts.principal import ANONYMOUS, Principal
 from app.audit import service as audit
 from app.core import ratelimit
 from app.core.db import transaction
-from app.core.errors import AppError, InvalidInput
+from app.core.errors import InvalidInput, OAuthError
 from app.core.settings import Settings
 from app.core.time import aware, utcnow
 from app.credentials import keys
@@ -79,9 +79,9 @@ def qr_issuer_for(wallet_iss: str) -> str | None:
 # --- Errors, in the OAuth and OpenID4VCI vocabulary as well as ours --------------------------
 
 
-def _oauth(code: str, error: str, detail: str) -> AppError:
+def _oauth(code: str, error: str, detail: str) -> OAuthError:
     # The problem document carries the OAuth ``error`` member that wallets react to.
-    return AppError(detail, code=code, error=error, error_description=detail)
+    return OAuthError(detail, code=code, error=error)
 
 
 def _hash(value: str) -> str:
