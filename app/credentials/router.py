@@ -37,6 +37,7 @@ from app.passports.deps import (
     PassportAccess,
 )
 from app.territory import service as territories
+from app.wallet import verify as wallet_verify
 
 router = APIRouter(tags=["credentials"])
 public_router = APIRouter(tags=["credentials"])
@@ -55,6 +56,7 @@ def _public(credential: Credential) -> CredentialPublic:
         expires_at=credential.expires_at,
         revoked_at=credential.revoked_at,
         qr_text=credential.qr_text,
+        format=credential.format,
     )
 
 
@@ -235,11 +237,20 @@ def verdict_from_memory(verifier: Verifier, data: VerifyRequest) -> dict[str, An
 
 
 @router.post("/verify", dependencies=[authorize(PUBLIC)], responses={200: {"model": Verdict}})
-async def verify(data: VerifyRequest, engine: EngineDep, verifier: VerifierDep) -> Response:
-    """Check a credential's QR text or typed code: a verdict, and the skills when it is signed.
+async def verify(
+    data: VerifyRequest, engine: EngineDep, verifier: VerifierDep, settings: SettingsDep
+) -> Response:
+    """Check a credential's QR text, typed code or wallet presentation: a verdict, and the
+    (disclosed) skills when it is signed.
 
-    In steady state this is answered from memory before the framework's routing
-    (app/credentials/fast_verify.py), with the same body model and the same verdict."""
+    In steady state a QR text or typed code is answered from memory before the framework's
+    routing (app/credentials/fast_verify.py), with the same body model and the same verdict."""
+    if data.presentation is not None:
+        presented = await run_in_threadpool(
+            wallet_verify.verify, engine, settings, verifier, data.presentation
+        )
+        record_verification(presented["result"], "wallet")
+        return FastJSONResponse(presented)
 
     channel = "qr" if data.qr_text is not None else "code"
     code = numbers.normalise_number(data.code or "", service.CODE_PREFIX)

@@ -10,6 +10,7 @@ from app.core.validation import NoNul, UtcDateTime
 from app.credentials import DEFAULT_VALIDITY_DAYS
 from app.credentials import format as fmt
 from app.passports.schemas import SkillCode
+from app.wallet import sdjwt
 
 
 class CredentialRequest(BaseModel):
@@ -28,6 +29,7 @@ class CredentialPublic(BaseModel):
     expires_at: UtcDateTime
     revoked_at: UtcDateTime | None
     qr_text: str | None = Field(description="The QR's content (PN1: and digits)")
+    format: str = Field(default="pn1", description="pn1 (QR) or dc+sd-jwt (a wallet's copy)")
 
 
 class CredentialIssued(CredentialPublic):
@@ -49,11 +51,14 @@ class VerifyRequest(BaseModel):
     code: Annotated[str, Field(max_length=20), NoNul] | None = Field(
         default=None, description="The typed code, V-…"
     )
+    presentation: Annotated[str, Field(max_length=sdjwt.MAX_PRESENTATION_CHARS), NoNul] | None = (
+        Field(default=None, description="An SD-JWT VC presentation, <sd-jwt>~…~<kb-jwt>")
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> VerifyRequest:
-        if (self.qr_text is None) == (self.code is None):
-            raise ValueError("send either qr_text or code")
+        if [self.qr_text, self.code, self.presentation].count(None) != 2:
+            raise ValueError("send one of qr_text, code or presentation")
         return self
 
 
