@@ -298,11 +298,13 @@ def _journal(session: Session, passport_id: int) -> list[ExportedAccess]:
 # (frontend/i18n/fr.json, passport.action_*): a person never reads a dotted code.
 ACTIONS_FR = {
     "passport.opened": "Ouverture du passeport",
+    "passport.opened_offline": "Ouverture du passeport (enregistrée hors ligne)",
     "passport.read": "Consultation du passeport",
     "passport.exported": "Téléchargement des données",
     "passport.merged": "Fusion de deux passeports",
     "passport.erased": "Effacement du passeport",
     "validation.created": "Validation d'une compétence",
+    "validation.created_offline": "Validation d'une compétence (enregistrée hors ligne)",
     "validation.withdrawn": "Retrait d'une validation",
     "validation.imported": "Compétences importées d'une attestation",
     "self_assessment.created": "Auto-évaluation",
