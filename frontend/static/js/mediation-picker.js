@@ -102,6 +102,7 @@ export function setupPicker(tree, skills) {
 
   return {
     chosen: () => chosen,
+    choose,
     reset() {
       chosen = null;
       input.value = "";
