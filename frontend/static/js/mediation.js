@@ -79,8 +79,9 @@ async function signOut(confirmed = false) {
   }
   try {
     await api("POST", "/api/v1/auth/logout");
-  } catch {
-    // Already gone, or no network: signing out locally is what matters.
+  } catch (error) {
+    // Already gone: fine. No network: the server's session ends at the next start online.
+    if (error instanceof ApiError && error.status === 0) rememberSignOut(true);
   }
   // Nothing about people stays on the device (docs/privacy.md).
   await offline.wipeForSignOut();
@@ -101,6 +102,36 @@ async function signedIn(session) {
   await showSignedIn();
   // What waited on this device for this mediator goes now (page start, or a new sign-in).
   offline.replay();
+}
+
+const SIGN_OUT_PENDING = "passeport.signout_pending";
+
+function rememberSignOut(pending) {
+  try {
+    if (pending) localStorage.setItem(SIGN_OUT_PENDING, "1");
+    else localStorage.removeItem(SIGN_OUT_PENDING);
+  } catch {
+    // No storage: the session ends by itself (idle time).
+  }
+}
+
+// Signed out while offline: the session cookie could not be ended then; it is now.
+async function finishSignOut() {
+  try {
+    if (!localStorage.getItem(SIGN_OUT_PENDING)) return;
+  } catch {
+    return;
+  }
+  try {
+    const session = await api("GET", "/api/v1/auth/session");
+    if (session.csrf_token) setCsrf("staff", session.csrf_token);
+    await api("POST", "/api/v1/auth/logout");
+    setCsrf("staff", null);
+    rememberSignOut(false);
+  } catch (error) {
+    // 401: already ended. Otherwise still no network: next time.
+    if (error instanceof ApiError && error.status === 401) rememberSignOut(false);
+  }
 }
 
 // Started with no network: the account that signed in here, while its session's rules allow.
@@ -748,6 +779,7 @@ async function start() {
     },
     onCorrect: correctItem,
   });
+  await finishSignOut();
   try {
     const session = await api("GET", "/api/v1/auth/session");
     if (session.via !== "session") throw new ApiError(401, "unauthenticated", "");
