@@ -21,9 +21,20 @@ from tests.servers import Server
 
 ACCESS_CODE = "BCDF2345"  # world.passport's (tests/factories.py)
 TODAY = date.today()
-MONTHS = (
-    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()
-)
+MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
 
 # Resolves once the mediator page's service worker controls it: from then on, it starts offline.
 WAIT_FOR_WORKER = """async () => {
