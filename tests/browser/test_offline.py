@@ -363,3 +363,36 @@ def test_signing_out_with_waiting_records_asks_and_leaves_nothing_about_people(
     expect(page.get_by_role("heading", name="Connexion de l'équipe de médiation")).to_be_visible()
     expect(page.locator("#signin-error")).to_be_empty()
     assert page.request.get("/api/v1/auth/session").status == 401
+
+
+def test_the_duplicate_warning_runs_at_sync_and_asks_the_mediator(
+    page: Page, context: BrowserContext, world: World, engine: sa.Engine
+) -> None:
+    _open_passport_ready_for_offline(page, world)
+    _cut(context)
+    # Offline, the page cannot know that Lucie Martin, born in 1958, already has a passport.
+    page.get_by_role("link", name="Retour à la recherche").click()
+    page.get_by_label("Prénom *", exact=True).fill("Lucie")
+    page.get_by_label("Nom *", exact=True).fill("Martin")
+    page.locator("#open-year").fill("1958")
+    page.get_by_text("La personne a entendu ce texte et donne son accord").click()
+    page.get_by_role("button", name="Ouvrir le passeport").click()
+    expect(page).to_have_url(re.compile(r"#offline/PROV-"))
+    _record(page, "pp:PP-06", TODAY)
+
+    _restore(context)
+    refused = page.locator('#offline-queue-list li[data-state="refused"]')
+    expect(refused).to_have_count(1)
+    expect(refused).to_contain_text("Un passeport existe peut-être déjà pour cette personne")
+    # Her validation waits for the mediator's answer.
+    expect(page.locator('#offline-queue-list li[data-state="waiting"]')).to_have_count(1)
+    check_axe(page, "mediation, duplicate at sync")
+
+    refused.get_by_role(
+        "button", name=re.compile(f"C'est la même personne : passeport {world.passport.number}")
+    ).click()
+    expect(page.locator('#offline-queue-list li[data-state="sent"]')).to_have_count(1)
+    expect(page.locator("#offline-queue-list li:not([data-state=sent])")).to_have_count(0)
+    assert len(_rows(engine, "SELECT id FROM passport WHERE last_name = 'Martin'")) == 1
+    rows = _rows(engine, "SELECT passport_id, skill_code FROM validation")
+    assert [(r.passport_id, r.skill_code) for r in rows] == [(world.passport.id, "pp:PP-06")]

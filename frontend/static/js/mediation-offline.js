@@ -11,6 +11,7 @@
 //   rememberSession(session, structures)   the signed-in account, for an offline start.
 //   offlineIdentity()            that account, if its session's rules still allow (else null).
 //   useAccount(id)               whose queue the page shows and sends.
+//   touch()                      the mediator did something: the idle limit counts from now.
 //   queueValidation({passportId, localRef, who, body, key, offline})
 //   queuePassport({body, key, offline}) -> the item (its localRef is the provisional reference)
 //   queuedPassport(localRef)     the waiting item of a passport opened offline, or null.
@@ -107,7 +108,8 @@ export function useAccount(id) {
   state.account = id;
 }
 
-function touch() {
+/** The mediator did something in the page: the device's idle limit counts from now. */
+export function touch() {
   store.touchIdentity().catch(() => {});
 }
 

@@ -695,6 +695,7 @@ $("#credential-form").addEventListener("submit", async (event) => {
 
 async function route() {
   if (!state.account) return;
+  offline.touch();
   const match = /^#passport\/(\d+)$/.exec(location.hash);
   const provisional = /^#offline\/(PROV-[A-Z0-9]+)$/.exec(location.hash);
   state.provisional = null;
