@@ -393,13 +393,25 @@ export async function renderQueue() {
         : null));
   }
   $("#offline-queue-summary").textContent = t("mediation.offline.summary", { waiting, refused, sent: state.sent.length });
+  // At the top of every view: what waits or was refused is never out of sight.
+  const jump = $("#offline-queue-jump");
+  jump.firstElementChild.textContent = t("mediation.offline.jump", { waiting, refused });
+  show(jump, waiting + refused > 0 && $("#view-signin").hidden);
   const sendNow = $("#offline-send");
   show(sendNow, waiting > 0);
   show(root, queued.length + state.sent.length > 0);
 }
 
-// The "send now" button: the same replay as the automatic triggers.
+// The "send now" button: the same replay as the automatic triggers. The link at the top goes to
+// the list without changing the address (its fragment is the passport shown).
 document.addEventListener("click", (event) => {
   const target = /** @type {Element} */ (event.target);
-  if (target && target.closest && target.closest("#offline-send")) replay();
+  if (!target || !target.closest) return;
+  if (target.closest("#offline-send")) replay();
+  if (target.closest("#offline-queue-jump a")) {
+    event.preventDefault();
+    const title = $("#offline-queue-title");
+    title.scrollIntoView();
+    title.focus();
+  }
 });

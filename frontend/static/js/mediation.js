@@ -15,7 +15,10 @@ const state = { account: null, structures: [], passport: null, view: null, tree:
 function setView(name) {
   for (const view of ["signin", "search", "passport"]) show($(`#view-${view}`), view === name);
   // What this device holds is its author's to see, signed in.
-  if (name === "signin") show($("#offline-queue"), false);
+  if (name === "signin") {
+    show($("#offline-queue"), false);
+    show($("#offline-queue-jump"), false);
+  }
   show($("#page-status"), false);
 }
 
@@ -767,6 +770,13 @@ async function start() {
   offline.setupOffline({
     onSessionEnded: () => showError($("#record-error"), new ApiError(401, "unauthenticated", "")),
     onSent: async (result) => {
+      // The passport on screen was erased or merged meanwhile: the server says so in its place.
+      const gone = result.refused.some((i) => state.passport && i.passportId === state.passport.id
+        && i.error && ["unknown_passport", "passport_merged"].includes(i.error.code));
+      if (gone) {
+        await route();
+        return;
+      }
       // The passport on screen received what was sent for it: show the server's view.
       const touched = result.sent.some((s) => state.passport && (s.item.passportId === state.passport.id
         || (state.provisional && s.item.localRef === state.provisional)));
