@@ -148,3 +148,31 @@ def test_a_passport_opened_from_the_queue_lands_once(
     )
     assert confirmed.status_code == 201, confirmed.text
     assert confirmed.json()["number"] != first.json()["number"]
+
+
+def test_an_erased_passport_keeps_no_fingerprint_and_its_replay_opens_nothing(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    headers = {**world.headers["mediator_of_structure"], "Idempotency-Key": "offline-open-0003"}
+    body = _opening(world, recorded_offline_at=utcnow().replace(microsecond=0).isoformat())
+    opened = client.post("/api/v1/passports", json=body, headers=headers)
+    assert opened.status_code == 201, opened.text
+    erased = client.post(
+        f"/api/v1/passports/{opened.json()['id']}/erasure",
+        json={"reason": "request"},
+        headers=world.headers["territory_admin"],
+    )
+    assert erased.status_code == 200, erased.text
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT request_hash FROM passport WHERE id = :id"), {"id": opened.json()["id"]}
+        ).one()
+    # The hash of a body with the names in it would confirm a guess of who it was.
+    assert row.request_hash is None
+    # A late replay from the device finds the passport erased, and opens no new one.
+    _problem(client.post("/api/v1/passports", json=body, headers=headers), 404, "unknown_passport")
+    with engine.connect() as conn:
+        count = conn.execute(
+            sa.text("SELECT count(*) FROM passport WHERE last_name = 'Hoarau'")
+        ).scalar_one()
+    assert count == 0

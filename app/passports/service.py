@@ -410,12 +410,13 @@ def _passport_by_key(session: Session, principal: Principal, key: str) -> Passpo
 
 
 def _same_opening(existing: Passport, fingerprint: str | None) -> Opened:
+    # Erased since (its fingerprint with it): the replay opens nothing, and says so.
+    if existing.erased_at is not None:
+        raise NotFound("No such passport.", code="unknown_passport")
     if existing.request_hash != fingerprint:
         raise Conflict(
             "This Idempotency-Key was used for another request.", code="idempotency_key_reused"
         )
-    if existing.erased_at is not None:
-        raise NotFound("No such passport.", code="unknown_passport")
     return Opened(existing, None, replayed=True)
 
 
