@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.browser.conftest import check_axe, screenshot, sign_in_citizen, sign_in_mediator
-from tests.factories import World, bearer
+from tests.factories import World, bearer, make_passport
 from tests.servers import Server
 
 ACCESS_CODE = "BCDF2345"  # world.passport's (tests/factories.py)
@@ -300,6 +300,32 @@ def test_a_passport_erased_meanwhile_refuses_the_waiting_record(
     item.get_by_role("button", name=re.compile("^Supprimer")).click()
     expect(page.locator("#offline-queue")).to_be_hidden()
     assert _rows(engine, "SELECT id FROM validation") == []
+
+
+def test_a_passport_merged_meanwhile_refuses_the_record_which_can_follow_it(
+    page: Page, context: BrowserContext, world: World, engine: sa.Engine, live_server: Server
+) -> None:
+    keep = make_passport(engine, world.a, world.a1, last_name="Martin-Durand")
+    _open_passport_ready_for_offline(page, world)
+    _cut(context)
+    _record(page, "pp:PP-06", TODAY)
+
+    # Meanwhile, the coordination folds this passport into the person's other one.
+    merged = httpx.post(
+        f"{live_server.url}/api/v1/passports/{keep.id}/merge",
+        json={"absorb_id": world.passport.id},
+        headers=bearer(engine, world.admin_a),
+    )
+    assert merged.status_code == 200, merged.text
+
+    _restore(context)
+    item = page.locator('#offline-queue-list li[data-state="refused"]')
+    expect(item).to_contain_text(f"fusionné avec le passeport {keep.number}")
+    assert _rows(engine, "SELECT id FROM validation") == []
+    item.get_by_role("button", name=re.compile(f"L'envoyer au passeport {keep.number}")).click()
+    expect(page.locator('#offline-queue-list li[data-state="sent"]')).to_have_count(1)
+    rows = _rows(engine, "SELECT passport_id, skill_code FROM validation")
+    assert [(r.passport_id, r.skill_code) for r in rows] == [(keep.id, "pp:PP-06")]
 
 
 def _people(storage: dict[str, Any]) -> Callable[[str], list[str]]:

@@ -292,6 +292,11 @@ function actions(item) {
     }
     buttons.push(button(t("mediation.duplicate_confirm"), () => openAnyway(item), false));
   } else {
+    if (item.error && item.error.code === "passport_merged" && item.error.mergedInto) {
+      // Merged meanwhile: the same record belongs in the passport it was merged into.
+      const number = item.error.mergedInto;
+      buttons.push(button(t("mediation.offline.send_to", { number }), () => sendTo(item, number), false));
+    }
     buttons.push(button(t("mediation.offline.correct"), () => correct(item)));
   }
   buttons.push(button(t("mediation.offline.drop"), () => drop(item)));
@@ -326,6 +331,25 @@ async function sameAs(item, number) {
     await store.deleteItem(item.id);
     await replay();
     await renderQueue();
+  } catch (error) {
+    if (box) clear(box).append(alertBox("error", /** @type {Error} */ (error).message));
+  }
+}
+
+/**
+ * @param {Item} item a refused validation
+ * @param {string} number the passport it goes to instead
+ */
+async function sendTo(item, number) {
+  const box = $("#offline-queue-error");
+  try {
+    const found = await api("GET", `/api/v1/passports?q=${encodeURIComponent(number)}`);
+    if (!found.length) return;
+    item.passportId = found[0].id;
+    item.state = "waiting";
+    item.error = null;
+    await store.updateItem(item);
+    await replay();
   } catch (error) {
     if (box) clear(box).append(alertBox("error", /** @type {Error} */ (error).message));
   }
