@@ -71,7 +71,7 @@ export function markOffline(yes) {
  * @param {any[]} structures the account's places, as the page shows them
  */
 export async function rememberSession(session, structures) {
-  const expiresAt = session.expires_at ? Date.parse(session.expires_at) : Date.now() + FALLBACK_HOURS * 3600_000;
+  const expiresAt = session.expires_at ? Date.parse(session.expires_at) : Date.now() + FALLBACK_HOURS * 3600000;
   state.expiresAt = expiresAt;
   useAccount(session.account.id);
   try {
@@ -200,7 +200,7 @@ export async function replay() {
 export async function keepPassport(view) {
   if (state.account === null) return;
   try {
-    await store.savePassport(state.account, view, state.expiresAt || Date.now() + FALLBACK_HOURS * 3600_000);
+    await store.savePassport(state.account, view, state.expiresAt || Date.now() + FALLBACK_HOURS * 3600000);
     touch();
   } catch {
     // Not kept: this passport just cannot be opened offline.
