@@ -234,6 +234,7 @@ $("#search-form").addEventListener("submit", async (event) => {
   const box = clear($("#search-results"));
   try {
     box.append(resultsTable(await api("GET", `/api/v1/passports?${params}`), q));
+    offline.markOffline(false);
   } catch (error) {
     if (error instanceof ApiError && error.status === 0) {
       offline.markOffline(true);
@@ -356,6 +357,7 @@ async function loadPassport(id) {
   state.keptAt = null;
   try {
     view = await api("GET", `/api/v1/passports/${id}`);
+    offline.markOffline(false);
     offline.keepPassport(view);
   } catch (error) {
     // Offline: the copy kept when it was opened online, if this session may still read it.
