@@ -185,7 +185,7 @@ def _add_page(app: FastAPI, pages: Pages, url: str, filename: str) -> None:
 
 
 def mount_frontend(app: FastAPI) -> None:
-    """Pages, text catalogues, the verifier's service worker and the static files."""
+    """Pages, text catalogues, the verifier's and the mediator's service workers, static files."""
     dsfr = FRONTEND_DIR / "node_modules" / "@gouvfr" / "dsfr" / "dist"
     # The design system changes only with its npm version: a day in the browser's cache saves
     # a dozen revalidations per page on a slow line. Our own scripts must match the page that
@@ -238,6 +238,16 @@ def mount_frontend(app: FastAPI) -> None:
         # script's own folder without this header).
         return _file(
             FRONTEND_DIR / "static" / "js" / "verify-sw.js",
+            "text/javascript; charset=utf-8",
+            {"Service-Worker-Allowed": "/"},
+        )
+
+    @app.get("/mediation-sw.js", include_in_schema=False, dependencies=[authorize(PUBLIC)])
+    async def mediation_service_worker() -> FileResponse:
+        # The mediator's page offline (docs/frontend.md, "Offline mediation"): code, texts and
+        # the framework only, never a person's data. From the root, as the verifier's.
+        return _file(
+            FRONTEND_DIR / "static" / "js" / "mediation-sw.js",
             "text/javascript; charset=utf-8",
             {"Service-Worker-Allowed": "/"},
         )

@@ -310,6 +310,10 @@ ROUTES: dict[tuple[str, str], Case] = {
         PUBLIC,
         EVERYONE if (web.FRONTEND_DIR / "static/js/verify-sw.js").is_file() else NOT_YET,
     ),
+    ("GET", "/mediation-sw.js"): Case(
+        PUBLIC,
+        EVERYONE if (web.FRONTEND_DIR / "static/js/mediation-sw.js").is_file() else NOT_YET,
+    ),
     ("GET", "/healthz"): Case(PUBLIC, EVERYONE),
     ("GET", "/readyz"): Case(PUBLIC, EVERYONE),
     ("GET", "/api/v1/framework"): Case(PUBLIC, EVERYONE),

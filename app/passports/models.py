@@ -38,6 +38,11 @@ class Passport(SQLModel, table=True):
     __tablename__ = "passport"
     # Pydantic would take the hybrid property below for a field without a type.
     model_config = SQLModelConfig(ignored_types=(hybrid_property,))
+    __table_args__ = (
+        # An index, not a constraint: SQLite adds it without rebuilding the table (and its
+        # change-feed triggers, migration 0020). NULLs differ: passports opened without a key pass.
+        sa.Index("ix_passport_idempotency", "consent_account_id", "idempotency_key", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     territory_id: int = Field(foreign_key="territory.id", index=True)
@@ -69,6 +74,13 @@ class Passport(SQLModel, table=True):
     last_activity_at: datetime = Field(default_factory=utcnow, sa_type=TZ, index=True)
     merged_into_id: int | None = Field(default=None, foreign_key="passport.id")
     erased_at: datetime | None = Field(default=None, sa_type=TZ)
+    # Opened on a mediator's device while offline (the consent read there), sent at sync: when
+    # the device recorded it. ``created_at`` is when it reached the server.
+    recorded_offline_at: datetime | None = Field(default=None, sa_type=TZ)
+    # The Idempotency-Key of the request that opened it (unique per account, with the request's
+    # fingerprint), so that a replay of a lost answer opens nothing twice.
+    idempotency_key: str | None = Field(default=None, max_length=100)
+    request_hash: str | None = Field(default=None, max_length=64)
 
     # The one definition of a passport still in use: neither erased nor merged into another.
     # On a row it is a bool; on the class, the same rule as a SQL condition for queries
@@ -112,6 +124,10 @@ class Validation(SQLModel, table=True):
     structure_id: int | None = Field(default=None, foreign_key="structure.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
     idempotency_key: str | None = Field(default=None, max_length=100)
+    # Recorded on the mediator's device while offline, sent later: when the device recorded it
+    # (the client's clock). ``created_at`` is when it reached the server; ``observed_on`` is the
+    # day the mediator gave.
+    recorded_offline_at: datetime | None = Field(default=None, sa_type=TZ)
     # sha256 of the route, the passport and the canonical request body sent with the key: a
     # retry is the same request only if it matches (app.passports.service.request_fingerprint).
     request_hash: str | None = Field(default=None, max_length=64)

@@ -78,17 +78,29 @@ def _grant_public(access: AccessGrant) -> GrantPublic:
 # --- mediators -----------------------------------------------------------------------------------
 
 
-@router.post("/passports", response_model=PassportCreated, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/passports",
+    response_model=PassportCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "A replay with the same Idempotency-Key: the passport, no code"}
+    },
+)
 def open_passport(
     data: PassportCreate,
     principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
     session: SessionDep,
-) -> PassportCreated:
-    """Open a passport, with the citizen's consent; the access code is in this answer only."""
-    opened = service.open_passport(session, principal, data)
-    return PassportCreated(
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Open a passport, with the citizen's consent; the access code is in this answer only.
+    Send an Idempotency-Key to retry safely (the offline queue of the mediator's page does)."""
+    opened = service.open_passport(session, principal, data, idempotency_key)
+    body = PassportCreated(
         **service.summary(session, opened.passport).model_dump(), access_code=opened.access_code
-    )
+    ).model_dump(mode="json")
+    if opened.replayed:
+        return FastJSONResponse(body, headers={"Idempotent-Replayed": "true"})
+    return FastJSONResponse(body, status_code=status.HTTP_201_CREATED)
 
 
 @router.get("/passports", response_model=list[PassportSummary])

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from app.core.time import utcnow
-from app.core.validation import Email, Id, NoNul, PastDate, UtcDateTime
+from app.core.validation import Email, Id, NoNul, PastDate, PastDateTime, UtcDateTime
 from app.credentials import format as fmt
 from app.passports.models import Method
 
@@ -40,6 +40,11 @@ class PassportCreate(BaseModel):
     consent_version: Annotated[str, Field(max_length=20), NoNul] = CONSENT_VERSION
     # A likely duplicate (same name and birth year) is refused unless the mediator confirms.
     confirm_not_duplicate: bool = False
+    recorded_offline_at: PastDateTime | None = Field(
+        default=None,
+        description="Opened on the mediator's device while offline (the consent step done "
+        "there): when, by the device's clock. Journaled as opened offline.",
+    )
 
     @field_validator("birth_year")
     @classmethod
@@ -60,7 +65,10 @@ class PassportSummary(BaseModel):
 
 
 class PassportCreated(PassportSummary):
-    access_code: str = Field(description="Shown once: printed on the access card")
+    access_code: str | None = Field(
+        description="Shown once: printed on the access card. None in the answer to a replay "
+        "(same Idempotency-Key): the code is not kept, print the card to make a new one"
+    )
 
 
 class ValidationCreate(BaseModel):
@@ -74,6 +82,11 @@ class ValidationCreate(BaseModel):
         description="1990-01-01 to tomorrow (UTC): docs/api.md, Input policy"
     )
     structure_id: Id
+    recorded_offline_at: PastDateTime | None = Field(
+        default=None,
+        description="Recorded on the mediator's device while offline and sent later: when, by "
+        "the device's clock. Journaled as recorded offline; the server keeps when it arrived.",
+    )
 
     @field_validator("method")
     @classmethod
@@ -103,6 +116,7 @@ class ValidationPublic(BaseModel):
     withdrawn_at: UtcDateTime | None
     withdrawal_reason: str | None
     source_issuer: str | None
+    recorded_offline_at: UtcDateTime | None = None
 
 
 class CompetenceLevel(BaseModel):

@@ -303,10 +303,23 @@ def _structure_in_territory(session: Session, principal: Principal, structure_id
 @dataclass
 class Opened:
     passport: Passport
-    access_code: str
+    access_code: str | None
+    replayed: bool = False
 
 
-def open_passport(session: Session, principal: Principal, data: PassportCreate) -> Opened:
+def open_passport(
+    session: Session,
+    principal: Principal,
+    data: PassportCreate,
+    idempotency_key: str | None = None,
+) -> Opened:
+    """Open a passport; a replay with the same Idempotency-Key returns the first one, without
+    its access code (``Opened.replayed``): the code is kept only as a hash."""
+    fingerprint = passport_fingerprint(data) if idempotency_key else None
+    if idempotency_key:
+        existing = _passport_by_key(session, principal, idempotency_key)
+        if existing is not None:
+            return _same_opening(existing, fingerprint)
     if not data.consent:
         raise InvalidInput(
             "A passport is opened only with the citizen's consent.", code="consent_required"
@@ -337,9 +350,13 @@ def open_passport(session: Session, principal: Principal, data: PassportCreate) 
         access_code_hash=security.hash_password(code),
         access_code_set_at=now,
         consent_version=data.consent_version,
-        consent_at=now,
+        # Given on the device, offline: that moment, not the sync's.
+        consent_at=aware(data.recorded_offline_at) if data.recorded_offline_at else now,
         consent_account_id=principal.account_id,
         consent_structure_id=structure.id,
+        recorded_offline_at=data.recorded_offline_at,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
     )
     # 27^7 numbers: a collision is rare, but the unique index decides, not a prior SELECT.
     for _ in range(5):
@@ -349,10 +366,18 @@ def open_passport(session: Session, principal: Principal, data: PassportCreate) 
                 session.flush()
             break
         except IntegrityError:
+            if idempotency_key:
+                # A concurrent replay under the same key won the race: answer with its passport.
+                existing = _passport_by_key(session, principal, idempotency_key)
+                if existing is not None:
+                    return _same_opening(existing, fingerprint)
             passport.number = numbers.new_number()
     else:  # pragma: no cover - five collisions in a row would mean a broken generator
         raise Conflict("Could not allocate a passport number; retry.", code="number_exhausted")
-    journal(session, principal, passport, "passport.opened")
+    if data.recorded_offline_at is None:
+        journal(session, principal, passport, "passport.opened")
+    else:
+        journal(session, principal, passport, "passport.opened_offline")
     audit.record(
         session,
         "passport.opened",
@@ -362,6 +387,50 @@ def open_passport(session: Session, principal: Principal, data: PassportCreate) 
         target_id=passport.id,
     )
     return Opened(passport, code)
+
+
+PASSPORT_ROUTE = "POST /api/v1/passports"
+
+
+def _canonical(route: str, body: dict[str, Any], **more: Any) -> str:
+    # Absent and null are one: a body without the offline field keeps the fingerprint it had
+    # before the field existed (keys stored then still match their retries).
+    if body.get("recorded_offline_at") is None:
+        body.pop("recorded_offline_at", None)
+    canonical = json.dumps(
+        {"route": route, **more, "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def passport_fingerprint(data: PassportCreate) -> str:
+    """sha256 of the route and the parsed body, as :func:`request_fingerprint` does."""
+    return _canonical(PASSPORT_ROUTE, data.model_dump(mode="json"))
+
+
+def _passport_by_key(session: Session, principal: Principal, key: str) -> Passport | None:
+    if principal.account_id is None:
+        return None
+    return session.exec(
+        select(Passport).where(
+            Passport.consent_account_id == principal.account_id,
+            Passport.idempotency_key == key,
+        )
+    ).first()
+
+
+def _same_opening(existing: Passport, fingerprint: str | None) -> Opened:
+    # Erased since (its fingerprint with it): the replay opens nothing, and says so.
+    if existing.erased_at is not None:
+        raise NotFound("No such passport.", code="unknown_passport")
+    if existing.request_hash != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was used for another request.", code="idempotency_key_reused"
+        )
+    return Opened(existing, None, replayed=True)
 
 
 def find(
@@ -467,6 +536,7 @@ def record_validation(
         structure_id=structure.id,
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
+        recorded_offline_at=data.recorded_offline_at,
     )
     if idempotency_key is None:
         _insert(session, validation)
@@ -481,7 +551,10 @@ def record_validation(
             if existing is None:
                 raise
             return Recorded(_same_request(existing, passport.id, data, fingerprint), False)
-    journal(session, principal, passport, "validation.created")
+    if data.recorded_offline_at is None:
+        journal(session, principal, passport, "validation.created")
+    else:
+        journal(session, principal, passport, "validation.created_offline")
     return Recorded(validation, True, skill.label_fr, structure.nom)
 
 
@@ -518,17 +591,7 @@ def request_fingerprint(passport_id: int, data: ValidationCreate) -> str:
     the date, the method or the evidence is another request. The caller is the other half of
     the key's unique constraint.
     """
-    canonical = json.dumps(
-        {
-            "route": VALIDATION_ROUTE,
-            "passport_id": passport_id,
-            "body": data.model_dump(mode="json"),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return _canonical(VALIDATION_ROUTE, data.model_dump(mode="json"), passport_id=passport_id)
 
 
 def _same_request(
@@ -602,6 +665,7 @@ def _public(row: Any) -> ValidationPublic:
         withdrawn_at=aware(row.withdrawn_at) if row.withdrawn_at else None,
         withdrawal_reason=row.withdrawal_reason,
         source_issuer=row.source_issuer,
+        recorded_offline_at=aware(row.recorded_offline_at) if row.recorded_offline_at else None,
     )
 
 
@@ -624,6 +688,7 @@ def _validation_rows() -> Any:
             _V.withdrawn_at,
             _V.withdrawal_reason,
             _V.source_issuer,
+            _V.recorded_offline_at,
         )
         .select_from(Validation.__table__)  # type: ignore[attr-defined]
         .join(Skill.__table__, _S.code == _V.skill_code)  # type: ignore[attr-defined]
@@ -683,6 +748,7 @@ def _plain(row: Any) -> dict[str, Any]:
         "withdrawn_at": aware(row.withdrawn_at) if row.withdrawn_at else None,
         "withdrawal_reason": row.withdrawal_reason,
         "source_issuer": row.source_issuer,
+        "recorded_offline_at": aware(row.recorded_offline_at) if row.recorded_offline_at else None,
     }
 
 

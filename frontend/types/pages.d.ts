@@ -38,6 +38,8 @@ interface StaffSession {
 
 /** What a staff page does once it knows whether this tab has a staff session (startStaffPage). */
 interface StaffStart {
+  /** Before the session is asked for (the mediator page's offline queue and sign-out wipe). */
+  prepare?(): unknown;
   signedIn(session: StaffSession): unknown;
   signedOut(): unknown;
   failed(error: Error): unknown;

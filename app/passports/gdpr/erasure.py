@@ -141,6 +141,10 @@ def _erase_row(session: Session, passport: Passport, erasure: Erasure) -> None:
     # given: either would tie the anonymous rows left here back to them.
     passport.number = tombstone_number(passport.id)
     passport.holder_id = secrets.token_hex(16)
+    # A hash of the opening request's body, names included (a name and a birth year are few
+    # enough to guess). The key stays: random, it names nobody, and a late replay of it must find
+    # this passport erased rather than open a new one.
+    passport.request_hash = None
     if passport.erased_at is None:
         passport.erased_at = erasure.erased_at
 

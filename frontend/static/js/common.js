@@ -23,7 +23,7 @@
 //                           "home" | "mediation" | "citizen" | "verify" | "coordination" | "figures".
 //   renderFooter()          DSFR footer into <footer id="footer">.
 //   initPage(area, opts)    loadLocale + renderHeader + renderFooter + applyI18n(document).
-//   startStaffPage(area, {signedIn, signedOut, failed})   a staff page's start: initPage, then
+//   startStaffPage(area, {prepare?, signedIn, signedOut, failed})   a staff page's start: initPage, then
 //                           the tab's session (signedIn(session)), none (signedOut()), or an
 //                           error (failed(error)); then <body data-ready="true">.
 //   el(tag, attrs, ...children)   element builder; attrs: class, text, on{Event} handlers, others
@@ -599,6 +599,7 @@ export async function initPage(area, opts = {}) {
 /** @param {string} area @param {StaffStart} on */
 export async function startStaffPage(area, on) {
   await initPage(area);
+  if (on.prepare) await on.prepare();
   try {
     const session = await api("GET", "/api/v1/auth/session");
     if (session.via !== "session") throw new ApiError(401, "unauthenticated", "");

@@ -103,6 +103,7 @@ export function setupPicker(tree, skills) {
 
   return {
     chosen: () => chosen,
+    choose,
     reset() {
       chosen = null;
       input.value = "";

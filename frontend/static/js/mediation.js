@@ -4,17 +4,23 @@
 // passport shown is in the URL (#passport/ID) so a reload or the back button keeps it.
 import {
   $, alertBox, announce, api, ApiError, bindPasswordSignIn, checkNumber, clear, downloadResponse,
-  dsfrTable, el, formatDate, renderHeader, setCsrf, show, startStaffPage, t,
+  dsfrTable, el, formatDate, formatDateTime, renderHeader, setCsrf, show, startStaffPage, t,
 } from "/static/js/common.js";
 import { label, loadFramework, skillIndex } from "/static/framework.js";
 import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
 import { setupPicker } from "/static/js/mediation-picker.js";
+import * as offline from "/static/js/mediation-offline.js";
 import { offerCard } from "/static/js/wallet-offer.js";
 
-const state = { account: null, structures: [], passport: null, view: null, tree: null, picker: null };
+const state = { account: null, structures: [], passport: null, view: null, tree: null, picker: null, provisional: null };
 
 function setView(name) {
   for (const view of ["signin", "search", "passport"]) show($(`#view-${view}`), view === name);
+  // What this device holds is its author's to see, signed in.
+  if (name === "signin") {
+    show($("#offline-queue"), false);
+    show($("#offline-queue-jump"), false);
+  }
   show($("#page-status"), false);
 }
 
@@ -23,6 +29,7 @@ function showError(box, error) {
     // The session ended (idle too long, signed out elsewhere): back to the sign-in form.
     state.account = null;
     setCsrf("staff", null);
+    offline.sessionEnded();
     renderHeader("mediation", { signedIn: false });
     showSignIn().then(() => clear($("#signin-error")).append(alertBox("info", t("common.errors.session_expired"))));
     return;
@@ -44,12 +51,45 @@ function today() {
 
 // --- session -----------------------------------------------------------------------------------
 
-async function signOut() {
+// Items recorded on this device and not accepted yet would be lost: the mediator decides.
+async function signOut(confirmed = false) {
+  const ask = $("#signout-ask");
+  const pending = await offline.pendingCount();
+  if (pending && !confirmed) {
+    clear(ask).append(el("div", { class: "fr-alert fr-alert--warning fr-mb-3w", role: "alert" },
+      el("h2", { class: "fr-alert__title", text: t("mediation.offline.signout_title", { n: pending }) }),
+      el("p", { text: t("mediation.offline.signout_text", { n: pending }) }),
+      el("ul", { class: "fr-btns-group fr-btns-group--inline-md fr-btns-group--sm fr-mt-2w" },
+        el("li", {}, el("button", {
+          type: "button",
+          class: "fr-btn",
+          id: "signout-stay",
+          text: t("mediation.offline.signout_stay"),
+          onclick: () => {
+            show(ask, false);
+            $("#offline-queue-title").scrollIntoView();
+            $("#contenu").focus();
+          },
+        })),
+        el("li", {}, el("button", {
+          type: "button",
+          class: "fr-btn fr-btn--secondary",
+          id: "signout-anyway",
+          text: t("mediation.offline.signout_anyway", { n: pending }),
+          onclick: () => signOut(true),
+        })))));
+    show(ask, true);
+    $("#signout-stay").focus();
+    return;
+  }
   try {
     await api("POST", "/api/v1/auth/logout");
-  } catch {
-    // Already gone: signing out locally is what matters.
+  } catch (error) {
+    // Already gone: fine. No network: the server's session ends at the next start online.
+    if (error instanceof ApiError && error.status === 0) rememberSignOut(true);
   }
+  // Nothing about people stays on the device (docs/privacy.md).
+  await offline.wipeForSignOut();
   setCsrf("staff", null);
   location.hash = "";
   location.reload();
@@ -58,13 +98,58 @@ async function signOut() {
 async function signedIn(session) {
   state.account = session.account;
   if (session.csrf_token) setCsrf("staff", session.csrf_token);
-  renderHeader("mediation", { signedIn: true, onSignOut: signOut });
-  $("#welcome").textContent = t("mediation.welcome", { name: session.account.display_name });
   state.structures = await Promise.all(
     session.account.structure_ids.map((id) =>
       api("GET", `/api/v1/structures/${id}`).catch(() => ({ id, nom: `#${id}` })),
     ),
   );
+  await offline.rememberSession(session, state.structures);
+  await showSignedIn();
+  // What waited on this device for this mediator goes now (page start, or a new sign-in).
+  offline.replay();
+}
+
+const SIGN_OUT_PENDING = "passeport.signout_pending";
+
+function rememberSignOut(pending) {
+  try {
+    if (pending) localStorage.setItem(SIGN_OUT_PENDING, "1");
+    else localStorage.removeItem(SIGN_OUT_PENDING);
+  } catch {
+    // No storage: the session ends by itself (idle time).
+  }
+}
+
+// Signed out while offline: the session cookie could not be ended then; it is now.
+async function finishSignOut() {
+  try {
+    if (!localStorage.getItem(SIGN_OUT_PENDING)) return;
+  } catch {
+    return;
+  }
+  try {
+    const session = await api("GET", "/api/v1/auth/session");
+    if (session.csrf_token) setCsrf("staff", session.csrf_token);
+    await api("POST", "/api/v1/auth/logout");
+    setCsrf("staff", null);
+    rememberSignOut(false);
+  } catch (error) {
+    // 401: already ended. Otherwise still no network: next time.
+    if (error instanceof ApiError && error.status === 401) rememberSignOut(false);
+  }
+}
+
+// Started with no network: the account that signed in here, while its session's rules allow.
+async function signedInOffline(identity) {
+  state.account = { id: identity.account, display_name: identity.displayName, structure_ids: identity.structureIds || [] };
+  state.structures = identity.structures;
+  offline.markOffline(true);
+  await showSignedIn();
+}
+
+async function showSignedIn() {
+  renderHeader("mediation", { signedIn: true, onSignOut: () => signOut(false) });
+  $("#welcome").textContent = t("mediation.welcome", { name: state.account.display_name });
   for (const select of [$("#open-structure"), $("#record-structure")]) {
     clear(select).append(...state.structures.map((s) => el("option", { value: s.id, text: `${s.nom} (${s.commune || ""})` })));
   }
@@ -75,6 +160,7 @@ async function signedIn(session) {
   // One place of work: nothing to choose.
   show($("#open-structure-group"), state.structures.length !== 1);
   show($("#record-structure-group"), state.structures.length !== 1);
+  await offline.renderQueue();
   await route();
 }
 
@@ -106,6 +192,16 @@ function numberMistake(q) {
   const checked = checkNumber(q, "P-");
   if (checked.number) return null;
   return t(`mediation.number_${checked.mistake}`, { count: checked.length, characters: checked.characters });
+}
+
+// Offline, a search cannot run: the passports opened on this device while online can be.
+async function showKeptPassports(box) {
+  const kept = await offline.keptPassports();
+  clear(box).append(alertBox("info", t("mediation.offline.search_offline")));
+  if (kept.length) {
+    box.append(el("h2", { class: "fr-h5 fr-mt-2w", text: t("mediation.offline.kept_title") }),
+      resultsTable(kept.map((k) => k.view.passport)));
+  }
 }
 
 function resultsTable(found, q = "") {
@@ -140,7 +236,13 @@ $("#search-form").addEventListener("submit", async (event) => {
   const box = clear($("#search-results"));
   try {
     box.append(resultsTable(await api("GET", `/api/v1/passports?${params}`), q));
+    offline.markOffline(false);
   } catch (error) {
+    if (error instanceof ApiError && error.status === 0) {
+      offline.markOffline(true);
+      await showKeptPassports(box);
+      return;
+    }
     showError(box, error);
   }
 });
@@ -171,18 +273,47 @@ async function openPassport(confirmNotDuplicate = false) {
     form.consent.focus();
     return;
   }
+  // The key makes a replay (after a lost answer, or from the offline queue) open it once.
+  const key = form.dataset.key || (form.dataset.key = randomKey());
+  if (offline.isOffline()) {
+    await queueOpening(body, key, true);
+    return;
+  }
   try {
-    const created = await api("POST", "/api/v1/passports", body);
+    const created = await api("POST", "/api/v1/passports", body, { headers: { "Idempotency-Key": key } });
+    delete form.dataset.key;
     show(warning, false);
     form.reset();
     state.newCode = created.access_code;
     location.hash = `#passport/${created.id}`;
   } catch (error) {
     if (error instanceof ApiError && error.code === "likely_duplicate") {
+      delete form.dataset.key;
       showDuplicate(error.problem.candidates || []);
       return;
     }
+    if (error instanceof ApiError && error.status === 0) {
+      // It may have reached the server: the same request goes again from the queue.
+      offline.markOffline(true);
+      await queueOpening(body, key, false);
+      return;
+    }
     showError(box, error);
+  }
+}
+
+// Opened on this device: a provisional reference now, the number from the server at sync (the
+// duplicate check runs then, and asks in the list of this device's records).
+async function queueOpening(body, key, recordedOffline) {
+  const form = $("#open-form");
+  try {
+    const item = await offline.queuePassport({ body, key, offline: recordedOffline });
+    delete form.dataset.key;
+    show($("#duplicate-warning"), false);
+    form.reset();
+    location.hash = `#offline/${item.localRef}`;
+  } catch (error) {
+    showError(clear($("#open-error")), error);
   }
 }
 
@@ -223,11 +354,43 @@ $("#open-form").addEventListener("submit", (event) => {
 // --- one passport -------------------------------------------------------------------------------
 
 async function loadPassport(id) {
-  const [view, tree] = await Promise.all([api("GET", `/api/v1/passports/${id}`), loadFramework()]);
+  const tree = await loadFramework();
+  let view;
+  state.keptAt = null;
+  try {
+    view = await api("GET", `/api/v1/passports/${id}`);
+    offline.markOffline(false);
+    offline.keepPassport(view);
+  } catch (error) {
+    // Offline: the copy kept when it was opened online, if this session may still read it.
+    const kept = error instanceof ApiError && error.status === 0 ? await offline.keptPassport(Number(id)) : null;
+    if (!kept) throw error;
+    offline.markOffline(true);
+    view = kept.view;
+    state.keptAt = kept.savedAt;
+  }
   state.view = view;
   state.tree = tree;
   state.passport = view.passport;
   return view;
+}
+
+// A passport opened offline, still in the queue: what the device knows of it.
+async function loadProvisional(ref) {
+  const item = await offline.queuedPassport(ref);
+  if (!item) return null;
+  const tree = await loadFramework();
+  const firstSteps = skillIndex(tree).filter((s) => s.frameworkCode === "pp")
+    .map((s) => ({ code: s.code, label_fr: s.label_fr, acquired_on: null }));
+  state.tree = tree;
+  state.keptAt = null;
+  state.view = {
+    passport: { id: null, number: ref, first_name: item.body.first_name, last_name: item.body.last_name,
+      birth_year: item.body.birth_year || null, created_at: item.recordedAt },
+    areas: [], premiers_pas: firstSteps, in_progress: [], validations: [], self_assessments: [],
+  };
+  state.passport = state.view.passport;
+  return item;
 }
 
 function renderPassport() {
@@ -235,7 +398,7 @@ function renderPassport() {
   const p = view.passport;
   $("#passport-title").textContent = [p.first_name, p.last_name].filter(Boolean).join(" ") || p.number;
   $("#passport-meta").textContent = [
-    t("mediation.passport_number", { number: p.number }),
+    state.provisional ? t("mediation.offline.provisional_ref", { ref: p.number }) : t("mediation.passport_number", { number: p.number }),
     p.birth_year ? t("mediation.born_in", { year: p.birth_year }) : null,
     t("mediation.opened_on", { date: formatDate(p.created_at) }),
   ].filter(Boolean).join(" · ");
@@ -319,10 +482,15 @@ $("#record-form").addEventListener("submit", async (event) => {
   if (skill.frameworkCode !== "pp") body.level = Number(form.level.value);
   const evidence = form.evidence.value.trim();
   if (evidence) body.evidence = evidence;
+  // The key makes a retry after a lost answer, or a replay from the offline queue, land once.
+  const key = form.dataset.key || (form.dataset.key = randomKey());
+  if (state.provisional || offline.isOffline()) {
+    await queueRecord(skill, body, key, true);
+    return;
+  }
   try {
-    // The key makes a retry after a lost answer land once.
     await api("POST", `/api/v1/passports/${state.passport.id}/validations`, body, {
-      headers: { "Idempotency-Key": form.dataset.key || (form.dataset.key = randomKey()) },
+      headers: { "Idempotency-Key": key },
     });
     delete form.dataset.key;
     state.picker.reset();
@@ -344,9 +512,71 @@ $("#record-form").addEventListener("submit", async (event) => {
       clear(box).append(alertBox("error", t("common.errors.idempotency_key_reused")));
       return;
     }
+    if (error instanceof ApiError && error.status === 0) {
+      // It may have reached the server: the same request goes again from the queue.
+      offline.markOffline(true);
+      await queueRecord(skill, body, key, false);
+      return;
+    }
     showError(box, error);
   }
 });
+
+// Kept on this device, sent when the network comes back (mediation-offline.js).
+async function queueRecord(skill, body, key, recordedOffline) {
+  const form = $("#record-form");
+  const box = clear($("#record-error"));
+  const p = state.passport;
+  try {
+    await offline.queueValidation({
+      passportId: state.provisional ? null : p.id,
+      localRef: state.provisional,
+      who: [p.first_name, p.last_name].filter(Boolean).join(" ") || p.number,
+      body,
+      key,
+      offline: recordedOffline,
+    });
+  } catch (error) {
+    showError(box, error);
+    return;
+  }
+  delete form.dataset.key;
+  state.picker.reset();
+  form.evidence.value = "";
+  const message = t("mediation.offline.recorded", { skill: label(skill) });
+  box.append(alertBox("info", message));
+  announce(message);
+  $("#picker-input").focus();
+}
+
+// A refused item to correct: back into its form, to be checked and sent again as a new one.
+function correctItem(item) {
+  if (item.kind === "passport") {
+    location.hash = "";
+    const form = $("#open-form");
+    for (const field of ["first_name", "last_name", "birth_year", "phone", "email"]) {
+      if (item.body[field] !== undefined && item.body[field] !== null) form[field].value = item.body[field];
+    }
+    form.first_name.focus();
+    return;
+  }
+  const target = item.passportId ? `#passport/${item.passportId}` : `#offline/${item.localRef}`;
+  const refill = () => {
+    const form = $("#record-form");
+    const skill = state.skills && state.skills.get(item.body.skill_code);
+    if (skill && state.picker) state.picker.choose(skill);
+    if (item.body.level) form.level.value = String(item.body.level);
+    form.method.value = item.body.method;
+    form.observed_on.value = item.body.observed_on;
+    form.evidence.value = item.body.evidence || "";
+    $("#picker-input").focus();
+  };
+  if (location.hash === target) refill();
+  else {
+    state.afterRoute = refill;
+    location.hash = target;
+  }
+}
 
 // Print a new access card: it replaces the code, so the mediator confirms first.
 $("#print-card").addEventListener("click", () => {
@@ -393,7 +623,15 @@ function renderCredentialSkills() {
 }
 
 async function refreshCredentials() {
-  const list = await api("GET", `/api/v1/passports/${state.passport.id}/credentials`);
+  let list;
+  try {
+    list = await api("GET", `/api/v1/passports/${state.passport.id}/credentials`);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 0)) throw error;
+    // Credentials are made and listed by the server: offline, nothing to show.
+    clear($("#credential-list")).append(el("p", { class: "fr-hint-text", text: t("mediation.offline.needs_network") }));
+    return;
+  }
   const base = `/api/v1/passports/${state.passport.id}/credentials`;
   clear($("#credential-list")).append(credentialsTable(list, state.tree, (c) => c.format === "dc+sd-jwt"
     // A wallet's copy: the wallet holds it, there is no QR or attestation to print here.
@@ -501,15 +739,25 @@ $("#wallet-offer-button").addEventListener("click", async () => {
 
 async function route() {
   if (!state.account) return;
+  offline.touch();
   const match = /^#passport\/(\d+)$/.exec(location.hash);
-  if (!match) {
+  const provisional = /^#offline\/(PROV-[A-Z0-9]+)$/.exec(location.hash);
+  state.provisional = null;
+  if (!match && !provisional) {
     setView("search");
     document.title = t("mediation.title");
+    if (offline.isOffline()) await showKeptPassports($("#search-results"));
     $("#search-q").focus();
     return;
   }
   try {
-    await loadPassport(match[1]);
+    if (match) await loadPassport(match[1]);
+    else if (await loadProvisional(provisional[1])) state.provisional = provisional[1];
+    else {
+      // Sent meanwhile, or dropped: the list of this device's records says which.
+      location.hash = "";
+      return;
+    }
   } catch (error) {
     setView("search");
     showError($("#search-results"), error);
@@ -528,11 +776,24 @@ async function route() {
     state.newCode = null;
     show(code, true);
   } else show(code, false);
+  if (state.provisional) {
+    clear($("#passport-message")).append(alertBox("info", t("mediation.offline.provisional_text"), t("mediation.offline.provisional_title", { ref: state.provisional })));
+  } else if (state.keptAt) {
+    clear($("#passport-message")).append(alertBox("info", t("mediation.offline.kept_text", { at: formatDateTime(state.keptAt) })));
+  }
+  // The number, the access card and credentials come from the server.
+  show($("#print-card"), !state.provisional);
+  show($("#credential-part"), !state.provisional);
   renderPassport();
-  await refreshCredentials();
+  if (!state.provisional) await refreshCredentials();
   setView("passport");
   document.title = `${$("#passport-title").textContent} — ${t("mediation.title")}`;
   $("#passport-title").focus();
+  if (state.afterRoute) {
+    const then = state.afterRoute;
+    state.afterRoute = null;
+    then();
+  }
 }
 
 $("#back-to-search").addEventListener("click", (event) => {
@@ -545,11 +806,52 @@ window.addEventListener("hashchange", route);
 // --- start --------------------------------------------------------------------------------------
 
 startStaffPage("mediation", {
+  prepare: async () => {
+    offline.setupOffline({
+      onSessionEnded: () => showError($("#record-error"), new ApiError(401, "unauthenticated", "")),
+      onSent: async (result) => {
+        // The passport on screen was erased or merged meanwhile: the server says so in its place.
+        const gone = result.refused.some((i) => state.passport && i.passportId === state.passport.id
+          && i.error && ["unknown_passport", "passport_merged"].includes(i.error.code));
+        if (gone) {
+          await route();
+          return;
+        }
+        // The passport on screen received what was sent for it: show the server's view.
+        const touched = result.sent.some((s) => state.passport && (s.item.passportId === state.passport.id
+          || (state.provisional && s.item.localRef === state.provisional)));
+        if (touched && state.passport && state.passport.id) {
+          await loadPassport(state.passport.id);
+          renderPassport();
+        } else if (touched && state.provisional) {
+          const opened = result.sent.find((s) => s.item.kind === "passport" && s.item.localRef === state.provisional);
+          if (opened) location.hash = `#passport/${opened.answer.id}`;
+        }
+      },
+      onCorrect: correctItem,
+    });
+    await finishSignOut();
+  },
   signedIn,
-  signedOut: showSignIn,
-  // A server problem: say so rather than show an empty page.
-  failed: (error) => {
-    setView("signin");
-    showError($("#signin-error"), error);
+  signedOut: async () => {
+    // The session ended while the page was closed: what it read about people goes too.
+    await offline.sessionEnded();
+    await showSignIn();
+  },
+  failed: async (error) => {
+    const offlineNow = error instanceof ApiError && error.status === 0;
+    const identity = offlineNow ? await offline.offlineIdentity() : null;
+    if (identity) {
+      await signedInOffline(identity);
+    } else if (offlineNow) {
+      // No network, and nobody signed in here within the session's rules.
+      offline.markOffline(true);
+      await showSignIn();
+      clear($("#signin-error")).append(alertBox("info", t("mediation.offline.signin_offline")));
+    } else {
+      // A citizen session or a server problem: say so rather than show an empty page.
+      setView("signin");
+      showError($("#signin-error"), error);
+    }
   },
 });

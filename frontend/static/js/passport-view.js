@@ -3,7 +3,7 @@
 // mediator's and the citizen's pages: levels per CRCN domain as small bar charts (an SVG with its
 // text alternative, and the same figures as a table), the Premiers pas as a checklist, and the
 // history of validations.
-import { dsfrTable, el, formatDate, t } from "/static/js/common.js";
+import { dsfrTable, el, formatDate, formatDateTime, t } from "/static/js/common.js";
 import { label, skillIndex } from "/static/framework.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -137,6 +137,10 @@ export function historyTable(validations, tree, action) {
         skillLabel(skills, v.skill_code, v.skill_label_fr),
         v.withdrawn_at
           ? el("p", { class: "fr-badge fr-badge--sm fr-badge--warning fr-mt-1v", text: t("passport.withdrawn", { reason: v.withdrawal_reason || "" }) })
+          : null,
+        // Sent from a mediator's device after the network came back (docs/frontend.md).
+        v.recorded_offline_at
+          ? el("p", { class: "fr-badge fr-badge--sm fr-badge--info fr-badge--no-icon fr-mt-1v", text: t("passport.recorded_offline", { at: formatDateTime(v.recorded_offline_at) }) })
           : null),
       el("td", { text: String(v.level) }),
       el("td", { text: methodLabel(v.method) }),
