@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.accounts.authn import SESSION_COOKIE
@@ -364,7 +365,7 @@ def test_role_change_and_disabling_are_journaled(
 
 
 def test_journal_is_per_territory_and_read_only(
-    client: TestClient, app: object, world: World, engine: sa.Engine
+    client: TestClient, app: FastAPI, world: World, engine: sa.Engine
 ) -> None:
     client.patch(
         "/api/v1/territories/ta", json={"name": "Alpha"}, headers=world.headers["territory_admin"]
@@ -394,7 +395,7 @@ def test_journal_is_per_territory_and_read_only(
     # No route of any kind writes to the journal by its own path.
     from app.authz import api_routes
 
-    for route in api_routes(app):  # type: ignore[arg-type]
+    for route in api_routes(app):
         if "audit" in route.path:
             assert route.methods == ("GET",)
 

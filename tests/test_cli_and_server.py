@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,9 +15,9 @@ from tests.conftest import free_port
 from tests.servers import passeport_env, run_cli, running_server
 
 
-def _one_clear_line(result: object) -> str:
-    assert result.returncode == 2, result  # type: ignore[attr-defined]
-    stderr: str = result.stderr  # type: ignore[attr-defined]
+def _one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result
+    stderr = result.stderr
     assert "Traceback" not in stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr

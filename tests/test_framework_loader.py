@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,9 @@ def data_copy(tmp_path: Path) -> Path:
     return target
 
 
-def _edit(path: Path, change: object) -> None:
+def _edit(path: Path, change: Callable[[Any], object]) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
-    change(doc)  # type: ignore[operator]
+    change(doc)
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
 
 
@@ -84,7 +85,7 @@ def test_a_changed_file_is_upserted_and_a_forced_reload_restores(
     ],
 )
 def test_a_broken_file_is_refused_whole(
-    engine: sa.Engine, data_copy: Path, file: str, change: object, message: str
+    engine: sa.Engine, data_copy: Path, file: str, change: Callable[[Any], object], message: str
 ) -> None:
     # Make the other files look new too, so a partial write would show.
     _edit(data_copy / "digcomp.json", lambda d: d["areas"][0].update(label_fr="Changé"))

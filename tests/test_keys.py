@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.audit.models import AuditEvent
 from app.core.db import pk, transaction
@@ -42,7 +42,7 @@ def _rows(engine: sa.Engine, territory: Territory) -> list[SigningKey]:
             session.exec(
                 select(SigningKey)
                 .where(SigningKey.territory_id == territory.id)
-                .order_by(SigningKey.id)  # type: ignore[arg-type]
+                .order_by(col(SigningKey.id))
             ).all()
         )
 
@@ -359,6 +359,6 @@ def test_cli_list_rotate_retire(engine: sa.Engine, settings: Settings, database_
         actions = session.exec(
             select(AuditEvent.action)
             .where(AuditEvent.territory_id == territory.id)
-            .order_by(AuditEvent.id)  # type: ignore[arg-type]
+            .order_by(col(AuditEvent.id))
         ).all()
     assert actions == ["key.created", "key.created", "key.rotated", "key.retired"]

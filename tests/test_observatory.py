@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from app.audit.models import AuditEvent
 from app.core.db import pk, transaction
@@ -53,7 +55,7 @@ def _passport(
 
 
 def _v(
-    session: object,
+    session: Session,
     world: World,
     passport_id: int,
     skill: str,
@@ -65,7 +67,7 @@ def _v(
     withdrawn: bool = False,
 ) -> None:
     mediator = method not in (Method.SELF_ASSESSMENT,)
-    session.add(  # type: ignore[attr-defined]
+    session.add(
         Validation(
             passport_id=passport_id,
             skill_code=skill,
@@ -197,8 +199,9 @@ def test_the_counts_match_a_hand_count(engine: sa.Engine, crafted: Crafted) -> N
     assert f.verifications == {("2026-01", "valid", "qr"): 9, ("2026-02", "revoked", "code"): 1}
 
 
-def _rows(document: dict[str, object], table: str) -> list[dict[str, object]]:
-    return document["tables"][table]["rows"]  # type: ignore[index, no-any-return]
+def _rows(document: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = document["tables"][table]["rows"]
+    return rows
 
 
 def test_with_a_threshold_of_one_every_count_is_published(
@@ -399,9 +402,9 @@ def test_the_tally_adds_up_in_memory_and_flushes_by_addition(
     assert rows == {("valid", "qr"): 4, ("revoked", "code"): 1}
 
 
-def test_the_app_flushes_the_tally_when_it_stops(app: object, engine: sa.Engine) -> None:
+def test_the_app_flushes_the_tally_when_it_stops(app: FastAPI, engine: sa.Engine) -> None:
     TALLY.take()  # what other tests of this process may have left
-    with TestClient(app) as client:  # type: ignore[arg-type]
+    with TestClient(app) as client:
         record_verification("expired", "code")
         record_verification("expired", "code")
         assert client.get("/healthz").status_code == 200

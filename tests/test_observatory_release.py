@@ -92,7 +92,6 @@ def test_a_late_record_after_release_changes_nothing_public(
 ) -> None:
     world = make_world(engine)
     generate(engine, 40, 11, territory=world.a, structures=[world.a1, world.a2])
-    assert world.a.id is not None
     admin = world.headers["territory_admin"]
     assert client.put(f"{BASE}/publication", json={"public": True}, headers=admin).is_success
     at_once = released_at_once(settings)
@@ -109,7 +108,7 @@ def test_a_late_record_after_release_changes_nothing_public(
         october = service.published(session, world.a, service.month_period(2026, 10), T)
     live_before = cells(october.document())
 
-    _late_records(engine, world.a.id)
+    _late_records(engine, pk(world.a))
 
     # Computed live, October's document would have changed: the attack had something to read.
     with transaction(engine, write=False) as session:
@@ -122,17 +121,17 @@ def test_a_late_record_after_release_changes_nothing_public(
         assert again.status_code == 200 and again.content == response.content, url
         assert again.headers["cache-control"] == "public, max-age=3600"
     # Releasing again releases nothing and changes nothing stored.
-    stored = _stored(engine, world.a.id, 2026)
+    stored = _stored(engine, pk(world.a), 2026)
     assert release.release(engine, at_once, "ta", now=FIRST) == {"ta": []}
     assert {
-        name: (r.released_at, r.document) for name, r in _stored(engine, world.a.id, 2026).items()
+        name: (r.released_at, r.document) for name, r in _stored(engine, pk(world.a), 2026).items()
     } == {name: (r.released_at, r.document) for name, r in stored.items()}
 
     # The rest of the year, released later: the quarter and the year add up the months as
     # released, so the late October records show in no difference of public documents.
     second = release.release(engine, at_once, "ta", now=SECOND)["ta"]
     assert set(second) == {"2026-11", "2026-12", "2026-Q4", "2026"}
-    documents = {name: row.document for name, row in _stored(engine, world.a.id, 2026).items()}
+    documents = {name: row.document for name, row in _stored(engine, pk(world.a), 2026).items()}
     for name, row in stored.items():
         assert documents[name] == row.document, name
     assert differences(documents) == []
@@ -186,21 +185,20 @@ def test_releases_month_by_month_with_data_arriving_late_give_no_small_count(
     and the exact audit of all of them together, give nothing below the threshold."""
     generated = generate(engine, people, seed)
     territory = generated.territory
-    assert territory.id is not None
     at_once = released_at_once(settings)
     for month in range(1, 13):
         now = datetime(2026, month, 1, tzinfo=UTC) + timedelta(days=31, hours=1)
         now = now.replace(day=1)
         release.release(engine, at_once, territory.code, now=now)
         if month in (4, 8, 11):
-            _late_records(engine, territory.id, month)
-    documents = {name: r.document for name, r in _stored(engine, territory.id, 2026).items()}
+            _late_records(engine, pk(territory), month)
+    documents = {name: r.document for name, r in _stored(engine, pk(territory), 2026).items()}
     assert len(documents) == 12 + 4 + 1
     for name, document in documents.items():
         small = [k for k, v in cells(document).items() if v is not None and 0 < v < T]
         assert small == [], name
     assert differences(documents) == []
-    assert _audit(engine, territory.id, 2026) == set()
+    assert _audit(engine, pk(territory), 2026) == set()
 
 
 def test_a_period_not_released_says_when_it_will_be(
@@ -255,7 +253,6 @@ def test_two_releases_computed_at_once_keep_the_first_stored(
     the first to store wins, the second keeps nothing, and what is served is the first's."""
     generated = generate(engine, 8, 51)
     territory = generated.territory
-    assert territory.id is not None
     at_once = released_at_once(settings)
     computed = []
     for instance in ("https://first.example", "https://second.example"):
@@ -264,7 +261,7 @@ def test_two_releases_computed_at_once_keep_the_first_stored(
     assert [len(rows) for rows in computed] == [17, 17]
     assert release.store(engine, computed[0]) is True
     assert release.store(engine, computed[1]) is False
-    stored = _stored(engine, territory.id, 2025)
+    stored = _stored(engine, pk(territory), 2025)
     assert {r.document["instance"] for r in stored.values()} == {"https://first.example"}
     # And a later run releases only what is left (2026 to October), not 2025 again.
     done = release.release(engine, at_once, territory.code, now=FIRST)[territory.code]

@@ -303,7 +303,7 @@ def make_invitation(
             email=email,
             display_name="Invited Person",
             role=role,
-            structure_ids=[s.id for s in structures or []],  # type: ignore[misc]
+            structure_ids=[pk(s) for s in structures or []],
             token_hash=security.token_hash(security.new_code()),
             expires_at=utcnow() + timedelta(days=7),
             revoked_at=utcnow() if revoked else None,
@@ -374,7 +374,7 @@ def test_a_first_login_accepts_the_pending_invitation(
     assert me["email"] == "newcomer@example.test"
     assert me["role"] == "mediator"
     assert me["territory_code"] == territory.code
-    assert me["structure_ids"] == sorted([s1.id, s2.id])  # type: ignore[type-var]
+    assert me["structure_ids"] == sorted([pk(s1), pk(s2)])
     assert me["has_password"] is False
     # The name the provider vouches for.
     assert me["display_name"] == "Agent newcomer"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -83,10 +84,10 @@ class Load:
             return [status for _, status, _, _ in self.answers]
 
 
-def _until(done: object, what: str, seconds: float = 10) -> None:
+def _until(done: Callable[[], object], what: str, seconds: float = 10) -> None:
     """Wait for a condition of the load (not a timing assertion: the bound only stops a hang)."""
     deadline = time.monotonic() + seconds
-    while not done():  # type: ignore[operator]
+    while not done():
         assert time.monotonic() < deadline, f"never happened: {what}"
         time.sleep(0.05)
 

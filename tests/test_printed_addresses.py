@@ -9,6 +9,7 @@ in) is tests/browser/test_printed_links.py.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -40,7 +41,8 @@ def issue_credential(client: TestClient, world: World) -> dict[str, object]:
         f"{base}/credentials", json={"skills": ["pp:PP-06"], "validity_days": 90}, headers=headers
     )
     assert issued.status_code == 201, issued.text
-    return issued.json()  # type: ignore[no-any-return]
+    credential: dict[str, Any] = issued.json()
+    return credential
 
 
 def assert_serves(client: TestClient, address: str, page_marker: str) -> None:

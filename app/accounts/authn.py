@@ -22,7 +22,7 @@ from app.accounts.principal import ANONYMOUS, CallerKind, Principal
 from app.accounts.security import csrf_matches, token_hash
 from app.audit import service as audit
 from app.core.changes import ACCOUNT, ChangeFeed
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.settings import Settings
 from app.core.time import aware, utcnow
@@ -86,13 +86,12 @@ def _principal_for(
     session_id: int | None = None,
     token: ApiToken | None = None,
 ) -> Principal:
-    assert account.id is not None
     return Principal(
         kind=CallerKind.ACCOUNT,
-        account_id=account.id,
+        account_id=pk(account),
         role=Role(account.role),
         territory_id=account.territory_id,
-        structure_ids=_structure_ids(session, account.id),
+        structure_ids=_structure_ids(session, pk(account)),
         scopes=frozenset(token.scopes) if token else None,
         session_id=session_id,
         token_id=token.id if token else None,

@@ -12,6 +12,7 @@ from app.api.deps import SessionDep
 from app.audit import service
 from app.audit.schemas import AuditEventPublic
 from app.authz import TERRITORY_ADMIN, authorize
+from app.core.db import pk
 from app.core.validation import MAX_ID, NoNul, PastDateTime
 from app.territory import service as territories
 
@@ -30,11 +31,10 @@ def list_audit(
 ) -> list[AuditEventPublic]:
     """The territory's journal, newest first; page with before_id (the last id you saw)."""
     territory = territories.get_by_code(session, code)
-    assert territory.id is not None
-    authz.ensure_territory_admin(principal, territory.id)
+    authz.ensure_territory_admin(principal, pk(territory))
     events = service.list_events(
         session,
-        territory_id=territory.id,
+        territory_id=pk(territory),
         action_prefix=action,
         before_id=before_id,
         since=since,

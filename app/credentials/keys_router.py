@@ -16,6 +16,7 @@ from app import authz
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep, SettingsDep
 from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
+from app.core.db import pk
 from app.core.errors import NotFound
 from app.core.time import utcnow
 from app.core.validation import NoNul
@@ -73,8 +74,7 @@ def _public(info: keys.KeyInfo) -> KeyPublic:
 
 def _admin_territory(session: SessionDep, principal: Principal, code: str) -> Territory:
     territory = territories.get_by_code(session, code)
-    assert territory.id is not None
-    authz.ensure_territory_admin(principal, territory.id)
+    authz.ensure_territory_admin(principal, pk(territory))
     return territory
 
 

@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from app.audit import service as audit
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.errors import NotFound
 from app.core.settings import ConfigurationError, Settings
 from app.core.time import aware, utcnow
@@ -325,17 +325,16 @@ def _fetch_and_check(
 def _keep(
     session: Session, member: FederationMember, token: str, kid: str, body: dict[str, Any]
 ) -> None:
-    assert member.id is not None
     signed_at = datetime.fromtimestamp(body["iat"], tz=UTC)
     period = body["period"]["id"]
-    row = session.get(MemberStats, (member.id, period))
+    row = session.get(MemberStats, (pk(member), period))
     if row is not None and aware(row.signed_at) > signed_at:
         raise StatsError(
             "signed before the document already held (a replay?)", reason="older_than_held"
         )
     if row is None:
         row = MemberStats(
-            member_id=member.id,
+            member_id=pk(member),
             period=period,
             iss=member.iss,
             kid=kid,
@@ -354,7 +353,7 @@ def _keep(
         session,
         "federation.stats_collected",
         target_type="issuer",
-        target_id=member.id,
+        target_id=pk(member),
         iss=member.iss,
         kid=kid,
         period=period,

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.errors import NotFound
 from app.core.settings import Settings
 from app.core.time import utcnow
@@ -120,7 +120,6 @@ def release_year(
 ) -> list[StatsRelease]:
     """The releases of the periods of ``year`` that are due and not released yet, computed
     (the caller stores them)."""
-    assert territory.id is not None
     stages = service.family_stages(service.year_period(year), now, days)
     periods = [q for stage in stages for q in stage]
     if not periods:
@@ -129,7 +128,7 @@ def release_year(
         r.period: r
         for r in session.exec(
             select(StatsRelease).where(
-                StatsRelease.territory_id == territory.id,
+                StatsRelease.territory_id == pk(territory),
                 col(StatsRelease.period).in_([str(q.id) for q in periods]),
             )
         )
@@ -139,8 +138,8 @@ def release_year(
     if rows:
         # One threshold for the documents of a year, solved together.
         threshold = next(iter(rows.values())).threshold
-    live = service.family_figures(session, territory.id, periods)
-    labels = service.reference(session, territory.id, ())
+    live = service.family_figures(session, pk(territory), periods)
+    labels = service.reference(session, pk(territory), ())
     counted: dict[str, Figures] = {}
     refs: dict[str, Reference] = {}
     given: dict[Hashable, set[secrecy.Key]] = {}
@@ -164,7 +163,7 @@ def release_year(
             counted[name] = combined(
                 [counted[m] for m in q.months()], mine.progress, mine.progressed
             )
-        refs[name] = service.reference(session, territory.id, counted[name].structures)
+        refs[name] = service.reference(session, pk(territory), counted[name].structures)
     books = {str(q.id): service.book(counted[str(q.id)], refs[str(q.id)], q) for q in periods}
     documents = [
         [secrecy.Document(q.id, books[str(q.id)].values, books[str(q.id)].lines) for q in s]
@@ -190,7 +189,7 @@ def release_year(
         )
         out.append(
             StatsRelease(
-                territory_id=territory.id,
+                territory_id=pk(territory),
                 period=name,
                 period_start=q.start,
                 period_end=q.end,

@@ -14,6 +14,7 @@ from app.accounts.authn import resolve
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep, SettingsDep, WriteSessionDep
 from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
+from app.core.db import pk
 from app.core.errors import InvalidInput, NotFound
 from app.core.settings import Settings
 from app.core.time import utcnow
@@ -59,7 +60,6 @@ def _published(
     end: date | None,
 ) -> service.Published | release.Released:
     territory = territories.get_by_code(session, code)
-    assert territory.id is not None
     now = utcnow()
     days = settings.stats_release_days
     if period_id is not None and (start is not None or end is not None):
@@ -68,12 +68,12 @@ def _published(
     if period_id is not None:
         p = service.fixed(period_id)
         if p is None:
-            raise service.not_public(now, days, release.released_ids(session, territory.id))
+            raise service.not_public(now, days, release.released_ids(session, pk(territory)))
     elif start is not None or end is not None:
         p = service.period(start, end)
-    public = service.is_public(session, territory.id)
+    public = service.is_public(session, pk(territory))
     if p is None:  # the default: the last month released
-        latest = release.latest_month(release.released_ids(session, territory.id))
+        latest = release.latest_month(release.released_ids(session, pk(territory)))
         p = service.fixed(latest) if latest else None
     if p is not None and p.id is not None:
         stored = release.released(session, territory, p)
@@ -89,15 +89,15 @@ def _published(
     # documents subtracted would give a day's counts (docs/open-data.md, "Periods"), and two
     # versions of one period the records made between them ("Releases").
     principal = resolve(request, request.app.state.engine, settings)
-    if not public or service.is_coordinator(principal, territory.id):
-        service.ensure_coordinator(principal, territory.id)
+    if not public or service.is_coordinator(principal, pk(territory)):
+        service.ensure_coordinator(principal, pk(territory))
         p = p or service.latest_public_period(now, days)
         threshold = settings.stats_threshold
         return CACHE.get(
             (settings.public_url, service.cache_key(territory, p, threshold)),
             lambda: service.published(session, territory, p, threshold, settings.public_url),
         )
-    released = release.released_ids(session, territory.id)
+    released = release.released_ids(session, pk(territory))
     if p is None or (p.id is not None and p.start.year > now.year - service.PUBLIC_YEARS):
         raise service.not_released(p, released, days)
     raise service.not_public(now, days, released)
@@ -106,11 +106,10 @@ def _published(
 def _headers(
     published: service.Published | release.Released, session: Session, filename: str
 ) -> dict[str, str]:
-    assert published.territory.id is not None
     # Only a released document is for a shared cache: a coordinator's figures computed live are
     # not, even when the territory publishes.
     public = isinstance(published, release.Released) and service.is_public(
-        session, published.territory.id
+        session, pk(published.territory)
     )
     return {
         "Cache-Control": f"public, max-age={service.PUBLIC_MAX_AGE}"
@@ -203,10 +202,9 @@ def stats_periods(code: TerritoryCode, session: SessionDep, settings: SettingsDe
     released (anyone may read those, once the territory publishes), and the default one;
     coordinators may also ask for any start and end, and for a period not released yet."""
     territory = territories.get_by_code(session, code)
-    assert territory.id is not None
     now = utcnow()
     days = settings.stats_release_days
-    released = set(release.released_ids(session, territory.id))
+    released = set(release.released_ids(session, pk(territory)))
     due = service.public_periods(now, days)
     months = [p for p in due if p.kind == "month"]
     default = next((p for p in months if p.id in released), months[0] if months else None)
@@ -266,15 +264,14 @@ def signed_stats(
     opts in. The same stored document as the public route's, so a hub's sums reveal nothing
     more."""
     territory = territories.get_by_code(session, code)
-    assert territory.id is not None
-    if not service.is_public(session, territory.id):
+    if not service.is_public(session, pk(territory)):
         raise NotFound("This territory does not publish its figures.", code="stats_not_published")
     signer = keys.existing_signing_key(session, territory, settings)
     if signer is None:
         raise NotFound("This territory has no signing key yet.", code="no_signing_key")
     now = utcnow()
     days = settings.stats_release_days
-    released = release.released_ids(session, territory.id)
+    released = release.released_ids(session, pk(territory))
     if period is None:
         period = release.latest_month(released)
     p = service.fixed(period) if period is not None else None

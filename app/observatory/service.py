@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 from app import authz
 from app.accounts.principal import Principal
 from app.audit import service as audit
+from app.core.db import pk
 from app.core.errors import AppError, InvalidInput, NotFound
 from app.core.time import utcnow
 from app.core.validation import EARLIEST_DAY
@@ -1012,9 +1013,8 @@ def published(
     session: Session, territory: Territory, p: Period, threshold: int, instance: str = ""
 ) -> Published:
     """One document on its own: the secrecy of its tables together (any period)."""
-    assert territory.id is not None
-    f = figures(session, territory.id, p)
-    ref = reference(session, territory.id, f.structures)
+    f = figures(session, pk(territory), p)
+    ref = reference(session, pk(territory), f.structures)
     tables = publish(book(f, ref, p), threshold)
     return Published(territory, p, threshold, utcnow(), tables, instance.rstrip("/"))
 
@@ -1079,11 +1079,10 @@ def is_public(session: Session, territory_id: int) -> bool:
 def set_public(
     session: Session, principal: Principal, territory: Territory, public: bool
 ) -> StatsPublication:
-    assert territory.id is not None
-    authz.ensure_territory_admin(principal, territory.id)
-    row = session.get(StatsPublication, territory.id)
+    authz.ensure_territory_admin(principal, pk(territory))
+    row = session.get(StatsPublication, pk(territory))
     if row is None:
-        row = StatsPublication(territory_id=territory.id, public=False)
+        row = StatsPublication(territory_id=pk(territory), public=False)
         session.add(row)
     if row.public != public:
         row.public = public
@@ -1093,9 +1092,9 @@ def set_public(
             session,
             "stats.published" if public else "stats.unpublished",
             actor_account_id=principal.account_id,
-            territory_id=territory.id,
+            territory_id=pk(territory),
             target_type="territory",
-            target_id=territory.id,
+            target_id=pk(territory),
         )
     session.flush()
     return row
@@ -1103,10 +1102,9 @@ def set_public(
 
 def ensure_readable(session: Session, principal: Principal, territory: Territory) -> None:
     """Public once the territory opted in; before that, its coordinators and platform admins."""
-    assert territory.id is not None
-    if is_public(session, territory.id):
+    if is_public(session, pk(territory)):
         return
-    ensure_coordinator(principal, territory.id)
+    ensure_coordinator(principal, pk(territory))
 
 
 def ensure_coordinator(principal: Principal, territory_id: int) -> None:

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 
 from app.audit import service as audit
 from app.core import problems
+from app.core.db import pk
 from app.core.time import utcnow
 from app.structures.files import ParsedFile, SourceRow
 from app.structures.models import Structure
@@ -184,17 +185,16 @@ def _match(
         if target is None:
             plan.creates.append(data)
             continue
-        assert target.id is not None
-        if target.id in claimed:
+        if pk(target) in claimed:
             # One row found it by id, the other by pivot.
             plan.reject(
                 line,
                 key,
-                f"describes the same structure as line {claimed[target.id]}",
-                f"Cette ligne décrit la même structure que la ligne {claimed[target.id]}.",
+                f"describes the same structure as line {claimed[pk(target)]}",
+                f"Cette ligne décrit la même structure que la ligne {claimed[pk(target)]}.",
             )
             continue
-        claimed[target.id] = line
+        claimed[pk(target)] = line
         changes = _changes(target, data)
         if changes:
             plan.updates.append((target, changes))
@@ -217,12 +217,11 @@ def import_rows(
     Nothing is committed here: the caller's transaction holds every write and the journal entry,
     so an import lands whole or not at all.
     """
-    assert territory.id is not None
     plan = _Plan()
     valid = _validated(parsed.rows, plan, progress)
     if not dry_run:
         lock_territory(session, territory)
-    existing = session.exec(select(Structure).where(Structure.territory_id == territory.id)).all()
+    existing = session.exec(select(Structure).where(Structure.territory_id == pk(territory))).all()
     _match(plan, valid, existing)
 
     if not dry_run:
@@ -240,7 +239,7 @@ def import_rows(
                 [
                     {
                         **data.model_dump(exclude={"external_id"}),
-                        "territory_id": territory.id,
+                        "territory_id": pk(territory),
                         "external_id": data.external_id or new_external_id(),
                         "created_at": now,
                         "updated_at": now,
@@ -252,9 +251,9 @@ def import_rows(
             session,
             "structures.imported",
             actor_account_id=actor_account_id,
-            territory_id=territory.id,
+            territory_id=pk(territory),
             target_type="territory",
-            target_id=territory.id,
+            target_id=pk(territory),
             via=via,
             format=parsed.format.value,
             rows=len(parsed.rows),

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from app import authz
 from app.accounts.principal import Principal
 from app.audit import service as audit
+from app.core.db import pk
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.time import aware, utcnow
 from app.structures import files, importer
@@ -101,13 +102,12 @@ def create(
     session: Session, principal: Principal, code: str, data: StructureCreate
 ) -> tuple[Structure, Territory]:
     territory = territories.get_by_code(session, code)
-    assert territory.id is not None
-    authz.ensure_territory_admin(principal, territory.id)
+    authz.ensure_territory_admin(principal, pk(territory))
     importer.lock_territory(session, territory)
     external_id = data.external_id or importer.new_external_id()
-    _ensure_free(session, territory.id, external_id)
+    _ensure_free(session, pk(territory), external_id)
     structure = Structure(
-        territory_id=territory.id,
+        territory_id=pk(territory),
         external_id=external_id,
         **data.model_dump(exclude={"external_id"}),
     )
@@ -117,7 +117,7 @@ def create(
         session,
         "structure.created",
         actor_account_id=principal.account_id,
-        territory_id=territory.id,
+        territory_id=pk(territory),
         target_type="structure",
         target_id=structure.id,
         external_id=external_id,
@@ -180,8 +180,7 @@ def import_file(
 ) -> ImportReport:
     """Import a file into a territory, for one of its coordinators."""
     territory = territories.get_by_code(session, code)
-    assert territory.id is not None
-    authz.ensure_territory_admin(principal, territory.id)
+    authz.ensure_territory_admin(principal, pk(territory))
     parsed = files.parse(data, media_type=media_type)
     return importer.import_rows(
         session, territory, parsed, dry_run=dry_run, actor_account_id=principal.account_id

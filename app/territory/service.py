@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from app import authz
 from app.accounts.principal import Principal
 from app.audit import service as audit
+from app.core.db import pk
 from app.core.errors import Conflict, NotFound
 from app.territory.models import Territory, issuer_url_for
 from app.territory.schemas import TerritoryCreate, TerritoryPublic, TerritoryUpdate
@@ -78,8 +79,7 @@ def create(
 
 def update(session: Session, principal: Principal, code: str, data: TerritoryUpdate) -> Territory:
     territory = get_by_code(session, code)
-    assert territory.id is not None
-    authz.ensure_territory_admin(principal, territory.id)
+    authz.ensure_territory_admin(principal, pk(territory))
     changed = data.model_dump(exclude_unset=True, exclude_none=True)
     for field, value in changed.items():
         setattr(territory, field, value)
@@ -88,9 +88,9 @@ def update(session: Session, principal: Principal, code: str, data: TerritoryUpd
             session,
             "territory.updated",
             actor_account_id=principal.account_id,
-            territory_id=territory.id,
+            territory_id=pk(territory),
             target_type="territory",
-            target_id=territory.id,
+            target_id=pk(territory),
             fields=sorted(changed),
         )
     return territory

@@ -5,6 +5,7 @@ import { currentLang, el, normalise, t } from "/static/js/common.js";
 
 let loading = null;
 
+/** @returns {Promise<FrameworkTree>} */
 export function loadFramework() {
   // One request per page; the server answers with an ETag so a reload is cheap too.
   if (!loading) loading = fetch("/api/v1/framework", { headers: { Accept: "application/json" } }).then((r) => {
@@ -14,9 +15,11 @@ export function loadFramework() {
   return loading;
 }
 
+/** @type {(item: Labelled) => string} */
 export const label = (item) => (currentLang() === "en" ? item.label_en : item.label_fr) || item.label_fr;
 
 // Every skill one can validate, with what the search looks in.
+/** @param {FrameworkTree} tree @returns {IndexedSkill[]} */
 export function skillIndex(tree) {
   const skills = [];
   for (const framework of tree.frameworks) {
@@ -48,7 +51,8 @@ const SYNONYMS = new Map(
   ].flatMap(([spellings, alternatives]) => spellings.map((s) => [s, alternatives])),
 );
 
-/** The query as alternatives per word: every word must match one of its alternatives. */
+/** The query as alternatives per word: every word must match one of its alternatives.
+ * @param {string} query @returns {string[][]} */
 export function searchTerms(query) {
   return searchable(query)
     .split(/[\s'’]+/)
@@ -62,6 +66,7 @@ export function searchTerms(query) {
     });
 }
 
+/** @type {(haystack: string, terms: string[][]) => boolean} */
 export const matchesTerms = (haystack, terms) =>
   terms.every((alternatives) => alternatives.some((a) => haystack.includes(a)));
 
@@ -76,6 +81,7 @@ function codeRank(skill, query) {
   return named ? 0 : 1;
 }
 
+/** @param {IndexedSkill[]} skills @param {string} query @returns {IndexedSkill[]} */
 export function matchSkills(skills, query) {
   const terms = searchTerms(query);
   if (!terms.length) return [];
@@ -99,6 +105,7 @@ function skillItem(skill, extra) {
 }
 
 // The home page: every framework, filtered as one types.
+/** @param {HTMLElement} root @param {HTMLInputElement} search @param {HTMLElement} state */
 export async function frameworkBrowser(root, search, state) {
   state.textContent = t("home.loading");
   let tree;
@@ -135,7 +142,7 @@ export async function frameworkBrowser(root, search, state) {
   search.addEventListener("input", () => {
     const terms = searchTerms(search.value);
     let shown = 0;
-    for (const item of root.querySelectorAll("li[data-search]")) {
+    for (const item of /** @type {NodeListOf<HTMLLIElement>} */ (root.querySelectorAll("li[data-search]"))) {
       const match = matchesTerms(item.dataset.search, terms);
       item.hidden = !match;
       if (match) shown += 1;

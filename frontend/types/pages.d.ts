@@ -67,3 +67,56 @@ interface DsfrTableOptions {
   tableClass?: string | null;
   cards?: boolean;
 }
+
+/** GET /api/v1/framework (app/framework/schemas.py: FrameworkTree and what it holds). */
+interface FrameworkTree {
+  version: string;
+  frameworks: Framework[];
+}
+
+interface Framework {
+  code: string;
+  version: string;
+  name_fr: string;
+  name_en: string;
+  source: string;
+  levels: { level: number; band_fr: string; band_en: string }[];
+  areas: FrameworkArea[];
+  skills: Skill[];
+}
+
+interface FrameworkArea {
+  code: string;
+  number: string;
+  label_fr: string;
+  label_en: string;
+  competences: Skill[];
+}
+
+interface Skill {
+  code: string;
+  framework: string;
+  number: string;
+  label_fr: string;
+  label_en: string;
+  area: string | null;
+  crcn: string | null;
+  level: number | null;
+  digcomp: string[];
+  crcn_sources: string[];
+  keywords: string[];
+}
+
+/** A skill as framework.js's skillIndex() lists it for the search. */
+interface IndexedSkill extends Skill {
+  frameworkCode: string;
+  frameworkName: string;
+  haystack: string;
+  areaLabel?: string;
+}
+
+/** Anything with labels in both languages (framework.js's label()). */
+interface Labelled {
+  label_fr: string;
+  label_en?: string | null;
+}

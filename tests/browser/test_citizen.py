@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date
+from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
@@ -32,7 +33,8 @@ def _mediator_records(server: Server, world: World) -> dict[str, object]:
         f"{base}/credentials", json={"skills": ["pp:PP-06"], "validity_days": 90}, headers=headers
     )
     assert issued.status_code == 201, issued.text
-    return issued.json()  # type: ignore[no-any-return]
+    credential: dict[str, Any] = issued.json()
+    return credential
 
 
 def test_citizen_sees_validations_journal_and_revokes_a_credential(
