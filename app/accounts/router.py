@@ -36,12 +36,11 @@ from app.authz import (
     TERRITORY_ADMIN,
     authorize,
 )
-from app.core.validation import NoNul
+from app.core.validation import Id, NoNul
 from app.territory import service as territories
 
 router = APIRouter(tags=["accounts"])
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 
 

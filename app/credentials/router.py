@@ -15,7 +15,7 @@ from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.pdf import attachment_headers
 from app.core.settings import Settings
-from app.core.validation import NoNul
+from app.core.validation import Id, NoNul
 from app.credentials import format as fmt
 from app.credentials import service
 from app.credentials.models import Credential
@@ -40,8 +40,6 @@ from app.territory import service as territories
 
 router = APIRouter(tags=["credentials"])
 public_router = APIRouter(tags=["credentials"])
-
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _public(credential: Credential) -> CredentialPublic:
