@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app import authz
 from app.accounts import service
@@ -36,13 +36,10 @@ from app.authz import (
     TERRITORY_ADMIN,
     authorize,
 )
-from app.core.validation import NoNul
+from app.core.validation import Id, TerritoryCode
 from app.territory import service as territories
 
 router = APIRouter(tags=["accounts"])
-
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 
 
 @router.post("/auth/login", response_model=LoginResponse, dependencies=[authorize(PUBLIC)])

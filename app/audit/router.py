@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from app import authz
 from app.accounts.principal import Principal
@@ -13,7 +13,7 @@ from app.audit import service
 from app.audit.schemas import AuditEventPublic
 from app.authz import TERRITORY_ADMIN, authorize
 from app.core.db import pk
-from app.core.validation import MAX_ID, NoNul, PastDateTime
+from app.core.validation import MAX_ID, NoNul, PastDateTime, TerritoryCode
 from app.territory import service as territories
 
 router = APIRouter(tags=["audit"])
@@ -21,7 +21,7 @@ router = APIRouter(tags=["audit"])
 
 @router.get("/territories/{code}/audit", response_model=list[AuditEventPublic])
 def list_audit(
-    code: Annotated[str, NoNul, Path(min_length=1, max_length=40)],
+    code: TerritoryCode,
     principal: Annotated[Principal, authorize(TERRITORY_ADMIN)],
     session: SessionDep,
     action: Annotated[str | None, NoNul, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,

@@ -92,6 +92,9 @@ class _TextPolicy:
 
 NoNul = _TextPolicy()
 
+# A territory's code, as routes take it in their path (/territories/{code}/…, /t/{code}/…).
+TerritoryCode = Annotated[str, NoNul, Field(min_length=1, max_length=40)]
+
 
 @dataclass(frozen=True)
 class SchemaMarks:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
 from app import authz
@@ -19,7 +19,7 @@ from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.db import pk
 from app.core.errors import NotFound
 from app.core.time import utcnow
-from app.core.validation import NoNul
+from app.core.validation import TerritoryCode
 from app.credentials import keys
 from app.credentials.schemas import KeyPublic
 from app.territory import service as territories
@@ -38,9 +38,7 @@ CACHE_SECONDS = 300
     dependencies=[authorize(PUBLIC)],
     responses={404: {"description": "No territory has this code (problem+json)."}},
 )
-def jwks(
-    code: Annotated[str, NoNul, Path(min_length=1, max_length=40)], session: SessionDep
-) -> JSONResponse:
+def jwks(code: TerritoryCode, session: SessionDep) -> JSONResponse:
     """The territory's JWK Set: its active key and rotated keys still published; never a
     retired one. Read-only: the set is empty until the territory first signs something."""
     try:
@@ -57,8 +55,6 @@ def jwks(
 # --- Coordinators: the territory's keys, and their rotation ------------------------------------
 # Declared here with their full /api/v1 path, beside the key set they change, rather than in a
 # second router: this module's router is mounted at the root.
-
-TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 
 
 def _public(info: keys.KeyInfo) -> KeyPublic:

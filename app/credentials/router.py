@@ -15,7 +15,7 @@ from app.core.errors import NotFound
 from app.core.pdf import attachment_headers
 from app.core.responses import FastJSONResponse
 from app.core.settings import Settings
-from app.core.validation import NoNul
+from app.core.validation import Id, NoNul
 from app.credentials import format as fmt
 from app.credentials import service
 from app.credentials.models import Credential
@@ -41,8 +41,6 @@ from app.wallet import verify as wallet_verify
 
 router = APIRouter(tags=["credentials"])
 public_router = APIRouter(tags=["credentials"])
-
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _public(credential: Credential) -> CredentialPublic:

@@ -18,7 +18,7 @@ from app.core.db import pk
 from app.core.errors import InvalidInput, NotFound
 from app.core.settings import Settings
 from app.core.time import utcnow
-from app.core.validation import NoNul, PeriodDate
+from app.core.validation import NoNul, PeriodDate, TerritoryCode
 from app.credentials import keys
 from app.federation import stats as federation_stats
 from app.observatory import release, service
@@ -28,7 +28,6 @@ from app.territory import service as territories
 
 router = APIRouter(prefix="/territories/{code}/stats", tags=["observatory"])
 
-TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 PeriodId = Annotated[
     str | None,
     NoNul,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 from sqlmodel import Session
 
 from app.accounts.models import Role
@@ -27,10 +27,10 @@ from app.accounts.principal import Principal
 from app.api.deps import get_session, get_write_session, in_transaction
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, TERRITORY_ADMIN, Rule, authorize
 from app.core.errors import Forbidden, Unauthenticated
+from app.core.validation import Id
 from app.passports import service
 from app.passports.models import Passport
 
-PassportId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 T = TypeVar("T")
 
 
@@ -70,7 +70,7 @@ def _staff_loader(
 
     def load_passport(
         principal: Annotated[Principal, authorize(rule)],
-        passport_id: PassportId,
+        passport_id: Id,
         session: Annotated[Session, _session_param(write_session)],
     ) -> PassportAccess:
         if only is not None and principal.role is not only:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from app.accounts.authn import CITIZEN_COOKIE
@@ -24,7 +24,6 @@ from app.passports.schemas import CitizenErasure, CoordinatorErasure, ErasurePub
 
 router = APIRouter(tags=["documents"])
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/pdf": {}}, "description": "A PDF file, to save or print"}
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlmodel import Session
 
 from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
@@ -13,7 +13,7 @@ from app.api.deps import EngineDep, SessionDep, SettingsDep, VerifierDep
 from app.authz import CITIZEN, PASSPORT_READ, PASSPORT_WRITE, PUBLIC, authorize
 from app.core.changes import TRUST
 from app.core.responses import FastJSONResponse
-from app.core.validation import NoNul
+from app.core.validation import Id, NoNul
 from app.passports import citizen, imports, service
 from app.passports.deps import (
     AdminPassport,
@@ -49,7 +49,6 @@ from app.passports.schemas import (
 
 router = APIRouter(tags=["passports"])
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 IdempotencyKey = Annotated[
     str | None,
     NoNul,
@@ -212,7 +211,7 @@ def passport_access_log(
 ) -> list[AccessLogEntry]:
     """Who read or changed this passport, and when (repeated reads: one entry, a count)."""
     service.READS.record(engine, access.principal, access.passport_id, "access_log.read")
-    return _log(session, access.passport)
+    return service.access_log(session, access.passport)
 
 
 @router.post(
@@ -261,21 +260,6 @@ def merge_passports(
 
 
 # --- the citizen ---------------------------------------------------------------------------------
-
-
-def _log(session: SessionDep, passport: Passport) -> list[AccessLogEntry]:
-    return [
-        AccessLogEntry(
-            at=entry.at,
-            count=entry.count,
-            last_at=entry.last_at,
-            action=entry.action,
-            actor_kind=entry.actor_kind,
-            who=who,
-            structure=where,
-        )
-        for entry, who, where in service.access_log(session, passport)
-    ]
 
 
 @router.post(
@@ -375,7 +359,7 @@ def citizen_self_assess(
 @router.get("/citizen/access-log", response_model=list[AccessLogEntry])
 def citizen_access_log(access: CitizenPassport, session: SessionDep) -> list[AccessLogEntry]:
     """Who looked at or changed my passport, and when."""
-    return _log(session, access.passport)
+    return service.access_log(session, access.passport)
 
 
 @router.get("/citizen/grants", response_model=list[GrantPublic])

@@ -36,6 +36,7 @@ from app.framework.models import FrameworkArea, Skill
 from app.passports import numbers
 from app.passports.models import AccessGrant, AccessLog, Method, Passport, Validation
 from app.passports.schemas import (
+    AccessLogEntry,
     PassportCreate,
     PassportSummary,
     ValidationCreate,
@@ -939,16 +940,31 @@ def revoke_grant(
 
 
 def access_log(
-    session: Session, passport: Passport, limit: int = 200
-) -> Sequence[tuple[AccessLog, str | None, str | None]]:
-    return session.exec(
+    session: Session, passport: Passport, *, limit: int | None = 200, oldest_first: bool = False
+) -> list[AccessLogEntry]:
+    """Who read or changed the passport: the latest ``limit`` entries, newest first (the pages),
+    or all of them, oldest first (the citizen's copy of their data)."""
+    order = col(AccessLog.id) if oldest_first else col(AccessLog.id).desc()
+    rows = session.exec(
         select(AccessLog, Account.display_name, Structure.nom)
         .outerjoin(Account, col(Account.id) == AccessLog.account_id)
         .outerjoin(Structure, col(Structure.id) == AccessLog.structure_id)
         .where(AccessLog.passport_id == passport.id)
-        .order_by(col(AccessLog.id).desc())
+        .order_by(order)
         .limit(limit)
     ).all()
+    return [
+        AccessLogEntry(
+            at=entry.at,
+            count=entry.count,
+            last_at=entry.last_at,
+            action=entry.action,
+            actor_kind=entry.actor_kind,
+            who=who,
+            structure=where,
+        )
+        for entry, who, where in rows
+    ]
 
 
 def active_grants(session: Session, passport: Passport) -> Sequence[AccessGrant]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep
 from app.authz import PUBLIC, TERRITORY_ADMIN, authorize
 from app.core.settings import DEFAULT_MAX_BODY_BYTES
-from app.core.validation import TEXT_POLICY, TEXT_POLICY_KEY, NoNul
+from app.core.validation import TEXT_POLICY, TEXT_POLICY_KEY, Id, NoNul, TerritoryCode
 from app.structures import service
 from app.structures.files import MAX_ROWS, FileFormat
 from app.structures.schemas import (
@@ -24,8 +24,6 @@ from app.structures.schemas import (
 
 router = APIRouter(tags=["structures"])
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 
 _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {

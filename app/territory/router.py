@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, status
 
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep, SettingsDep
 from app.authz import PLATFORM_ADMIN, PUBLIC, TERRITORY_ADMIN, authorize
-from app.core.validation import NoNul
+from app.core.validation import TerritoryCode
 from app.territory import service
 from app.territory.schemas import TerritoryCreate, TerritoryPublic, TerritoryUpdate
 
 router = APIRouter(prefix="/territories", tags=["territories"])
-
-TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 
 
 @router.get("", response_model=list[TerritoryPublic], dependencies=[authorize(PUBLIC)])

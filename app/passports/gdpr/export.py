@@ -8,6 +8,7 @@ from app.accounts.models import Account
 from app.audit.models import AuditEvent
 from app.core.time import utcnow
 from app.framework.models import Skill
+from app.passports import service
 from app.passports.gdpr.schemas import (
     ConsentRecord,
     ExportedAccess,
@@ -22,7 +23,6 @@ from app.passports.gdpr.schemas import (
 )
 from app.passports.models import (
     AccessGrant,
-    AccessLog,
     CitizenSession,
     Passport,
     Validation,
@@ -70,7 +70,7 @@ def export(session: Session, passport: Passport) -> PassportExport:
         ),
         validations=_validations(session, passport.id),
         access_grants=_grants(session, passport.id),
-        access_journal=_journal(session, passport.id),
+        access_journal=_journal(session, passport),
         sessions=[
             ExportedSession(
                 signed_in_at=s.created_at,
@@ -149,24 +149,7 @@ def _grants(session: Session, passport_id: int) -> list[ExportedGrant]:
     ]
 
 
-def _journal(session: Session, passport_id: int) -> list[ExportedAccess]:
+def _journal(session: Session, passport: Passport) -> list[ExportedAccess]:
     # The whole journal, oldest first: the citizen's page shows the latest entries only.
-    rows = session.exec(
-        select(AccessLog, Account.display_name, Structure.nom)
-        .outerjoin(Account, col(Account.id) == AccessLog.account_id)
-        .outerjoin(Structure, col(Structure.id) == AccessLog.structure_id)
-        .where(AccessLog.passport_id == passport_id)
-        .order_by(col(AccessLog.id))
-    ).all()
-    return [
-        ExportedAccess(
-            at=entry.at,
-            count=entry.count,
-            last_at=entry.last_at,
-            action=entry.action,
-            actor_kind=entry.actor_kind,
-            who=who,
-            structure=where,
-        )
-        for entry, who, where in rows
-    ]
+    entries = service.access_log(session, passport, limit=None, oldest_first=True)
+    return [ExportedAccess.model_validate(e, from_attributes=True) for e in entries]

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from app.core.validation import UtcDateTime
 from app.passports.models import Method
+from app.passports.schemas import AccessLogEntry
 
 EXPORT_FORMAT = "passeport-numerique/export/1"
 
@@ -68,15 +69,8 @@ class ExportedGrant(BaseModel):
     revoked_at: UtcDateTime | None
 
 
-class ExportedAccess(BaseModel):
-    at: UtcDateTime
-    # A reader's repeated views are one entry: how many, and the latest (None: only one).
-    count: int = 1
-    last_at: UtcDateTime | None = None
-    action: str
-    actor_kind: str
-    who: str | None
-    structure: str | None
+class ExportedAccess(AccessLogEntry):
+    pass
 
 
 class ExportedSession(BaseModel):
