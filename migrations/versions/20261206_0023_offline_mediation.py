@@ -11,7 +11,7 @@ change-feed triggers, migration 0020; these two tables have none today, and stay
 get some).
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -22,7 +22,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0021"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
