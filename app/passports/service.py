@@ -730,6 +730,9 @@ def recorded_public(session: Session, principal: Principal, recorded: Recorded) 
         "withdrawn_at": None,
         "withdrawal_reason": None,
         "source_issuer": None,
+        "recorded_offline_at": (
+            aware(validation.recorded_offline_at) if validation.recorded_offline_at else None
+        ),
     }
 
 
