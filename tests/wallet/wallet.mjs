@@ -164,6 +164,10 @@ function describeError (stage, error) {
     out.status = notOk.response?.status ?? notOk.status
     if (notOk.credentialErrorResponseResult?.data) out.error = notOk.credentialErrorResponseResult.data
   }
+  if (typeof error.textResponse === 'string' && !out.error) {
+    // An answer that is not an OAuth error (a 429, say): its body as sent, JSON when it is.
+    try { out.body = JSON.parse(error.textResponse) } catch { out.body = error.textResponse.slice(0, 2000) }
+  }
   return out
 }
 
