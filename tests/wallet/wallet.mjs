@@ -158,11 +158,16 @@ function describeError (stage, error) {
     // Token and nonce endpoints: the OAuth error body and the HTTP status.
     out.error = error.errorResponse
     out.status = error.response?.status
+    out.contentType = error.response?.headers?.get('content-type') ?? null
   } else if (error.response && typeof error.response === 'object') {
     // Credential endpoint: { ok: false, response, credentialErrorResponseResult }.
     const notOk = error.response
     out.status = notOk.response?.status ?? notOk.status
     if (notOk.credentialErrorResponseResult?.data) out.error = notOk.credentialErrorResponseResult.data
+    // What the library could not read as an error response (not application/json, say), kept
+    // for the diagnosis, apart from what the library understood.
+    out.contentType = notOk.response?.headers?.get('content-type') ?? null
+    if (!out.error && typeof error.message === 'string') out.unparsed = error.message.split('\n').slice(1).join('\n')
   }
   if (typeof error.textResponse === 'string' && !out.error) {
     // An answer that is not an OAuth error (a 429, say): its body as sent, JSON when it is.
