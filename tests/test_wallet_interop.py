@@ -30,7 +30,7 @@ from app.core.db import create_db_engine
 from app.core.migrations import upgrade
 from app.core.time import utcnow
 from tests.conftest import create_database, drop_database, free_port, make_settings
-from tests.factories import World, make_world
+from tests.factories import ACCESS_CODE, World, make_world
 from tests.servers import Server, passeport_env, running_server
 from tests.wallet import driver
 
@@ -202,6 +202,15 @@ def test_wallet_receives_verifies_and_presents_two_of_five(instance: Instance) -
     locales = {d.get("locale") or d.get("lang") for d in got["typeMetadata"]["display"]}
     assert {"fr", "en"} <= locales
 
+    # French and English for the wallet to show: the issuer, the credential, each claim's label.
+    assert {d["locale"] for d in got["issuerDisplay"]} >= {"fr", "en"}
+    assert {d["locale"] for d in got["credentialDisplay"]} >= {"fr", "en"}
+    assert got["authorizationServer"] == issuer
+    for claim in got["typeMetadata"]["claims"]:
+        labels = {d.get("locale") or d.get("lang") for d in claim.get("display", [])}
+        assert {"fr", "en"} <= labels, claim
+    assert got["payload"]["exp"] > got["payload"]["iat"]
+
     claims = got["claims"]
     assert sorted(s["code"] for s in claims["competences"]) == sorted(SKILLS)
     for skill in claims["competences"]:
@@ -239,6 +248,37 @@ def test_the_name_is_disclosable_only_when_chosen(instance: Instance) -> None:
     assert [s["code"] for s in without["skills"]] == ["crcn:1.1"]
     named = instance.verify(instance.present("named", ["crcn:1.1"], "--name")["presentation"])
     assert named["result"] == "valid" and named["holder_name"] == "Lucie Martin", named
+
+
+def test_the_citizen_adds_the_skills_to_their_wallet(instance: Instance) -> None:
+    """The offer made by the citizen from their page, with their name if they choose it."""
+    with httpx.Client(base_url=instance.url, timeout=30) as citizen:
+        login = citizen.post(
+            "/api/v1/citizen/login",
+            json={"number": instance.world.passport.number, "code": ACCESS_CODE},
+        )
+        assert login.status_code == 200, login.text
+        made = citizen.post(
+            "/api/v1/citizen/wallet-offers",
+            json={"skills": ["crcn:1.1", "pp:PP-12"], "include_name": True},
+            headers={"X-CSRF-Token": login.json()["csrf_token"]},
+        )
+        assert made.status_code == 201, made.text
+    got = instance.receive("citizen", made.json())
+    assert sorted(s["code"] for s in got["claims"]["competences"]) == ["crcn:1.1", "pp:PP-12"]
+    assert got["claims"]["family_name"] == "Martin"
+    verdict = instance.verify(instance.present("citizen", ["pp:PP-12"], "--name")["presentation"])
+    assert verdict["result"] == "valid" and verdict["holder_name"] == "Lucie Martin", verdict
+    assert [s["code"] for s in verdict["skills"]] == ["pp:PP-12"]
+
+
+def test_nonces_are_not_cached(instance: Instance) -> None:
+    """OpenID4VCI 1.0 §7.2: the nonce response is Cache-Control no-store; so is the verifier's."""
+    first = httpx.post(f"{instance.url}/wallet/ta/nonce", timeout=10)
+    second = httpx.post(f"{instance.url}/wallet/ta/nonce", timeout=10)
+    assert first.status_code == 200 and "no-store" in first.headers["cache-control"]
+    assert first.json()["c_nonce"] != second.json()["c_nonce"]
+    assert instance.verifier_nonce()["nonce"] != instance.verifier_nonce()["nonce"]
 
 
 # --- Refused at the issuer --------------------------------------------------------------------
@@ -462,6 +502,8 @@ def test_a_credential_revoked_in_the_ui_is_revoked_in_the_wallet(instance: Insta
     # The wallet reads its bit in the status list through the library: invalid (revoked) ...
     status = driver.ok("status", "--state", instance.state("revoked"))
     assert (status["status"], status["value"]) == ("invalid", 1), status
+    # (the status list token names itself: its sub is the uri the credential points to)
+    assert status["sub"] == status["uri"], status
     # ... and the verifier says revoked, naming nobody and no skill.
     after = instance.verify(instance.present("revoked", ["pp:PP-01"])["presentation"])
     assert after["result"] == "revoked", after
