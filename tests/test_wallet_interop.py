@@ -404,6 +404,26 @@ def test_a_proof_signed_by_another_key_than_its_header_names_is_refused(
     assert _credential_refusal(forged) == "invalid_proof", forged
 
 
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        ("--no-proof-nonce",),  # §8.3.1.2: a key proof without the c_nonce is invalid_proof
+        ("--proof-iat-offset=-3600",),  # made an hour ago
+        ("--proof-typ", "JWT"),  # Appendix F.1: typ must be openid4vci-proof+jwt
+    ],
+    ids=["no-nonce", "old", "wrong-typ"],
+)
+def test_a_proof_without_nonce_old_or_mistyped_is_refused(
+    instance: Instance, forgery: tuple[str, ...]
+) -> None:
+    offer = instance.offer()
+    answer = driver.refused(
+        "receive", "--offer", offer["offer_uri"], "--pin", offer["tx_code"],
+        "--out", instance.state("forged-proof"), *forgery,
+    )  # fmt: skip
+    assert _credential_refusal(answer) == "invalid_proof", answer
+
+
 def test_a_proof_for_another_issuer_is_refused(instance: Instance) -> None:
     offer = instance.offer()
     elsewhere = driver.refused(
@@ -458,6 +478,12 @@ def test_a_replayed_presentation_is_refused(instance: Instance, holder: str) -> 
     replayed = instance.verify(shown["presentation"])
     assert replayed["result"] == "invalid_presentation", replayed
     assert replayed["skills"] == []
+
+
+def test_an_old_key_binding_is_refused(instance: Instance, holder: str) -> None:
+    old = instance.present(holder, SHOWN, "--kb-iat-offset=-3600")
+    verdict = instance.verify(old["presentation"])
+    assert verdict["result"] == "invalid_presentation", verdict
 
 
 def test_a_key_binding_signed_by_another_key_is_refused(instance: Instance, holder: str) -> None:

@@ -7,12 +7,13 @@
 // Every command prints one JSON object on stdout. Exit status 0: done; 2: refused by the other
 // side or by a check of the wallet (the JSON says which stage and why); 1: misuse.
 //
-//   receive --offer URI --pin PIN --out STATE [--proof-nonce N] [--proof-key-mismatch]
-//           [--proof-aud A] [--proof-typ T]
+//   receive --offer URI --pin PIN --out STATE [--proof-nonce N | --no-proof-nonce]
+//           [--proof-key-mismatch] [--proof-aud A] [--proof-typ T] [--proof-iat-offset S]
 //   nonce   --offer URI | --state STATE          a fresh c_nonce from the issuer's nonce endpoint
 //   status  --state STATE                         re-read the credential's status list entry
 //   present --state STATE --disclose C1,C2 --nonce N --aud A [--name] [--out FILE]
 //           [--tamper-disclosure] [--add-disclosure] [--kb-key-other] [--no-kb]
+//           [--kb-iat-offset S]
 //   inspect --presentation P                      the claims a presentation discloses
 //
 // The state file holds the holder key (private), the credential and what was learnt of the issuer.
@@ -202,7 +203,9 @@ async function receive (opts) {
       txCode: opts.pin ?? undefined
     })
   )
-  const nonce = opts['proof-nonce'] ?? (await stage('nonce', () => oid.requestNonce({ issuerMetadata }))).c_nonce
+  const nonce = opts['no-proof-nonce']
+    ? undefined
+    : opts['proof-nonce'] ?? (await stage('nonce', () => oid.requestNonce({ issuerMetadata }))).c_nonce
 
   const holder = await ES256.generateKeyPair()
   const other = await ES256.generateKeyPair()
@@ -224,7 +227,8 @@ async function receive (opts) {
       issuerMetadata,
       credentialConfigurationId: configurationId,
       signer: { method: 'jwk', alg: 'ES256', publicJwk: publicOf(holder.publicKey) },
-      nonce
+      nonce,
+      issuedAt: new Date(Date.now() + Number(opts['proof-iat-offset'] ?? 0) * 1000)
     })
   )
   const { credentialResponse } = await stage('credential', () =>
@@ -343,7 +347,7 @@ async function present (opts) {
     const kb = new KBJwt({
       header: { typ: 'kb+jwt', alg: 'ES256' },
       payload: {
-        iat: Math.floor(Date.now() / 1000),
+        iat: Math.floor(Date.now() / 1000) + Number(opts['kb-iat-offset'] ?? 0),
         aud: opts.aud,
         nonce: opts.nonce,
         sd_hash: b64url(hasher(presented, 'sha-256'))
@@ -355,7 +359,8 @@ async function present (opts) {
   // Untouched presentations are checked with the library as a verifier would, so a failure at
   // the server is the server's, not the wallet's.
   let selfCheck = null
-  if (!opts['tamper-disclosure'] && !opts['add-disclosure'] && !opts['kb-key-other'] && !opts['no-kb']) {
+  const altered = ['tamper-disclosure', 'add-disclosure', 'kb-key-other', 'no-kb', 'kb-iat-offset']
+  if (!altered.some((option) => opts[option])) {
     const { jwks } = await issuerKeys(sdjwt.jwt.payload.iss)
     const instance = new SDJwtVcInstance({
       hasher,
@@ -391,28 +396,36 @@ const COMMANDS = { receive, nonce, status, present, inspect }
 async function main () {
   const [command, ...rest] = process.argv.slice(2)
   if (!COMMANDS[command]) usage(`commands: ${Object.keys(COMMANDS).join(', ')}`)
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      offer: { type: 'string' },
-      pin: { type: 'string' },
-      out: { type: 'string' },
-      state: { type: 'string' },
-      disclose: { type: 'string' },
-      nonce: { type: 'string' },
-      aud: { type: 'string' },
-      name: { type: 'boolean' },
-      presentation: { type: 'string' },
-      'proof-nonce': { type: 'string' },
-      'proof-key-mismatch': { type: 'boolean' },
-      'proof-aud': { type: 'string' },
-      'proof-typ': { type: 'string' },
-      'tamper-disclosure': { type: 'boolean' },
-      'add-disclosure': { type: 'boolean' },
-      'kb-key-other': { type: 'boolean' },
-      'no-kb': { type: 'boolean' }
-    }
-  })
+  let values
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        offer: { type: 'string' },
+        pin: { type: 'string' },
+        out: { type: 'string' },
+        state: { type: 'string' },
+        disclose: { type: 'string' },
+        nonce: { type: 'string' },
+        aud: { type: 'string' },
+        name: { type: 'boolean' },
+        presentation: { type: 'string' },
+        'proof-nonce': { type: 'string' },
+        'proof-key-mismatch': { type: 'boolean' },
+        'proof-aud': { type: 'string' },
+        'proof-typ': { type: 'string' },
+        'proof-iat-offset': { type: 'string' },
+        'no-proof-nonce': { type: 'boolean' },
+        'kb-iat-offset': { type: 'string' },
+        'tamper-disclosure': { type: 'boolean' },
+        'add-disclosure': { type: 'boolean' },
+        'kb-key-other': { type: 'boolean' },
+        'no-kb': { type: 'boolean' }
+      }
+    }))
+  } catch (error) {
+    usage(error.message)
+  }
   try {
     const result = await COMMANDS[command](values)
     process.stdout.write(JSON.stringify(result) + '\n')
