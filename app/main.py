@@ -40,6 +40,7 @@ from app.passports import documents_router
 from app.passports import router as passports_router
 from app.structures import router as structures_router
 from app.territory import router as territory_router
+from app.wallet import router as wallet_router
 
 logger = logging.getLogger("app")
 
@@ -115,6 +116,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(observatory_router.national_router, prefix=API_PREFIX)
     # At the root too: a territory's signed figures, under its issuer URL.
     app.include_router(observatory_router.issuer_router)
+    # At the root: each territory's credential issuer for wallets, {PUBLIC_URL}/wallet/{code}.
+    app.include_router(wallet_router.issuer_router)
+    app.include_router(wallet_router.router, prefix=API_PREFIX)
     web.mount_frontend(app)
     check_routes(app)
     return app

@@ -34,6 +34,7 @@ from app.passports.models import (
 )
 from app.structures.models import Structure
 from app.territory.models import Territory
+from app.wallet.models import WalletNonce, WalletOffer
 
 __all__ = [
     "AccessGrant",
@@ -70,5 +71,7 @@ __all__ = [
     "TrustedIssuer",
     "Validation",
     "VerificationTally",
+    "WalletNonce",
+    "WalletOffer",
     "WebSession",
 ]

@@ -570,6 +570,52 @@ ROUTES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("POST", "/api/v1/verify"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("", {"qr_text": "PN1:00"})),
+    ("GET", "/api/v1/verify/nonce"): Case(PUBLIC, EVERYONE),
+    # The wallet (issue 15): offers as credentials are issued; the issuer's OAuth endpoints are
+    # public, their own credentials (pre-authorized code, access token) decide.
+    ("POST", "/api/v1/passports/{passport_id}/wallet-offers"): Case(
+        PASSPORT_WRITE,
+        TA_PASSPORT_READ,
+        lambda w, e, c: (
+            _validation(w, e) and _passport_url(w, "/wallet-offers"),
+            {"skills": ["crcn:4.1"]},
+        ),
+    ),
+    ("POST", "/api/v1/citizen/wallet-offers"): Case(
+        CITIZEN, CITIZEN_ONLY, lambda w, e, c: (_validation(w, e) and "", {"skills": ["crcn:4.1"]})
+    ),
+    ("GET", "/.well-known/openid-credential-issuer/wallet/{code}"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/.well-known/openid-credential-issuer/wallet/ta", None)
+    ),
+    ("GET", "/wallet/{code}/.well-known/openid-credential-issuer"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/wallet/ta/.well-known/openid-credential-issuer", None)
+    ),
+    ("GET", "/.well-known/oauth-authorization-server/wallet/{code}"): Case(
+        PUBLIC,
+        EVERYONE,
+        lambda w, e, c: ("/.well-known/oauth-authorization-server/wallet/ta", None),
+    ),
+    ("GET", "/wallet/{code}/.well-known/oauth-authorization-server"): Case(
+        PUBLIC,
+        EVERYONE,
+        lambda w, e, c: ("/wallet/ta/.well-known/oauth-authorization-server", None),
+    ),
+    ("GET", "/.well-known/jwt-vc-issuer/wallet/{code}"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/.well-known/jwt-vc-issuer/wallet/ta", None)
+    ),
+    ("GET", "/wallet/vct/competences-numeriques"): Case(PUBLIC, EVERYONE),
+    ("POST", "/wallet/{code}/nonce"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: ("/wallet/ta/nonce", None)
+    ),
+    # A JSON body is not a token request; nobody's session or API token is an access token.
+    ("POST", "/wallet/{code}/token"): Case(
+        PUBLIC, dict.fromkeys(CALLERS, 400), lambda w, e, c: ("/wallet/ta/token", {})
+    ),
+    ("POST", "/wallet/{code}/credential"): Case(
+        PUBLIC,
+        dict.fromkeys(CALLERS, 401),
+        lambda w, e, c: ("/wallet/ta/credential", {"proofs": {"jwt": ["x.y.z"]}}),
+    ),
     ("GET", "/api/v1/trust/bundle"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("", None)),
     ("GET", "/api/v1/trust/issuers"): Case(TRUST_ADMIN, ANY_ADMIN),
     ("GET", "/api/v1/trust/list"): Case(TRUST_ADMIN, ANY_ADMIN),
@@ -718,4 +764,9 @@ def test_matrix(client: TestClient, engine: sa.Engine, method: str, path: str, c
         assert response.status_code < 400, (method, url, caller, response.text)
     else:
         assert response.status_code == expected, (method, url, caller, response.text)
-        assert response.headers["content-type"] == "application/problem+json"
+        # A wallet's OAuth endpoints answer the same problem members as application/json, with
+        # the OAuth ``error`` (RFC 6749 5.2; docs/wallet.md).
+        oauth = path.startswith("/wallet/{code}/") and "error" in response.json()
+        assert response.headers["content-type"] == (
+            "application/json" if oauth else "application/problem+json"
+        )

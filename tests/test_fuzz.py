@@ -153,6 +153,12 @@ def _check(case: Any, response: Any, where: str) -> None:
         content_type = response.headers.get("content-type", "")
         if isinstance(content_type, list):
             content_type = content_type[0] if content_type else ""
+        if content_type.startswith("application/json") and case.path.startswith("/wallet/"):
+            # A wallet's OAuth endpoints: the problem's members plus OAuth's ``error``, as the
+            # application/json RFC 6749 5.2 requires (docs/wallet.md).
+            body = response.json()
+            assert {"code", "error"} <= set(body), f"{where}\n{response.status_code}"
+            return
         assert content_type.startswith(PROBLEM), f"{where}\n{response.status_code}"
 
 

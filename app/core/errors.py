@@ -37,6 +37,7 @@ class AppError(Exception):
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
+    media_type: str = PROBLEM_MEDIA_TYPE
 
     def __init__(
         self,
@@ -62,6 +63,17 @@ class AppError(Exception):
         self.headers = headers or {}
         self.extra = extra
         super().__init__(self.detail)
+
+
+class OAuthError(AppError):
+    """A problem document for OAuth clients (a wallet's token and credential requests): the same
+    members plus ``error``, served as ``application/json`` as RFC 6749 5.2 and OpenID4VCI 1.0
+    require, since their client libraries read no other media type."""
+
+    media_type = "application/json"
+
+    def __init__(self, detail: str | None = None, *, error: str, **kw: Any) -> None:
+        super().__init__(detail, error=error, error_description=detail, **kw)
 
 
 class NotFound(AppError):
@@ -148,6 +160,7 @@ def problem_response(
     instance: str | None = None,
     headers: dict[str, str] | None = None,
     lang: Lang | None = None,
+    media_type: str = PROBLEM_MEDIA_TYPE,
     **extra: Any,
 ) -> JSONResponse:
     """A problem document. With ``lang`` and a registered code, ``title`` is the registry's
@@ -177,9 +190,7 @@ def problem_response(
         if code in problems.PROBLEMS:
             # Only a registered code is said in the caller's language; the header says so.
             response_headers["Content-Language"] = lang
-    return JSONResponse(
-        body, status_code=status, headers=response_headers, media_type=PROBLEM_MEDIA_TYPE
-    )
+    return JSONResponse(body, status_code=status, headers=response_headers, media_type=media_type)
 
 
 # Starlette raises these itself (unknown path, wrong method, …); give each a stable code.
@@ -228,6 +239,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
         instance=request.url.path,
         headers=exc.headers,
         lang=request_lang(request),
+        media_type=exc.media_type,
         **exc.extra,
     )
 

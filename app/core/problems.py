@@ -541,6 +541,57 @@ PROBLEMS: dict[str, Problem] = {
         409, "Ce territoire est déjà membre.", "This territory is already a member."
     ),
     "unknown_member": P(404, "Ce territoire n'est pas membre.", "This territory is not a member."),
+    # --- the wallet (OpenID4VCI issuer; the body also carries the OAuth ``error``) -------------
+    "wallet_invalid_request": P(
+        400,
+        "Cette demande du portefeuille n'est pas valable.",
+        "This wallet request is not valid.",
+    ),
+    "wallet_unsupported_grant": P(
+        400,
+        "Ce portefeuille demande un mode d'accès que ce service ne connaît pas.",
+        "This wallet asks for a grant type this service does not know.",
+    ),
+    "wallet_offer_unknown": P(
+        400,
+        "Cette offre n'existe pas. Demandez un nouveau QR code.",
+        "This offer does not exist. Ask for a new QR code.",
+    ),
+    "wallet_wrong_pin": P(
+        400,
+        "Ce code à 6 chiffres n'est pas le bon. Vérifiez-le et réessayez.",
+        "This 6-digit code is not the right one. Check it and try again.",
+    ),
+    "wallet_offer_used": P(
+        400,
+        "Cette offre a déjà servi. Demandez un nouveau QR code.",
+        "This offer was already used. Ask for a new QR code.",
+    ),
+    "wallet_offer_expired": P(
+        400,
+        "Cette offre a expiré. Demandez un nouveau QR code.",
+        "This offer has expired. Ask for a new QR code.",
+    ),
+    "wallet_invalid_token": P(
+        401,
+        "Le portefeuille n'a pas (ou plus) le droit de recevoir cette attestation.",
+        "The wallet may not (or may no longer) receive this credential.",
+    ),
+    "wallet_invalid_proof": P(
+        400,
+        "Le portefeuille n'a pas prouvé qu'il détient sa clé.",
+        "The wallet did not prove that it holds its key.",
+    ),
+    "wallet_invalid_nonce": P(
+        400,
+        "La preuve du portefeuille est périmée ou a déjà servi.",
+        "The wallet's proof is stale or was already used.",
+    ),
+    "wallet_unknown_configuration": P(
+        400,
+        "Ce service ne délivre pas ce type d'attestation.",
+        "This service does not issue this kind of credential.",
+    ),
 }
 
 

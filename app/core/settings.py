@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     # published this long after its rotation, so that everything it signed keeps verifying.
     credential_max_days: Annotated[int, Field(ge=1, le=3660)] = 366
 
+    # The wallet (docs/wallet.md): how long a credential offer (its QR and PIN) can be redeemed,
+    # and how long an SD-JWT VC issued to a wallet is valid (at most credential_max_days).
+    wallet_offer_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 10
+    wallet_credential_days: Annotated[int, Field(ge=1, le=3660)] = 365
+
     # Federation (docs/federation.md). How long a verifier may keep an issuer's status list: the
     # `ttl` of the lists this instance signs.
     status_ttl_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 300

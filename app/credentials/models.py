@@ -43,6 +43,9 @@ class Credential(SQLModel, table=True):
     qr_text: str | None = Field(default=None, max_length=4100)
     revoked_at: datetime | None = Field(default=None, sa_type=TZ)
     revocation_reason: str | None = Field(default=None, max_length=40)
+    # pn1: the signed QR; dc+sd-jwt: the copy issued to a wallet (app/wallet/), which has no
+    # QR text and is revoked through the same status list.
+    format: str = Field(default="pn1", max_length=16, sa_column_kwargs={"server_default": "pn1"})
 
 
 class StatusListRow(SQLModel, table=True):

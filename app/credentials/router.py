@@ -27,6 +27,8 @@ from app.passports import numbers
 from app.passports import service as passports
 from app.passports.models import Passport
 from app.territory import service as territories
+from app.wallet import sdjwt
+from app.wallet import verify as wallet_verify
 
 router = APIRouter(tags=["credentials"])
 public_router = APIRouter(tags=["credentials"])
@@ -51,6 +53,7 @@ class CredentialPublic(BaseModel):
     expires_at: UtcDateTime
     revoked_at: UtcDateTime | None
     qr_text: str | None = Field(description="The QR's content (PN1: and digits)")
+    format: str = Field(default="pn1", description="pn1 (QR) or dc+sd-jwt (a wallet's copy)")
 
 
 class CredentialIssued(CredentialPublic):
@@ -72,11 +75,14 @@ class VerifyRequest(BaseModel):
     code: Annotated[str, Field(max_length=20), NoNul] | None = Field(
         default=None, description="The typed code, V-…"
     )
+    presentation: Annotated[str, Field(max_length=sdjwt.MAX_PRESENTATION_CHARS), NoNul] | None = (
+        Field(default=None, description="An SD-JWT VC presentation, <sd-jwt>~…~<kb-jwt>")
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> VerifyRequest:
-        if (self.qr_text is None) == (self.code is None):
-            raise ValueError("send either qr_text or code")
+        if [self.qr_text, self.code, self.presentation].count(None) != 2:
+            raise ValueError("send one of qr_text, code or presentation")
         return self
 
 
@@ -91,6 +97,7 @@ def _public(credential: Credential) -> CredentialPublic:
         expires_at=credential.expires_at,
         revoked_at=credential.revoked_at,
         qr_text=credential.qr_text,
+        format=credential.format,
     )
 
 
@@ -316,8 +323,17 @@ class Verdict(BaseModel):
 
 
 @router.post("/verify", dependencies=[authorize(PUBLIC)], responses={200: {"model": Verdict}})
-async def verify(data: VerifyRequest, engine: EngineDep, verifier: VerifierDep) -> Response:
-    """Check a credential's QR text or typed code: a verdict, and the skills when it is signed."""
+async def verify(
+    data: VerifyRequest, engine: EngineDep, verifier: VerifierDep, settings: SettingsDep
+) -> Response:
+    """Check a credential's QR text, typed code or wallet presentation: a verdict, and the
+    (disclosed) skills when it is signed."""
+    if data.presentation is not None:
+        described = await run_in_threadpool(
+            wallet_verify.verify, engine, settings, verifier, data.presentation
+        )
+        record_verification(described["result"], "wallet")
+        return JSONResponse(described)
 
     channel = "qr" if data.qr_text is not None else "code"
     code = numbers.normalise_number(data.code or "", service.CODE_PREFIX)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from joserfc.jwk import ECKey
 from sqlmodel import Session, col, select
@@ -67,6 +67,7 @@ def _free_index(session: Session, territory_id: int) -> int:
 
 
 CODE_PREFIX = "V-"
+WALLET_FORMAT = "dc+sd-jwt"
 
 
 def _free_code(session: Session) -> str:
@@ -86,7 +87,7 @@ class Chosen:
     structure: str
 
 
-def _chosen_skills(session: Session, passport: Passport, codes: Sequence[str]) -> list[Chosen]:
+def chosen_skills(session: Session, passport: Passport, codes: Sequence[str]) -> list[Chosen]:
     """For each code, the passport's best active validation by a mediator (level, then date)."""
     rows = session.exec(
         select(Validation, Structure.nom)
@@ -167,7 +168,7 @@ def issue(
     assert passport.id is not None
     territory = session.get(Territory, passport.territory_id)
     assert territory is not None and territory.id is not None
-    chosen = _chosen_skills(session, passport, codes)
+    chosen = chosen_skills(session, passport, codes)
     kid, key = keys.signing_key(session, territory, settings)
     _status_row(session, territory.id)  # locks the list: two issuances never share an index
     idx = _free_index(session, territory.id)
@@ -234,6 +235,42 @@ def issue(
         skills=len(codes),
     )
     return Issued(credential, qr_text, version)
+
+
+def record_wallet_copy(
+    session: Session,
+    territory: Territory,
+    passport: Passport,
+    *,
+    kid: str,
+    skill_codes: Sequence[str],
+    with_name: bool,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> Credential:
+    """The row of a credential issued to a wallet (app/wallet/): a slot of the territory's status
+    list, so that revoking it here revokes the wallet's copy; no QR text (the wallet holds it).
+
+    Call it before signing: the SD-JWT carries the slot it is given.
+    """
+    assert territory.id is not None and passport.id is not None
+    _status_row(session, territory.id)  # locks the list: two issuances never share an index
+    credential = Credential(
+        territory_id=territory.id,
+        passport_id=passport.id,
+        jti=secrets.token_urlsafe(12),
+        code=_free_code(session),
+        kid=kid,
+        status_index=_free_index(session, territory.id),
+        skill_codes=list(skill_codes),
+        with_name=with_name,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        format=WALLET_FORMAT,
+    )
+    session.add(credential)
+    session.flush()
+    return credential
 
 
 def validated_codes(session: Session, passport: Passport) -> list[str]:

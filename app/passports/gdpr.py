@@ -41,6 +41,7 @@ from app.passports.models import (
 )
 from app.structures.models import Structure
 from app.territory.models import Territory
+from app.wallet import service as wallet
 
 EXPORT_FORMAT = "passeport-numerique/export/1"
 
@@ -597,6 +598,7 @@ def erase(
         # the QR texts kept for the holder, which may carry the name, go.
         assert row.id is not None
         erasure.credentials_revoked += credentials.revoke_all(session, row.id, "erasure")
+        wallet.forget_offers(session, row.id)  # offers not redeemed yet name it and its skills
     # Nothing personal in the journal: the coordinator's free text would have kept the very
     # names erased here, in a table nobody may edit. Hence a reason chosen from a list.
     audit.record(
