@@ -16,7 +16,7 @@ import base64
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from app.core.db import create_db_engine
 from app.core.migrations import upgrade
 from app.core.time import utcnow
 from tests.conftest import create_database, drop_database, free_port, make_settings
-from tests.factories import ACCESS_CODE, World, make_world
+from tests.factories import ACCESS_CODE, World, make_passport, make_world
 from tests.servers import Server, passeport_env, running_server
 from tests.wallet import driver
 
@@ -536,6 +536,46 @@ def test_a_credential_revoked_in_the_ui_is_revoked_in_the_wallet(instance: Insta
     assert after["skills"] == [] and after["holder_name"] is None
     # Another wallet copy of the same passport is untouched.
     assert driver.ok("status", "--state", instance.state("bystander"))["status"] == "valid"
+
+
+def test_erasure_revokes_the_wallet_copy_and_voids_open_offers(instance: Instance) -> None:
+    """After the passport's erasure its wallet credential is revoked (nothing of it verifies any
+    more) and an offer not yet redeemed cannot be: it named the person and their skills."""
+    other = make_passport(instance.engine, instance.world.a, instance.world.a1, last_name="Durand")
+    world = replace(instance.world, passport=other)
+    _record(instance.url, world, "pp:PP-06", None)
+    mediator = instance.mediator
+    offers = [
+        httpx.post(
+            f"{instance.url}/api/v1/passports/{other.id}/wallet-offers",
+            json={"skills": ["pp:PP-06"], "include_name": True},
+            headers=mediator,
+            timeout=30,
+        ).json()
+        for _ in range(2)
+    ]
+    instance.receive("erased", offers[0])
+    assert instance.verify(instance.present("erased", ["pp:PP-06"])["presentation"])["result"] == (
+        "valid"
+    )
+
+    erased = httpx.post(
+        f"{instance.url}/api/v1/passports/{other.id}/erasure",
+        json={"reason": "request"},
+        headers=instance.world.headers["territory_admin"],
+        timeout=30,
+    )
+    assert erased.status_code == 200, erased.text
+
+    assert driver.ok("status", "--state", instance.state("erased"))["status"] == "invalid"
+    verdict = instance.verify(instance.present("erased", ["pp:PP-06"], "--name")["presentation"])
+    assert verdict["result"] == "revoked", verdict
+    assert verdict["holder_name"] is None and verdict["skills"] == []
+    late = driver.refused(
+        "receive", "--offer", offers[1]["offer_uri"], "--pin", offers[1]["tx_code"],
+        "--out", instance.state("erased-late"),
+    )  # fmt: skip
+    assert _token_refusal(late) == (400, "invalid_grant"), late
 
 
 def test_sd_hash_binds_the_key_binding_to_the_disclosures(instance: Instance, holder: str) -> None:
