@@ -410,8 +410,9 @@ def test_a_proof_signed_by_another_key_than_its_header_names_is_refused(
         ("--no-proof-nonce",),  # §8.3.1.2: a key proof without the c_nonce is invalid_proof
         ("--proof-iat-offset=-3600",),  # made an hour ago
         ("--proof-typ", "JWT"),  # Appendix F.1: typ must be openid4vci-proof+jwt
+        ("--proof-jwk-private",),  # RFC 7515 §4.1.3: jwk is the public key, never a private one
     ],
-    ids=["no-nonce", "old", "wrong-typ"],
+    ids=["no-nonce", "old", "wrong-typ", "private-jwk"],
 )
 def test_a_proof_without_nonce_old_or_mistyped_is_refused(
     instance: Instance, forgery: tuple[str, ...]
@@ -454,6 +455,14 @@ def test_an_added_disclosure_is_refused(instance: Instance, holder: str) -> None
     forged = instance.present(holder, SHOWN, "--add-disclosure")
     assert forged["disclosures"] == len(SHOWN) + 1
     verdict = instance.verify(forged["presentation"])
+    assert verdict["result"] == "bad_signature", verdict
+    assert verdict.get("skills", []) == [], verdict
+
+
+def test_a_disclosure_sent_twice_is_refused(instance: Instance, holder: str) -> None:
+    twice = instance.present(holder, SHOWN, "--duplicate-disclosure")
+    assert twice["disclosures"] == len(SHOWN) + 1
+    verdict = instance.verify(twice["presentation"])
     assert verdict["result"] == "bad_signature", verdict
     assert verdict.get("skills", []) == [], verdict
 

@@ -9,10 +9,11 @@
 //
 //   receive --offer URI --pin PIN --out STATE [--proof-nonce N | --no-proof-nonce]
 //           [--proof-key-mismatch] [--proof-aud A] [--proof-typ T] [--proof-iat-offset S]
+//           [--proof-jwk-private]
 //   nonce   --offer URI | --state STATE          a fresh c_nonce from the issuer's nonce endpoint
 //   status  --state STATE                         re-read the credential's status list entry
 //   present --state STATE --disclose C1,C2 --nonce N --aud A [--name] [--out FILE]
-//           [--tamper-disclosure] [--add-disclosure] [--kb-key-other] [--no-kb]
+//           [--tamper-disclosure] [--add-disclosure] [--duplicate-disclosure] [--kb-key-other] [--no-kb]
 //           [--kb-iat-offset S]
 //   inspect --presentation P                      the claims a presentation discloses
 //
@@ -226,7 +227,12 @@ async function receive (opts) {
     proofClient.createCredentialRequestJwtProof({
       issuerMetadata,
       credentialConfigurationId: configurationId,
-      signer: { method: 'jwk', alg: 'ES256', publicJwk: publicOf(holder.publicKey) },
+      // --proof-jwk-private: the header's jwk carries the private part too (a careless wallet).
+      signer: {
+        method: 'jwk',
+        alg: 'ES256',
+        publicJwk: opts['proof-jwk-private'] ? { ...publicOf(holder.publicKey), d: holder.privateKey.d } : publicOf(holder.publicKey)
+      },
       nonce,
       issuedAt: new Date(Date.now() + Number(opts['proof-iat-offset'] ?? 0) * 1000)
     })
@@ -333,6 +339,7 @@ async function present (opts) {
     const [salt, value] = unb64json(disclosures[0])
     disclosures[0] = b64json([salt, { ...value, niveau: typeof value.niveau === 'number' ? value.niveau + 1 : 'expert' }])
   }
+  if (opts['duplicate-disclosure']) disclosures.push(disclosures[0])
   if (opts['add-disclosure']) {
     // A skill the issuer never signed, in a well-formed array-element disclosure.
     disclosures.push(b64json([generateSalt(22), { code: 'pp:FORGED', libelle: 'Compétence inventée', niveau: 3, date: '2026-01-01', lieu: 'Nulle part' }]))
@@ -359,7 +366,7 @@ async function present (opts) {
   // Untouched presentations are checked with the library as a verifier would, so a failure at
   // the server is the server's, not the wallet's.
   let selfCheck = null
-  const altered = ['tamper-disclosure', 'add-disclosure', 'kb-key-other', 'no-kb', 'kb-iat-offset']
+  const altered = ['tamper-disclosure', 'add-disclosure', 'duplicate-disclosure', 'kb-key-other', 'no-kb', 'kb-iat-offset']
   if (!altered.some((option) => opts[option])) {
     const { jwks } = await issuerKeys(sdjwt.jwt.payload.iss)
     const instance = new SDJwtVcInstance({
@@ -415,6 +422,8 @@ async function main () {
         'proof-aud': { type: 'string' },
         'proof-typ': { type: 'string' },
         'proof-iat-offset': { type: 'string' },
+        'proof-jwk-private': { type: 'boolean' },
+        'duplicate-disclosure': { type: 'boolean' },
         'no-proof-nonce': { type: 'boolean' },
         'kb-iat-offset': { type: 'string' },
         'tamper-disclosure': { type: 'boolean' },
