@@ -32,6 +32,7 @@ NAMESPACES = {
     "token",
     "trust",
     "validation",
+    "wallet",
 }
 # "passport.id", "structure.code", "citizen.html"…: columns and files, not events.
 NOT_EVENTS = {"id", "code", "html", "json", "png", "svg", "txt", "pdf", "start", "end"}

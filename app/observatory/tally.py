@@ -83,7 +83,8 @@ TALLY = Tally()
 
 
 def record_verification(result: str, channel: str) -> None:
-    """Count one verification answered by this instance (channel: ``qr`` or ``code``)."""
+    """Count one verification answered by this instance (channel: ``qr``, ``code`` or
+    ``wallet``)."""
     TALLY.record(result, channel)
 
 

@@ -58,6 +58,7 @@ def _offer(
     return OfferPublic(
         id=made.offer.id or 0,
         offer_uri=made.offer_uri,
+        qr_svg=service.offer_qr_svg(made.offer_uri),
         credential_offer=made.credential_offer,
         tx_code=made.tx_code,
         expires_at=made.offer.expires_at,

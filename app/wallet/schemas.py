@@ -23,6 +23,7 @@ class OfferPublic(BaseModel):
     id: int
     offer_uri: str = Field(description="openid-credential-offer://?credential_offer=… (by value)")
     credential_offer: dict[str, object]
+    qr_svg: str = Field(description="The offer URI as a QR code (SVG), for the wallet's camera")
     tx_code: str = Field(description="The PIN (6 digits), to show apart from the QR")
     expires_at: UtcDateTime
     skills: list[str]

@@ -355,7 +355,8 @@ def verify_presentation(
         return Verdict(NOT_YET_VALID, "not valid yet", payload, skills, names)
     if exp <= now - LEEWAY_SECONDS:
         return Verdict(EXPIRED, "expired", payload, skills, names)
-    ref = (payload.get("status") or {}).get("status_list") if isinstance(payload, dict) else None
+    status_claim = payload.get("status")
+    ref = status_claim.get("status_list") if isinstance(status_claim, dict) else None
     uri = ref.get("uri") if isinstance(ref, dict) else None
     idx = ref.get("idx") if isinstance(ref, dict) else None
     if not isinstance(uri, str) or not isinstance(idx, int) or isinstance(idx, bool):

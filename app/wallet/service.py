@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import qrcode
+import qrcode.image.svg
 from sqlalchemy import Engine
 from sqlmodel import Session, col, delete, select, update
 
@@ -102,6 +104,18 @@ class OfferMade:
     offer_uri: str
     credential_offer: dict[str, Any]
     tx_code: str
+
+
+def offer_qr_svg(offer_uri: str) -> str:
+    """The offer's QR code (SVG), for the wallet app's camera; error correction M, the URI as
+    bytes (it is not the QR credential's digit format)."""
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=4, border=4)
+    qr.add_data(offer_uri)
+    qr.make(fit=True)
+    svg: bytes = qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(
+        encoding="utf-8"
+    )
+    return svg.decode("utf-8")
 
 
 def create_offer(

@@ -6,8 +6,9 @@ import {
   hasKey,
   initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
-import { loadFramework } from "/static/framework.js";
-import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
+import { label, loadFramework } from "/static/framework.js";
+import { credentialsTable, firstStepsList, historyTable, levelsCharts, skillsByCode } from "/static/js/passport-view.js";
+import { offerCard } from "/static/js/wallet-offer.js";
 
 const state = { view: null, tree: null, lastFocus: null };
 const CSRF = { csrf: "citizen" };
@@ -106,6 +107,7 @@ async function showPassport() {
   clear($("#citizen-first-steps")).append(firstStepsList(view, tree));
   clear($("#citizen-history")).append(historyTable(view.validations, tree));
   setView("passport");
+  renderWalletSkills();
   await Promise.all([refreshCredentials(), refreshJournal()]);
 }
 
@@ -149,7 +151,60 @@ async function refreshCredentials() {
   clear($("#citizen-credentials")).append(credentialsTable(list, state.tree, credentialActions));
 }
 
+// --- the wallet (docs/wallet.md) -----------------------------------------------------------------
+
+/**
+ * The skills a mediator validated (a self-assessment cannot go into a wallet), to tick.
+ */
+function renderWalletSkills() {
+  const skills = skillsByCode(state.tree);
+  /** @type {string[]} */
+  const codes = [];
+  for (const v of state.view.validations) {
+    if (!v.withdrawn_at && v.method !== "self_assessment" && !codes.includes(v.skill_code)) codes.push(v.skill_code);
+  }
+  const root = clear($("#wallet-skills"));
+  show($("#wallet-form button[type=submit]"), codes.length > 0);
+  if (!codes.length) {
+    root.append(el("p", { class: "fr-hint-text", text: t("wallet.citizen_none") }));
+    return;
+  }
+  codes.forEach((code, i) => {
+    const skill = skills.get(code);
+    root.append(el("div", { class: "fr-checkbox-group" },
+      el("input", { type: "checkbox", id: `wallet-skill-${i}`, name: "skills", value: code }),
+      el("label", { class: "fr-label", for: `wallet-skill-${i}`, text: skill ? label(skill) : code })));
+  });
+}
+
+$("#wallet-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = /** @type {HTMLFormElement} */ (event.currentTarget);
+  const box = clear($("#wallet-error"));
+  const skills = [...form.querySelectorAll("input[name=skills]:checked")].map((i) => /** @type {HTMLInputElement} */ (i).value);
+  if (!skills.length) {
+    box.append(alertBox("error", t("common.errors.no_skills")));
+    const first = /** @type {HTMLElement | null} */ (form.querySelector("input[name=skills]"));
+    if (first) first.focus();
+    return;
+  }
+  try {
+    const offer = await api("POST", "/api/v1/citizen/wallet-offers", {
+      skills,
+      include_name: form.include_name.checked,
+    }, CSRF);
+    const result = clear($("#wallet-result"));
+    result.append(offerCard(offer, "citizen"));
+    form.reset();
+    result.focus();
+    announce(t("wallet.offer_ready"));
+  } catch (error) {
+    showError(box, error);
+  }
+});
+
 function credentialActions(credential) {
+  if (credential.format === "dc+sd-jwt") return walletCopyActions(credential);
   const active = !credential.revoked_at && new Date(credential.expires_at) > new Date();
   const base = `/api/v1/citizen/credentials/${credential.id}`;
   const items = [];
@@ -186,6 +241,25 @@ function credentialActions(credential) {
     }));
   }
   return el("ul", { class: "fr-btns-group fr-btns-group--sm fr-btns-group--icon-left" }, items.map((item) => el("li", {}, item)));
+}
+
+/**
+ * A copy in my wallet: nothing to show or print here (the wallet holds it); it can be revoked.
+ * @param {{id: number, code: string, revoked_at: string | null}} credential
+ * @returns {HTMLElement}
+ */
+function walletCopyActions(credential) {
+  const items = [el("p", { class: "fr-text--sm fr-mb-1w", text: t("wallet.held_by_wallet") })];
+  if (!credential.revoked_at) {
+    items.push(el("button", {
+      type: "button",
+      class: "fr-btn fr-btn--sm fr-btn--tertiary fr-icon-close-circle-line fr-btn--icon-left",
+      text: t("citizen.revoke"),
+      "aria-label": t("wallet.revoke_copy"),
+      onclick: (event) => askRevoke(credential, event.currentTarget),
+    }));
+  }
+  return el("div", {}, items);
 }
 
 function askRevoke(credential, button) {

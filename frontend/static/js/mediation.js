@@ -8,6 +8,7 @@ import {
 import { label, loadFramework, skillIndex } from "/static/framework.js";
 import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
 import { setupPicker } from "/static/js/mediation-picker.js";
+import { offerCard } from "/static/js/wallet-offer.js";
 
 const state = { account: null, structures: [], passport: null, view: null, tree: null, picker: null };
 
@@ -393,8 +394,10 @@ function renderCredentialSkills() {
 async function refreshCredentials() {
   const list = await api("GET", `/api/v1/passports/${state.passport.id}/credentials`);
   const base = `/api/v1/passports/${state.passport.id}/credentials`;
-  clear($("#credential-list")).append(credentialsTable(list, state.tree, (c) =>
-    el("ul", { class: "fr-btns-group fr-btns-group--sm fr-btns-group--inline" },
+  clear($("#credential-list")).append(credentialsTable(list, state.tree, (c) => c.format === "dc+sd-jwt"
+    // A wallet's copy: the wallet holds it, there is no QR or attestation to print here.
+    ? el("span", { class: "fr-text--sm", text: t("wallet.held_by_wallet") })
+    : el("ul", { class: "fr-btns-group fr-btns-group--sm fr-btns-group--inline" },
       el("li", {}, el("a", {
         class: "fr-btn fr-btn--tertiary",
         href: `${base}/${c.id}/attestation.pdf`,
@@ -455,6 +458,41 @@ $("#credential-form").addEventListener("submit", async (event) => {
     await refreshCredentials();
   } catch (error) {
     showError(box, error);
+  }
+});
+
+/**
+ * The skills ticked in the credential form, or null (and the error shown) when there are none.
+ * @param {HTMLFormElement} form
+ * @returns {string[] | null}
+ */
+function chosenSkills(form) {
+  const box = clear($("#credential-error"));
+  const skills = [...form.querySelectorAll("input[name=skills]:checked")].map((i) => /** @type {HTMLInputElement} */ (i).value);
+  if (skills.length) return skills;
+  box.append(alertBox("error", t("common.errors.no_skills")));
+  const first = /** @type {HTMLElement | null} */ (form.querySelector("input[name=skills]"));
+  if (first) first.focus();
+  return null;
+}
+
+// The same choice of skills, offered to the person's wallet app instead of printed as a QR.
+$("#wallet-offer-button").addEventListener("click", async () => {
+  const form = /** @type {HTMLFormElement} */ ($("#credential-form"));
+  const skills = chosenSkills(form);
+  if (!skills) return;
+  try {
+    const offer = await api("POST", `/api/v1/passports/${state.passport.id}/wallet-offers`, {
+      skills,
+      include_name: form.include_name.checked,
+    });
+    const result = clear($("#credential-result"));
+    result.append(offerCard(offer, "mediator"));
+    form.reset();
+    result.focus();
+    announce(t("wallet.offer_ready"));
+  } catch (error) {
+    showError($("#credential-error"), error);
   }
 });
 

@@ -171,7 +171,9 @@ export function credentialsTable(credentials, tree, actions) {
     headers: [t("passport.credential_code"), t("passport.credential_skills"), t("passport.credential_dates"),
       t("passport.credential_status"), t("passport.actions")],
     rows: credentials.map((c) => el("tr", { "data-credential": c.id },
-      el("td", {}, el("span", { class: "skill-code", text: c.code })),
+      el("td", {}, c.format === "dc+sd-jwt"
+        ? el("p", { class: "fr-badge fr-badge--sm fr-badge--info", text: t("wallet.badge") })
+        : el("span", { class: "skill-code", text: c.code })),
       el("td", {}, el("ul", { class: "fr-text--sm fr-mb-0" }, c.skills.map((code) => el("li", { text: `${code} ${skillLabel(skills, code)}` })))),
       el("td", { text: t("passport.credential_period", { from: formatDate(c.issued_at), to: formatDate(c.expires_at) }) }),
       el("td", {}, status(c)),

@@ -1,0 +1,54 @@
+// Adding chosen skills to a digital identity wallet (OpenID4VCI, docs/wallet.md): the offer's QR
+// code for the wallet app's camera, a link for a wallet on this very phone, and the 6-digit code
+// shown apart (it is not in the QR: someone who photographs the QR still cannot use it).
+import { el, formatDateTime, t } from "/static/js/common.js";
+
+/**
+ * @typedef {object} WalletOffer
+ * @property {number} id
+ * @property {string} offer_uri     openid-credential-offer://?credential_offer=…
+ * @property {string} qr_svg        the offer URI as a QR code (SVG)
+ * @property {string} tx_code       the PIN, 6 digits
+ * @property {string} expires_at    ISO date-time
+ * @property {string[]} skills
+ * @property {boolean} with_name
+ */
+
+/**
+ * The PIN in two groups of three, easier to read out and to type.
+ * @param {string} pin
+ * @returns {string}
+ */
+export function spacedPin(pin) {
+  return pin.length === 6 ? `${pin.slice(0, 3)} ${pin.slice(3)}` : pin;
+}
+
+/**
+ * The card that shows an offer: QR, link, PIN and until when it works.
+ * @param {WalletOffer} offer
+ * @param {"mediator" | "citizen"} who  whose screen it is (the wording differs)
+ * @returns {HTMLElement}
+ */
+export function offerCard(offer, who) {
+  const qr = el("img", {
+    class: "qr wallet-offer__qr",
+    src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(offer.qr_svg)}`,
+    alt: t("wallet.qr_alt"),
+    width: 280,
+    height: 280,
+  });
+  return el("div", { class: "wallet-offer fr-p-3w", "data-wallet-offer": offer.id },
+    el("h3", { class: "fr-h5", text: t("wallet.offer_ready") }),
+    el("p", { text: t(`wallet.offer_scan_${who}`) }),
+    qr,
+    el("p", { class: "fr-mt-2w" }, el("a", {
+      class: "fr-link fr-icon-external-link-line fr-link--icon-right",
+      href: offer.offer_uri,
+      text: t("wallet.offer_link"),
+    })),
+    el("div", { class: "fr-callout wallet-offer__pin" },
+      el("p", { class: "fr-callout__title", text: t("wallet.pin_label") }),
+      el("p", { class: "fr-callout__text wallet-offer__digits", "data-pin": "", text: spacedPin(offer.tx_code) }),
+      el("p", { class: "fr-text--sm fr-mb-0", text: t(`wallet.pin_hint_${who}`) })),
+    el("p", { class: "fr-text--sm fr-mb-0", text: t("wallet.offer_until", { time: formatDateTime(offer.expires_at) }) }));
+}
