@@ -16,6 +16,7 @@ import base64
 import json
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -333,6 +334,38 @@ def test_an_offer_and_its_pin_are_good_once(instance: Instance) -> None:
     )  # fmt: skip
     assert _token_refusal(again) == (400, "invalid_grant"), again
     assert again["error"].get("code") == "wallet_offer_used", again
+
+
+def test_two_wallets_redeeming_one_offer_at_once_get_one_credential(instance: Instance) -> None:
+    """The same offer and PIN sent by two wallet processes at the same moment: one credential."""
+    offer = instance.offer(["pp:PP-06"])
+
+    def redeem(name: str) -> dict[str, Any]:
+        args = ["--offer", offer["offer_uri"], "--pin", offer["tx_code"]]
+        return driver.run("receive", *args, "--out", instance.state(name))[1]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(redeem, ["race-1", "race-2"]))
+    assert sorted(a["ok"] for a in answers) == [False, True], answers
+    (lost,) = [a for a in answers if not a["ok"]]
+    assert _token_refusal(lost) == (400, "invalid_grant"), lost
+
+
+def test_one_proof_nonce_for_two_credentials_at_once_serves_one(instance: Instance) -> None:
+    """Two offers redeemed at the same moment with proofs on the same c_nonce: it is spent once."""
+    offers = [instance.offer(["pp:PP-06"]) for _ in range(2)]
+    shared = driver.ok("nonce", "--offer", offers[0]["offer_uri"])["c_nonce"]
+
+    def redeem(n: int) -> dict[str, Any]:
+        args = ["--offer", offers[n]["offer_uri"], "--pin", offers[n]["tx_code"]]
+        out = instance.state(f"nonce-race-{n}")
+        return driver.run("receive", *args, "--out", out, "--proof-nonce", shared)[1]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(redeem, [0, 1]))
+    assert sorted(a["ok"] for a in answers) == [False, True], answers
+    (lost,) = [a for a in answers if not a["ok"]]
+    assert _credential_refusal(lost) == "invalid_nonce", lost
 
 
 def test_an_expired_offer_is_refused(instance: Instance) -> None:
