@@ -315,6 +315,8 @@ ACTIONS_FR = {
     "credential.issued": "Attestation délivrée",
     "credential.revoked": "Attestation révoquée",
     "credential.imported": "Attestation d'un autre territoire importée",
+    "wallet.offer_created": "Offre vers un portefeuille",
+    "wallet.credential_issued": "Attestation ajoutée à un portefeuille",
     "citizen.signed_in": "Connexion",
     "citizen.login_failed": "Code d'accès faux",
     "citizen.link_refused": "Lien de connexion refusé",
@@ -331,6 +333,8 @@ ACTORS_FR = {
     "citizen": "Vous",
     "mediator": "Médiateur ou médiatrice",
     "admin": "Coordinateur ou coordinatrice",
+    # The wallet that redeems an offer signs in to nothing (docs/wallet.md).
+    "anonymous": "Le service, pour un portefeuille",
 }
 METHODS_FR = {
     Method.OBSERVATION: "Observation",

@@ -2,8 +2,8 @@
 
 Trust is the QR credentials' (app/credentials/verifier.py): the same snapshot of this instance's
 territories and trust store, the same revocation bits and remote status lists. A wallet issuer
-``{base}/wallet/{code}`` is trusted on the keys of the issuer ``{base}/t/{code}``: the same
-territory, so the same keys (its jwt-vc-issuer metadata publishes its JWKS). The key-binding
+stands for a territory (:class:`WalletIssuers`), trusted on that territory's keys (its
+jwt-vc-issuer metadata publishes its JWKS). The key-binding
 JWT's nonce must be one this instance handed out (``GET /api/v1/verify/nonce``), spent here once,
 in a transaction of its own, whatever the verdict.
 """

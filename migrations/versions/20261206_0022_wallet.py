@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("passport_id", sa.Integer(), nullable=False),
         sa.Column("code_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("pin_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("skill_codes", sa.JSON(), nullable=True),
+        sa.Column("skill_codes", sa.JSON(), nullable=False),
         sa.Column("with_name", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
