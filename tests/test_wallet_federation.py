@@ -107,7 +107,7 @@ def test_a_wallet_credential_of_territory_a_verifies_at_instance_b(
         assert issued["audience"] == urls[role], issued
         shown = driver.ok(
             "present", "--state", state, "--disclose", ",".join(skills),
-            "--nonce", issued["nonce"], "--aud", issued["audience"],
+            f"--nonce={issued['nonce']}", f"--aud={issued['audience']}",
         )  # fmt: skip
         return str(shown["presentation"])
 

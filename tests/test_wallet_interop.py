@@ -94,7 +94,8 @@ class Instance:
         issued = self.verifier_nonce()
         return driver.ok(
             "present", "--state", self.state(name), "--disclose", ",".join(skills),
-            "--nonce", kb.get("nonce", issued["nonce"]), "--aud", kb.get("aud", issued["audience"]),
+            f"--nonce={kb.get('nonce', issued['nonce'])}",
+            f"--aud={kb.get('aud', issued['audience'])}",
             *extra,
         )  # fmt: skip
 
@@ -359,7 +360,7 @@ def test_one_proof_nonce_for_two_credentials_at_once_serves_one(instance: Instan
     def redeem(n: int) -> dict[str, Any]:
         args = ["--offer", offers[n]["offer_uri"], "--pin", offers[n]["tx_code"]]
         out = instance.state(f"nonce-race-{n}")
-        return driver.run("receive", *args, "--out", out, "--proof-nonce", shared)[1]
+        return driver.run("receive", *args, "--out", out, f"--proof-nonce={shared}")[1]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(redeem, [0, 1]))
@@ -397,7 +398,7 @@ def test_a_proof_with_a_used_nonce_is_refused(instance: Instance) -> None:
     offer = instance.offer()
     stale = driver.refused(
         "receive", "--offer", offer["offer_uri"], "--pin", offer["tx_code"],
-        "--out", instance.state("nonce2"), "--proof-nonce", first["proofNonce"],
+        "--out", instance.state("nonce2"), f"--proof-nonce={first['proofNonce']}",
     )  # fmt: skip
     assert _credential_refusal(stale) == "invalid_nonce", stale
 
@@ -412,7 +413,7 @@ def test_a_proof_with_an_expired_nonce_is_refused(instance: Instance) -> None:
     )
     stale = driver.refused(
         "receive", "--offer", offer["offer_uri"], "--pin", offer["tx_code"],
-        "--out", instance.state("expired-nonce"), "--proof-nonce", fresh["c_nonce"],
+        "--out", instance.state("expired-nonce"), f"--proof-nonce={fresh['c_nonce']}",
     )  # fmt: skip
     assert _credential_refusal(stale) == "invalid_nonce", stale
 

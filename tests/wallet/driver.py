@@ -27,7 +27,11 @@ def _node() -> str:
 
 
 def run(*args: str, timeout: float = 60) -> tuple[int, dict[str, Any]]:
-    """The wallet's exit status and its JSON answer."""
+    """The wallet's exit status and its JSON answer.
+
+    A value that may begin with "-" (a nonce is base64url) goes as ``--option=value``: Node's
+    argument parser takes ``--option -abc`` for a missing value.
+    """
     done = subprocess.run(
         [_node(), str(WALLET), *args],
         capture_output=True,
