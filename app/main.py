@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(observatory_router.issuer_router)
     # At the root: each territory's credential issuer for wallets, {PUBLIC_URL}/wallet/{code}.
     app.include_router(wallet_router.issuer_router)
+    app.include_router(wallet_router.oauth_router)
     app.include_router(wallet_router.router, prefix=API_PREFIX)
     web.mount_frontend(app)
     check_routes(app)

@@ -346,6 +346,22 @@ def test_offer_is_single_use_and_expires(
     _problem(_token(client, unknown), 400, "wallet_offer_unknown", "invalid_grant")
 
 
+def test_a_credential_request_of_the_wrong_shape_is_an_oauth_refusal(
+    client: TestClient, world: World
+) -> None:
+    response = client.post(
+        "/wallet/ta/credential",
+        json={"proofs": {"jwt": "not-a-list"}},
+        headers={"Authorization": "Bearer x"},
+    )
+    body = _problem(response, 400, "wallet_invalid_request", "invalid_credential_request")
+    assert "proofs.jwt" in body["detail"] and "not-a-list" not in response.text
+    response = client.post(
+        "/wallet/ta/credential", content=b"{", headers={"Content-Type": "application/json"}
+    )
+    _problem(response, 400, "wallet_invalid_request", "invalid_credential_request")
+
+
 def test_token_request_shape(client: TestClient, world: World) -> None:
     response = client.post("/wallet/ta/token", json={"grant_type": GRANT})
     _problem(response, 400, "wallet_invalid_request", "invalid_request")

@@ -9,14 +9,16 @@ credential endpoints are problem documents that also carry the OAuth ``error`` m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from app.accounts.authn import client_address
 from app.accounts.principal import Principal
@@ -34,8 +36,40 @@ from app.territory import service as territories
 from app.wallet import metadata, service
 from app.wallet.schemas import CredentialRequest, NonceResponse, OfferPublic, OfferRequest
 
+
+class OAuthRoute(APIRoute):
+    """A request the OAuth endpoints cannot read (a body of the wrong shape, a path too long) is
+    refused as OAuth says, 400 ``invalid_request`` (``invalid_credential_request`` at the
+    credential endpoint) in application/json, rather than as a 422 problem a wallet ignores."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        error = (
+            "invalid_credential_request"
+            if self.path.endswith("/credential")
+            else ("invalid_request")
+        )
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                where = [
+                    ".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in exc.errors()
+                ]
+                raise OAuthError(
+                    f"This request cannot be read: check {', '.join(sorted(set(where))[:5])}.",
+                    code="wallet_invalid_request",
+                    error=error,
+                ) from None
+
+        return route
+
+
 router = APIRouter(tags=["wallet"])
 issuer_router = APIRouter(tags=["wallet"])
+# The token, nonce and credential endpoints: their refusals are OAuth's.
+oauth_router = APIRouter(tags=["wallet"], route_class=OAuthRoute)
 
 TerritoryCode = Annotated[str, NoNul, Path(min_length=1, max_length=40)]
 # Public documents, read by wallets in browsers too.
@@ -200,7 +234,7 @@ async def _form(request: Request) -> dict[str, str]:
     return form
 
 
-@issuer_router.post(
+@oauth_router.post(
     "/wallet/{code}/token",
     dependencies=[authorize(PUBLIC)],
     openapi_extra={
@@ -266,7 +300,7 @@ async def token(
     )
 
 
-@issuer_router.post("/wallet/{code}/nonce", dependencies=[authorize(PUBLIC)])
+@oauth_router.post("/wallet/{code}/nonce", dependencies=[authorize(PUBLIC)])
 def issuer_nonce(code: TerritoryCode, session: SessionDep) -> JSONResponse:
     """The nonce endpoint: a fresh ``c_nonce`` for the next key proof."""
     with _oauth_errors("invalid_request"):
@@ -275,7 +309,7 @@ def issuer_nonce(code: TerritoryCode, session: SessionDep) -> JSONResponse:
     return JSONResponse({"c_nonce": nonce}, headers=NO_STORE)
 
 
-@issuer_router.post("/wallet/{code}/credential", dependencies=[authorize(PUBLIC)])
+@oauth_router.post("/wallet/{code}/credential", dependencies=[authorize(PUBLIC)])
 def credential(
     code: TerritoryCode,
     data: CredentialRequest,
