@@ -27,7 +27,7 @@ test: system-chromium install-dev lint typecheck jscheck pytest
 
 install: $(VENV)/.runtime frontend/node_modules/.installed system-fonts
 
-install-dev: $(VENV)/.dev frontend/node_modules/.installed system-fonts
+install-dev: $(VENV)/.dev frontend/node_modules/.installed tests/wallet/node_modules/.installed system-fonts
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.x" % sys.version.split()[0])'
@@ -46,6 +46,12 @@ $(VENV)/.dev: requirements-dev.lock pyproject.toml | $(VENV)/bin/python
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
 	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the design system assets"; exit 1; }
 	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The independent wallet the interop tests drive (tests/wallet/, docs/wallet-testing.md).
+tests/wallet/node_modules/.installed: tests/wallet/package.json tests/wallet/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the test wallet"; exit 1; }
+	cd tests/wallet && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Debian packages the app and its tests need: installed through apt-get when run as root, otherwise
@@ -95,4 +101,4 @@ bench: install-dev
 	$(BIN)/python -m bench.run --database sqlite --database postgres --check-targets $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) frontend/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) frontend/node_modules tests/wallet/node_modules .mypy_cache .ruff_cache .pytest_cache
