@@ -36,6 +36,16 @@ PAGES: dict[str, str] = {
     "/coordination": "coordination.html",
     addresses.ACCOUNT_PAGE: "account.html",
     "/figures": "figures.html",
+    # The public directory « Où se faire accompagner » and a place's page (?id=).
+    "/lieux": "directory.html",
+    "/lieu": "place.html",
+}
+
+# "Près de moi" asks the browser for its position (used in the page only, never sent).
+PAGE_EXTRA_HEADERS: dict[str, dict[str, str]] = {
+    "directory.html": {
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(self), payment=()"
+    },
 }
 
 LANGUAGES = ("fr", "en")
@@ -91,10 +101,12 @@ def _file(path: Path, media_type: str, extra: dict[str, str] | None = None) -> F
 def _add_page(app: FastAPI, url: str, filename: str) -> None:
     path = FRONTEND_DIR / filename
 
-    async def page() -> FileResponse:
-        return _file(path, "text/html; charset=utf-8")
+    extra = PAGE_EXTRA_HEADERS.get(filename)
 
-    page.__name__ = f"page_{url.strip('/') or 'home'}"
+    async def page() -> FileResponse:
+        return _file(path, "text/html; charset=utf-8", extra)
+
+    page.__name__ = f"page_{url.strip('/').replace('-', '_') or 'home'}"
     app.add_api_route(
         url,
         page,

@@ -298,6 +298,8 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/coordination"): Case(PUBLIC, _page("/coordination")),
     ("GET", "/compte"): Case(PUBLIC, _page("/compte")),
     ("GET", "/figures"): Case(PUBLIC, _page("/figures")),
+    ("GET", "/lieux"): Case(PUBLIC, _page("/lieux")),
+    ("GET", "/lieu"): Case(PUBLIC, _page("/lieu")),
     ("GET", "/i18n/{lang}.json"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("/i18n/fr.json", None)),
     ("GET", "/verify-sw.js"): Case(
         PUBLIC,
@@ -408,6 +410,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/structures/{structure_id}"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: (f"/api/v1/structures/{w.a1.id}", None)
+    ),
+    ("GET", "/api/v1/directory/places"): Case(PUBLIC, EVERYONE),
+    ("GET", "/api/v1/directory/places/{place_id}"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: (f"/api/v1/directory/places/{w.a1.id}", None)
     ),
     ("GET", "/api/v1/territories/{code}/structures/export"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("/api/v1/territories/ta/structures/export", None)

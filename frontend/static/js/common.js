@@ -19,7 +19,8 @@
 //   setCsrf(kind, token) / getCsrf(kind)   remembered per tab (sessionStorage), kind "staff" |
 //                           "citizen"; setCsrf(kind, null) forgets it.
 //   renderHeader(area, {signedIn, onSignOut})   DSFR header into <header id="header">; area is
-//                           "home" | "mediation" | "citizen" | "verify" | "coordination" | "figures".
+//                           "home" | "mediation" | "citizen" | "verify" | "coordination" | "figures"
+//                           | "directory".
 //   renderFooter()          DSFR footer into <footer id="footer">.
 //   initPage(area, opts)    loadLocale + renderHeader + renderFooter + applyI18n(document).
 //   el(tag, attrs, ...children)   element builder; attrs: class, text, on{Event} handlers, others
@@ -351,6 +352,7 @@ const AREAS = {
   verify: "/verify",
   coordination: "/coordination",
   figures: "/figures",
+  directory: "/lieux",
 };
 
 function languageSelector() {
