@@ -396,6 +396,11 @@ ROUTES: dict[tuple[str, str], Case] = {
         TA_ADMINS_BY_ID,
         lambda w, e, c: (f"/api/v1/accounts/{w.mediator_a1.id}", {"display_name": "Renamed"}),
     ),
+    ("POST", "/api/v1/accounts/{account_id}/departure"): Case(
+        TERRITORY_ADMIN,
+        TA_ADMINS_BY_ID,
+        lambda w, e, c: (f"/api/v1/accounts/{w.mediator_a1.id}/departure", None),
+    ),
     ("POST", "/api/v1/accounts/{account_id}/password-reset"): Case(
         TERRITORY_ADMIN,
         TA_ADMINS_BY_ID,

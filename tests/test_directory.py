@@ -3,6 +3,7 @@ territory of the Republic and its time zone, on the real database (both, see con
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,7 +20,15 @@ from app.directory import service as directory
 from app.passports.models import Method, Validation
 from app.structures.models import Structure
 from app.territory.models import Territory
-from tests.factories import bearer, make_account, make_passport, make_territory
+from tests.factories import (
+    bearer,
+    browser_login,
+    make_account,
+    make_passport,
+    make_territory,
+    make_world,
+    record_validation,
+)
 
 API = "/api/v1"
 
@@ -327,3 +336,67 @@ def test_department_and_zone_rules() -> None:
     noon = datetime(2026, 6, 1, 12, tzinfo=UTC)
     assert zones.local(noon, "987").utcoffset() == timedelta(hours=-10)
     assert directory.window(date(2026, 1, 15)) == (date(2025, 1, 1), date(2025, 12, 31))
+
+
+def test_a_mediator_who_leaves(client: TestClient, engine: sa.Engine) -> None:
+    world = make_world(engine)
+    name = world.mediator_a1.display_name
+    mediator = world.headers["mediator_of_structure"]
+    record_validation(client, world)
+    # Their token is known to the bearer cache, and they have a browser session too.
+    assert client.get(f"{API}/auth/me", headers=mediator).status_code == 200
+    with TestClient(client.app) as browser:
+        browser_login(browser, "med-a1@example.org")
+        assert browser.get(f"{API}/auth/me").status_code == 200
+        page = client.get(f"{API}/directory/places/{world.a1.id}").json()
+        assert name in page["mediators"]
+
+        left = client.post(
+            f"{API}/accounts/{world.mediator_a1.id}/departure",
+            headers=world.headers["territory_admin"],
+        )
+        assert left.status_code == 200, left.text
+        assert left.json()["is_active"] is False
+
+        # The name leaves the public page at once; the validation stays with its place.
+        page = client.get(f"{API}/directory/places/{world.a1.id}").json()
+        assert name not in page["mediators"]
+        # Sessions and tokens end, the cached token included.
+        assert client.get(f"{API}/auth/me", headers=mediator).status_code == 401
+        assert browser.get(f"{API}/auth/me").status_code == 401
+    with engine.connect() as conn:
+        kept = conn.execute(
+            sa.text("SELECT count(*) FROM validation WHERE structure_id = :s AND account_id = :a"),
+            {"s": world.a1.id, "a": world.mediator_a1.id},
+        ).scalar_one()
+        assert kept == 1
+        memberships = conn.execute(
+            sa.text("SELECT count(*) FROM structure_membership WHERE account_id = :a"),
+            {"a": world.mediator_a1.id},
+        ).scalar_one()
+        assert memberships == 0
+        revoked = conn.execute(
+            sa.text("SELECT count(*) FROM api_token WHERE account_id = :a AND revoked_at IS NULL"),
+            {"a": world.mediator_a1.id},
+        ).scalar_one()
+        assert revoked == 0
+        actor, details = conn.execute(
+            sa.text(
+                "SELECT actor_account_id, details FROM audit_event "
+                "WHERE action = 'account.membership_ended' AND target_id = :t"
+            ),
+            {"t": str(world.mediator_a1.id)},
+        ).one()
+    assert actor == world.admin_a.id
+    details = json.loads(details) if isinstance(details, str) else details
+    assert details["structure_ids"] == [world.a1.id]
+    # A coordinator cannot make themselves leave, nor reach another territory's member.
+    me = client.post(
+        f"{API}/accounts/{world.admin_a.id}/departure", headers=world.headers["territory_admin"]
+    )
+    assert me.status_code == 403 and me.json()["code"] == "self_change"
+    other = client.post(
+        f"{API}/accounts/{world.mediator_b1.id}/departure",
+        headers=world.headers["territory_admin"],
+    )
+    assert other.status_code == 404
