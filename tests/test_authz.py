@@ -420,6 +420,11 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/directory/places/{place_id}"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: (f"/api/v1/directory/places/{w.a1.id}", None)
     ),
+    ("GET", "/api/v1/territories/{code}/structures/data-inclusion"): Case(
+        PUBLIC,
+        EVERYONE,
+        lambda w, e, c: ("/api/v1/territories/ta/structures/data-inclusion", None),
+    ),
     ("GET", "/api/v1/territories/{code}/structures/export"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("/api/v1/territories/ta/structures/export", None)
     ),
