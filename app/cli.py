@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import wraps
@@ -760,6 +760,49 @@ def federation_stats_collect() -> None:
             click.echo(f"refused {outcome.iss} ({outcome.reason}): {outcome.detail}", err=True)
     refused = sum(not o.ok for o in outcomes)
     click.echo(f"{len(outcomes) - refused} collected, {refused} refused")
+    if refused:
+        sys.exit(2)
+
+
+@federation.group("places")
+def federation_places() -> None:
+    """The national directory: each member's signed public places."""
+
+
+@federation_places.command("collect")
+@clean_errors
+def federation_places_collect() -> None:
+    """Hub side: fetch each member's signed places, check them against the key set the hub
+    holds for it and keep the latest valid ones. Exit 2 if any is refused."""
+    from app.federation import places
+
+    settings = load_settings()
+    with connected(settings) as engine:
+        outcomes = places.collect(engine, settings)
+    _places_report(outcomes, "collected")
+
+
+@federation_places.command("receive")
+@clean_errors
+def federation_places_receive() -> None:
+    """Member side: the hub's collection, each document checked with this instance's trust
+    store. Exit 2 if any is refused."""
+    from app.federation import places
+
+    settings = load_settings()
+    with connected(settings) as engine:
+        outcomes = places.receive(engine, settings)
+    _places_report(outcomes, "received")
+
+
+def _places_report(outcomes: Sequence[Any], verb: str) -> None:
+    for outcome in outcomes:
+        if outcome.ok:
+            click.echo(f"{verb} {outcome.iss}: {outcome.detail}")
+        else:
+            click.echo(f"refused {outcome.iss} ({outcome.reason}): {outcome.detail}", err=True)
+    refused = sum(not o.ok for o in outcomes)
+    click.echo(f"{len(outcomes) - refused} {verb}, {refused} refused")
     if refused:
         sys.exit(2)
 

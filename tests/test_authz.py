@@ -417,6 +417,11 @@ ROUTES: dict[tuple[str, str], Case] = {
         PUBLIC, EVERYONE, lambda w, e, c: (f"/api/v1/structures/{w.a1.id}", None)
     ),
     ("GET", "/api/v1/directory/places"): Case(PUBLIC, EVERYONE),
+    ("GET", "/api/v1/federation/places"): Case(PUBLIC, EVERYONE),
+    # 404 no_signing_key: the world's territories have made no key.
+    ("GET", "/t/{code}/places.jws"): Case(
+        PUBLIC, dict.fromkeys(CALLERS, 404), lambda w, e, c: ("/t/ta/places.jws", None)
+    ),
     ("GET", "/api/v1/directory/places/{place_id}"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: (f"/api/v1/directory/places/{w.a1.id}", None)
     ),

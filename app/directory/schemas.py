@@ -17,6 +17,11 @@ class PlaceSummary(BaseModel):
     code_postal: str
     department: str | None = Field(description="department or overseas collectivity code")
     territory_code: str
+    url: str | None = Field(
+        default=None,
+        description="the place's page on its own instance: a neighbouring territory's place "
+        "(through the federation); null for a place of this instance (/lieu?id=)",
+    )
     latitude: float | None
     longitude: float | None
     services: list[str]

@@ -31,6 +31,7 @@ from app.directory.schemas import (
     PlaceSummary,
     TerritoryRef,
 )
+from app.federation import places as federated
 from app.observatory import secrecy
 from app.passports.models import Validation
 from app.structures.models import Structure
@@ -97,6 +98,8 @@ class Filters:
     accessible: bool = False
     open_now: bool = False
     validates: bool = False
+    # Places of the other territories of the federation, collected by the hub.
+    neighbours: bool = True
 
 
 _COLUMNS = (
@@ -143,6 +146,71 @@ def _summary(
     return summary, fold(f"{nom}\n{commune}")
 
 
+def _remote(
+    session: Session, local: set[str], threshold: int, now: datetime
+) -> list[tuple[PlaceSummary, str]]:
+    """Neighbouring territories' places, as their documents signed and checked say them."""
+    out = []
+    for row in federated.held(session):
+        if row.iss in local:
+            continue
+        base = row.iss.split("/t/")[0]
+        for place in row.places:
+            week = hours.parse(place["horaires"])
+            dept = place["department"]
+            summary = PlaceSummary(
+                id=place["id"],
+                nom=place["nom"],
+                adresse=place["adresse"],
+                commune=place["commune"],
+                code_postal=place["code_postal"],
+                department=dept,
+                territory_code=row.territory_code,
+                url=f"{base}/lieu?id={place['id']}",
+                latitude=place["latitude"],
+                longitude=place["longitude"],
+                services=place["services"],
+                free=place["free"],
+                accessible=place["accessible"],
+                open_now=None if week is None else hours.is_open(week, zones.local(now, dept)),
+                validates=False,
+                validations_count=None,
+            )
+            out.append((summary, fold(f"{place['nom']}\n{place['commune']}")))
+    return out
+
+
+def federation_places(session: Session, territory: Territory) -> list[dict[str, Any]]:
+    """The territory's places as it signs them for the national directory (app/federation)."""
+    rows = session.execute(
+        sa.select(*_COLUMNS)
+        .join(Territory, col(Territory.id) == col(Structure.territory_id))
+        .where(col(Structure.territory_id) == territory.id)
+        .order_by(col(Structure.id))
+    ).all()
+    now = clock()
+    out = []
+    for row in rows:
+        summary, _ = _summary(row, {}, 1, now)
+        out.append(
+            {
+                "id": summary.id,
+                "nom": summary.nom,
+                "adresse": summary.adresse,
+                "commune": summary.commune,
+                "code_postal": summary.code_postal,
+                "department": summary.department,
+                "latitude": summary.latitude,
+                "longitude": summary.longitude,
+                "services": summary.services,
+                "free": summary.free,
+                "accessible": summary.accessible,
+                "horaires": row[11],
+            }
+        )
+    return out
+
+
 def _matches_q(q: str, summary: PlaceSummary, folded: str) -> bool:
     if q.isdigit():
         return summary.code_postal.startswith(q) or (summary.department or "") == q
@@ -160,12 +228,16 @@ def search(
     if filters.territory:
         query = query.where(col(Territory.code) == filters.territory)
     rows = session.execute(query.order_by(col(Structure.nom), col(Structure.id))).all()
+    candidates = [_summary(row, counts, threshold, now) for row in rows]
+    if filters.neighbours and not filters.territory:
+        local = set(session.exec(select(Territory.issuer_url)).all())
+        candidates += _remote(session, local, threshold, now)
+        candidates.sort(key=lambda c: (fold(c[0].nom), c[0].url or "", c[0].id))
     q = (filters.q or "").strip()
     wanted = {fold(s) for s in filters.services}
     matched: list[PlaceSummary] = []
     offered: set[str] = set()
-    for row in rows:
-        summary, folded = _summary(row, counts, threshold, now)
+    for summary, folded in candidates:
         if q and not _matches_q(q, summary, folded):
             continue
         if filters.department and summary.department != filters.department.upper():

@@ -18,7 +18,7 @@ const serviceSelect = /** @type {HTMLSelectElement} */ ($("#directory-service"))
 
 /**
  * @typedef {{id: number, nom: string, adresse: string, commune: string, code_postal: string,
- *   department: string | null, territory_code: string, latitude: number | null,
+ *   department: string | null, territory_code: string, url: string | null, latitude: number | null,
  *   longitude: number | null, services: string[], free: boolean, accessible: boolean,
  *   open_now: boolean | null, validates: boolean, validations_count: number | null}} Place
  * @typedef {{total: number, limit: number, offset: number, items: Place[], services: string[],
@@ -113,8 +113,9 @@ function placeItem(place, km) {
   return /** @type {HTMLLIElement} */ (
     el(
       "li",
-      { "data-place": String(place.id) },
-      el("h3", { class: "fr-h6" }, el("a", { href: `/lieu?id=${place.id}`, text: place.nom })),
+      { "data-place": place.url ? null : String(place.id) },
+      // A neighbouring territory's place (through the federation) links to its own instance.
+      el("h3", { class: "fr-h6" }, el("a", { href: place.url || `/lieu?id=${place.id}`, text: place.nom })),
       el("p", { class: "fr-text--sm" }, `${place.adresse}, ${place.code_postal} ${place.commune}`,
         km === null ? null : el("span", { class: "directory-distance", text: ` — ${formatDistance(km)}` })),
       place.services.length
