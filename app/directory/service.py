@@ -146,40 +146,6 @@ def _summary(
     return summary, fold(f"{nom}\n{commune}")
 
 
-def _remote(
-    session: Session, local: set[str], threshold: int, now: datetime
-) -> list[tuple[PlaceSummary, str]]:
-    """Neighbouring territories' places, as their documents signed and checked say them."""
-    out = []
-    for row in federated.held(session):
-        if row.iss in local:
-            continue
-        base = row.iss.split("/t/")[0]
-        for place in row.places:
-            week = hours.parse(place["horaires"])
-            dept = place["department"]
-            summary = PlaceSummary(
-                id=place["id"],
-                nom=place["nom"],
-                adresse=place["adresse"],
-                commune=place["commune"],
-                code_postal=place["code_postal"],
-                department=dept,
-                territory_code=row.territory_code,
-                url=f"{base}/lieu?id={place['id']}",
-                latitude=place["latitude"],
-                longitude=place["longitude"],
-                services=place["services"],
-                free=place["free"],
-                accessible=place["accessible"],
-                open_now=None if week is None else hours.is_open(week, zones.local(now, dept)),
-                validates=False,
-                validations_count=None,
-            )
-            out.append((summary, fold(f"{place['nom']}\n{place['commune']}")))
-    return out
-
-
 def federation_places(session: Session, territory: Territory) -> list[dict[str, Any]]:
     """The territory's places as it signs them for the national directory (app/federation)."""
     rows = session.execute(
@@ -211,10 +177,180 @@ def federation_places(session: Session, territory: Territory) -> list[dict[str, 
     return out
 
 
-def _matches_q(q: str, summary: PlaceSummary, folded: str) -> bool:
-    if q.isdigit():
-        return summary.code_postal.startswith(q) or (summary.department or "") == q
-    return all(word in folded for word in fold(q).split())
+@dataclass(frozen=True)
+class _Entry:
+    """A place as the search needs it, computed once per change of the places (see _index)."""
+
+    id: int
+    nom: str
+    adresse: str
+    commune: str
+    code_postal: str
+    department: str | None
+    territory_code: str
+    url: str | None
+    latitude: float | None
+    longitude: float | None
+    services: tuple[str, ...]
+    services_folded: frozenset[str]
+    free: bool
+    accessible: bool
+    week: hours.Week | None
+    folded: str
+    remote: bool
+
+    def open_at(self, now: datetime) -> bool | None:
+        return (
+            None
+            if self.week is None
+            else hours.is_open(self.week, zones.local(now, self.department))
+        )
+
+    def summary(self, counts: dict[int, int], threshold: int, now: datetime) -> PlaceSummary:
+        count = 0 if self.remote else counts.get(self.id, 0)
+        return PlaceSummary(
+            id=self.id,
+            nom=self.nom,
+            adresse=self.adresse,
+            commune=self.commune,
+            code_postal=self.code_postal,
+            department=self.department,
+            territory_code=self.territory_code,
+            url=self.url,
+            latitude=self.latitude,
+            longitude=self.longitude,
+            services=list(self.services),
+            free=self.free,
+            accessible=self.accessible,
+            open_now=self.open_at(now),
+            validates=count > 0,
+            validations_count=shown_count(count, threshold) if count else None,
+        )
+
+
+def _entry(
+    *,
+    sid: int,
+    nom: str,
+    adresse: str,
+    commune: str,
+    cp: str,
+    dept: str | None,
+    tcode: str,
+    url: str | None,
+    lat: float | None,
+    lon: float | None,
+    services: Sequence[str],
+    free: bool,
+    accessible: bool,
+    horaires: str | None,
+) -> _Entry:
+    return _Entry(
+        id=sid,
+        nom=nom,
+        adresse=adresse,
+        commune=commune,
+        code_postal=cp,
+        department=dept,
+        territory_code=tcode,
+        url=url,
+        latitude=lat,
+        longitude=lon,
+        services=tuple(services),
+        services_folded=frozenset(fold(x) for x in services),
+        free=free,
+        accessible=accessible,
+        week=hours.parse(horaires),
+        folded=fold(f"{nom}\n{commune}"),
+        remote=url is not None,
+    )
+
+
+def _build(session: Session) -> list[_Entry]:
+    rows = session.execute(
+        sa.select(*_COLUMNS).join(Territory, col(Territory.id) == col(Structure.territory_id))
+    ).all()
+    entries = []
+    for row in rows:
+        (sid, nom, adresse, commune, cp, insee, lat, lon, services, fees, care, horaires, tcode) = (
+            row
+        )
+        entries.append(
+            _entry(
+                sid=sid,
+                nom=nom,
+                adresse=adresse,
+                commune=commune,
+                cp=cp,
+                dept=zones.department(insee, cp),
+                tcode=tcode,
+                url=None,
+                lat=lat,
+                lon=lon,
+                services=services or [],
+                free=_free(fees or []),
+                accessible=_accessible(care or []),
+                horaires=horaires,
+            )
+        )
+    local = set(session.exec(select(Territory.issuer_url)).all())
+    for held in federated.held(session):
+        if held.iss in local:
+            continue
+        base = held.iss.split("/t/")[0]
+        for place in held.places:
+            entries.append(
+                _entry(
+                    sid=place["id"],
+                    nom=place["nom"],
+                    adresse=place["adresse"],
+                    commune=place["commune"],
+                    cp=place["code_postal"],
+                    dept=place["department"],
+                    tcode=held.territory_code,
+                    url=f"{base}/lieu?id={place['id']}",
+                    lat=place["latitude"],
+                    lon=place["longitude"],
+                    services=place["services"],
+                    free=place["free"],
+                    accessible=place["accessible"],
+                    horaires=place["horaires"],
+                )
+            )
+    entries.sort(key=lambda e: (fold(e.nom), e.url or "", e.id))
+    return entries
+
+
+# Per process and database: the version the index was built at, and the index. The version is
+# one cheap query (counts and latest changes of places, territories and federated documents):
+# every write of a place sets its updated_at (service and importer), and places are never
+# deleted, so any change moves it.
+_INDEX: dict[str, tuple[tuple[Any, ...], list[_Entry]]] = {}
+
+
+def _version(session: Session) -> tuple[Any, ...]:
+    places = session.execute(
+        sa.select(func.count(col(Structure.id)), func.max(col(Structure.updated_at)))
+    ).one()
+    others = session.execute(
+        sa.select(func.count(), func.max(col(federated.FederatedPlaces.fetched_at))).select_from(
+            federated.FederatedPlaces
+        )
+    ).one()
+    territories = session.execute(sa.select(func.count()).select_from(Territory)).scalar_one()
+    return (*places, *others, territories)
+
+
+def _index(session: Session) -> list[_Entry]:
+    bind = session.get_bind()
+    key = str(getattr(bind, "url", id(bind)))
+    version = _version(session)
+    held = _INDEX.get(key)
+    if held is not None and held[0] == version:
+        return held[1]
+    entries = _build(session)
+    _INDEX[key] = (version, entries)
+    return entries
 
 
 def search(
@@ -224,41 +360,42 @@ def search(
     now = clock()
     start, end = window(now.date())
     counts = validation_counts(session, start, end)
-    query = sa.select(*_COLUMNS).join(Territory, col(Territory.id) == col(Structure.territory_id))
-    if filters.territory:
-        query = query.where(col(Territory.code) == filters.territory)
-    rows = session.execute(query.order_by(col(Structure.nom), col(Structure.id))).all()
-    candidates = [_summary(row, counts, threshold, now) for row in rows]
-    if filters.neighbours and not filters.territory:
-        local = set(session.exec(select(Territory.issuer_url)).all())
-        candidates += _remote(session, local, threshold, now)
-        candidates.sort(key=lambda c: (fold(c[0].nom), c[0].url or "", c[0].id))
     q = (filters.q or "").strip()
-    wanted = {fold(s) for s in filters.services}
-    matched: list[PlaceSummary] = []
+    words = fold(q).split()
+    wanted = frozenset(fold(s) for s in filters.services)
+    department = filters.department.upper() if filters.department else None
+    matched: list[_Entry] = []
     offered: set[str] = set()
-    for summary, folded in candidates:
-        if q and not _matches_q(q, summary, folded):
+    for entry in _index(session):
+        if entry.remote and (not filters.neighbours or filters.territory):
             continue
-        if filters.department and summary.department != filters.department.upper():
+        if filters.territory and entry.territory_code != filters.territory:
             continue
-        offered.update(summary.services)
-        if wanted and not wanted <= {fold(s) for s in summary.services}:
+        if q:
+            if q.isdigit():
+                if not (entry.code_postal.startswith(q) or entry.department == q):
+                    continue
+            elif not all(word in entry.folded for word in words):
+                continue
+        if department and entry.department != department:
             continue
-        if filters.free and not summary.free:
+        offered.update(entry.services)
+        if wanted and not wanted <= entry.services_folded:
             continue
-        if filters.accessible and not summary.accessible:
+        if filters.free and not entry.free:
             continue
-        if filters.open_now and not summary.open_now:
+        if filters.accessible and not entry.accessible:
             continue
-        if filters.validates and not summary.validates:
+        if filters.validates and (entry.remote or not counts.get(entry.id)):
             continue
-        matched.append(summary)
+        if filters.open_now and not entry.open_at(now):
+            continue
+        matched.append(entry)
     return DirectoryPage(
         total=len(matched),
         limit=limit,
         offset=offset,
-        items=matched[offset : offset + limit],
+        items=[e.summary(counts, threshold, now) for e in matched[offset : offset + limit]],
         services=sorted(offered, key=fold),
         window_start=start,
         window_end=end,
