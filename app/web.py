@@ -140,6 +140,14 @@ def mount_frontend(app: FastAPI) -> None:
             _Static(directory=jsqr, cache_control="public, max-age=86400"),
             name="jsqr",
         )
+    # The outlines of the departments for the directory's map, drawn in the page: no tile server.
+    departments = FRONTEND_DIR / "node_modules" / "@svg-maps" / "france.departments"
+    if departments.is_dir():
+        app.mount(
+            "/static/vendor/france-departments",
+            _Static(directory=departments, cache_control="public, max-age=86400"),
+            name="france-departments",
+        )
     app.mount(
         "/static",
         _Static(directory=FRONTEND_DIR / "static", cache_control="no-cache"),

@@ -40,6 +40,9 @@ class DirectoryPage(BaseModel):
     offset: int
     items: list[PlaceSummary]
     services: list[str] = Field(description="every service offered by a listed place, sorted")
+    departments: dict[str, int] = Field(
+        description="matches per department code, whatever the department filter (the map)"
+    )
     window_start: date = Field(description="first day counted by « valide le passeport »")
     window_end: date = Field(description="last day counted")
     threshold: int

@@ -10,6 +10,7 @@ milliseconds (bench/, docs/directory.md).
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -366,6 +367,7 @@ def search(
     department = filters.department.upper() if filters.department else None
     matched: list[_Entry] = []
     offered: set[str] = set()
+    by_department: Counter[str] = Counter()
     for entry in _index(session):
         if entry.remote and (not filters.neighbours or filters.territory):
             continue
@@ -377,8 +379,6 @@ def search(
                     continue
             elif not all(word in entry.folded for word in words):
                 continue
-        if department and entry.department != department:
-            continue
         offered.update(entry.services)
         if wanted and not wanted <= entry.services_folded:
             continue
@@ -390,6 +390,10 @@ def search(
             continue
         if filters.open_now and not entry.open_at(now):
             continue
+        # The map's counts: every department of the matches, before the department is chosen.
+        by_department[entry.department or ""] += 1
+        if department and entry.department != department:
+            continue
         matched.append(entry)
     return DirectoryPage(
         total=len(matched),
@@ -397,6 +401,7 @@ def search(
         offset=offset,
         items=[e.summary(counts, threshold, now) for e in matched[offset : offset + limit]],
         services=sorted(offered, key=fold),
+        departments={k: v for k, v in sorted(by_department.items()) if k},
         window_start=start,
         window_end=end,
         threshold=threshold,

@@ -212,3 +212,34 @@ def test_the_directory_in_english(english_page: Page, places: dict[str, Any]) ->
     page.get_by_role("link", name="Médiathèque Bernheim").click()
     expect(page.locator("#place-when h2")).to_have_text("Opening hours")
     check_axe(page, "place page in English")
+
+
+def test_the_map_of_departments_needs_no_tile_server(
+    page: Page, places: dict[str, Any], live_server: Server
+) -> None:
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/lieux")
+    expect(page.locator("#directory-status")).to_contain_text("3 lieux trouvés")
+    # Off by default: the list works alone, and the outlines are not even loaded.
+    expect(page.locator("#directory-map")).to_be_hidden()
+    assert not [url for url in asked if "france-departments" in url]
+    page.get_by_role("button", name="Afficher la carte").click()
+    expect(page.locator("#directory-map svg path")).to_have_count(96)
+    links = page.locator("#directory-map-list a")
+    expect(links).to_have_text(["Nouvelle-Calédonie : 2 lieux", "Guyane : 1 lieux"])
+    check_axe(page, "directory with the map")
+    screenshot(page, "directory-map-1280")
+    links.first.click()
+    expect(page.locator("#directory-list li h3")).to_have_text(
+        ["Maison des services de Koné", "Médiathèque Bernheim"]
+    )
+    expect(page.locator("#directory-department")).to_contain_text("Nouvelle-Calédonie")
+    assert "department=988" in page.url
+    # Every request stayed on this server: no tile server, no third party.
+    assert all(url.startswith(live_server.url) for url in asked), asked
+    page.get_by_role("button", name="Tous les départements").click()
+    expect(page.locator("#directory-status")).to_contain_text("3 lieux trouvés")
+    page.get_by_role("button", name="Masquer la carte").click()
+    expect(page.locator("#directory-map")).to_be_hidden()

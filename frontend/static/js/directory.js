@@ -25,12 +25,20 @@ const serviceSelect = /** @type {HTMLSelectElement} */ ($("#directory-service"))
  *   window_start: string, window_end: string, threshold: number}} DirectoryPage
  */
 
+// The department chosen on the map (or from the address); "" for none.
+let department = "";
+// Whether the map is shown: it is loaded only then, and the page works without it.
+let mapShown = false;
+/** @type {Record<string, number>} */
+let departmentCounts = {};
+
 /** The search as the form has it, as query parameters (without paging). */
 function currentQuery() {
   /** @type {URLSearchParams} */
   const query = new URLSearchParams();
   const q = /** @type {HTMLInputElement} */ ($("#directory-q")).value.trim();
   if (q) query.set("q", q);
+  if (department) query.set("department", department);
   if (serviceSelect.value) query.set("service", serviceSelect.value);
   for (const flag of FLAGS) {
     const box = /** @type {HTMLInputElement} */ (form.elements.namedItem(flag));
@@ -45,6 +53,7 @@ function currentQuery() {
  */
 function fillForm(params) {
   /** @type {HTMLInputElement} */ ($("#directory-q")).value = params.get("q") || "";
+  department = (params.get("department") || "").toUpperCase().slice(0, 3);
   for (const flag of FLAGS) {
     const box = /** @type {HTMLInputElement} */ (form.elements.namedItem(flag));
     box.checked = params.get(flag) === "true";
@@ -163,6 +172,9 @@ async function search(append) {
   if (mine !== asked) return;
   fillServices(doc.services, serviceSelect.value);
   validatesHint(doc);
+  departmentCounts = doc.departments;
+  showDepartment();
+  if (mapShown) drawMap();
   clear(status).append(el("p", { class: "fr-text--sm", role: "status", text: countText(doc.total, false) }));
   if (!append) clear(list);
   list.append(...doc.items.map((place) => placeItem(place, null)));
@@ -227,6 +239,105 @@ async function sortNear(lat, lon) {
   show(more, false);
 }
 
+/** The chosen department, said above the list, with a button to drop it. */
+function showDepartment() {
+  const box = /** @type {HTMLElement} */ ($("#directory-department"));
+  show(box, Boolean(department));
+  if (!department) return;
+  clear(box).append(
+    t("directory.department_chosen", { department: departmentName(department) }), " ",
+    el("button", { type: "button", class: "fr-tag fr-tag--sm", onclick: () => chooseDepartment("") },
+      t("directory.department_clear")),
+  );
+}
+
+/** @type {Record<string, string>} */
+let departmentNames = {};
+/** @type {{viewBox: string, locations: {id: string, name: string, path: string}[]} | null} */
+let outlines = null;
+
+// The overseas departments and collectivities: no outline in the package, a link each.
+/** @type {Record<string, string>} */
+const OVERSEAS = {
+  971: "Guadeloupe", 972: "Martinique", 973: "Guyane", 974: "La Réunion", 975: "Saint-Pierre-et-Miquelon",
+  976: "Mayotte", 977: "Saint-Barthélemy", 978: "Saint-Martin", 986: "Wallis-et-Futuna",
+  987: "Polynésie française", 988: "Nouvelle-Calédonie",
+};
+
+/**
+ * @param {string} code
+ * @returns {string}
+ */
+function departmentName(code) {
+  return departmentNames[code] || OVERSEAS[code] || code;
+}
+
+/**
+ * Filter by a department ("" for all).
+ * @param {string} code
+ */
+function chooseDepartment(code) {
+  department = code;
+  search(false);
+}
+
+/** Show or hide the map; the outlines are loaded the first time only. */
+async function toggleMap() {
+  mapShown = !mapShown;
+  const button = /** @type {HTMLButtonElement} */ ($("#directory-map-toggle"));
+  button.setAttribute("aria-pressed", String(mapShown));
+  button.textContent = t(mapShown ? "directory.map_hide" : "directory.map_show");
+  show(/** @type {HTMLElement} */ ($("#directory-map")), mapShown);
+  if (mapShown) await drawMap();
+}
+
+/** The departments' outlines (a package shipped with the app, no tile server), shaded by count. */
+async function drawMap() {
+  if (!outlines) {
+    const module = await import("/static/vendor/france-departments/index.js");
+    outlines = module.default;
+    for (const location of outlines.locations) departmentNames[location.id] = location.name;
+  }
+  const max = Math.max(1, ...Object.values(departmentCounts));
+  const svgNs = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(svgNs, "svg");
+  svg.setAttribute("viewBox", outlines.viewBox);
+  // The list below says the same to screen readers and keyboards: the drawing is for the eye.
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  for (const location of outlines.locations) {
+    const path = document.createElementNS(svgNs, "path");
+    path.setAttribute("d", location.path);
+    path.dataset.department = location.id;
+    const count = departmentCounts[location.id] || 0;
+    if (count) {
+      path.dataset.count = String(count);
+      path.dataset.level = String(Math.min(3, 1 + Math.floor((3 * count) / (max + 1))));
+      path.addEventListener("click", () => chooseDepartment(location.id));
+      const title = document.createElementNS(svgNs, "title");
+      title.textContent = t("directory.map_count", { department: location.name, n: count });
+      path.append(title);
+    }
+    if (location.id === department) path.setAttribute("aria-current", "true");
+    svg.append(path);
+  }
+  clear(/** @type {HTMLElement} */ ($("#directory-map-canvas"))).append(svg);
+  const codes = Object.keys(departmentCounts).sort((a, b) => departmentCounts[b] - departmentCounts[a]);
+  clear(/** @type {HTMLElement} */ ($("#directory-map-list"))).append(
+    ...codes.map((code) =>
+      el("li", {}, el("a", {
+        href: `?department=${encodeURIComponent(code)}`,
+        "aria-current": code === department ? "true" : false,
+        "data-department": code,
+        text: t("directory.map_count", { department: departmentName(code), n: departmentCounts[code] }),
+        onclick: (/** @type {Event} */ event) => {
+          event.preventDefault();
+          chooseDepartment(code);
+        },
+      }))),
+  );
+}
+
 async function start() {
   const params = new URLSearchParams(location.search);
   fillForm(params);
@@ -240,6 +351,7 @@ async function start() {
   });
   more.addEventListener("click", () => search(true));
   $("#directory-near-me").addEventListener("click", nearMe);
+  $("#directory-map-toggle").addEventListener("click", toggleMap);
   await search(false);
 }
 
