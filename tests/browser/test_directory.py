@@ -177,6 +177,12 @@ def test_near_me_sorts_in_the_page_and_sends_no_position(
     # A phone of 360 px scrolls vertically only.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, width
+    # The nearest place's page, on the same phone.
+    page.locator("#directory-list li h3 a").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Maison des services de Koné")
+    check_axe(page, "place page, 360 px")
+    screenshot(page, "place-360")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
 
 def test_the_place_page(page: Page, places: dict[str, Any]) -> None:
@@ -228,7 +234,7 @@ def test_the_map_of_departments_needs_no_tile_server(
     page.get_by_role("button", name="Afficher la carte").click()
     expect(page.locator("#directory-map svg path")).to_have_count(96)
     links = page.locator("#directory-map-list a")
-    expect(links).to_have_text(["Nouvelle-Calédonie : 2 lieux", "Guyane : 1 lieux"])
+    expect(links).to_have_text(["Nouvelle-Calédonie : 2 lieux", "Guyane : 1 lieu"])
     check_axe(page, "directory with the map")
     screenshot(page, "directory-map-1280")
     links.first.click()

@@ -128,7 +128,7 @@ function placeItem(place, km) {
       el("p", { class: "fr-text--sm" }, `${place.adresse}, ${place.code_postal} ${place.commune}`,
         km === null ? null : el("span", { class: "directory-distance", text: ` — ${formatDistance(km)}` })),
       place.services.length
-        ? el("p", { class: "fr-text--xs" }, `${t("directory.services")} : `, place.services.join(", "))
+        ? el("p", { class: "fr-text--xs", text: t("directory.services_list", { list: place.services.join(", ") }) })
         : null,
       badges.length ? el("ul", { class: "fr-badges-group" }, badges) : null,
     )
@@ -315,7 +315,7 @@ async function drawMap() {
       path.dataset.level = String(Math.min(3, 1 + Math.floor((3 * count) / (max + 1))));
       path.addEventListener("click", () => chooseDepartment(location.id));
       const title = document.createElementNS(svgNs, "title");
-      title.textContent = t("directory.map_count", { department: location.name, n: count });
+      title.textContent = t(count === 1 ? "directory.map_count_one" : "directory.map_count", { department: location.name, n: count });
       path.append(title);
     }
     if (location.id === department) path.setAttribute("aria-current", "true");
@@ -329,7 +329,9 @@ async function drawMap() {
         href: `?department=${encodeURIComponent(code)}`,
         "aria-current": code === department ? "true" : false,
         "data-department": code,
-        text: t("directory.map_count", { department: departmentName(code), n: departmentCounts[code] }),
+        text: t(departmentCounts[code] === 1 ? "directory.map_count_one" : "directory.map_count", {
+          department: departmentName(code), n: departmentCounts[code],
+        }),
         onclick: (/** @type {Event} */ event) => {
           event.preventDefault();
           chooseDepartment(code);

@@ -85,8 +85,8 @@ function render(place) {
     `${place.code_postal} ${place.commune}`);
   /** @type {(Node | null)[]} */
   const contact = [
-    place.telephone ? el("p", {}, `${t("place.phone")} : `, el("a", { href: `tel:${place.telephone}`, text: place.telephone })) : null,
-    ...place.courriels.map((/** @type {string} */ m) => el("p", {}, `${t("place.email")} : `, el("a", { href: `mailto:${m}`, text: m }))),
+    place.telephone ? el("p", {}, t("place.phone_label"), " ", el("a", { href: `tel:${place.telephone}`, text: place.telephone })) : null,
+    ...place.courriels.map((/** @type {string} */ m) => el("p", {}, t("place.email_label"), " ", el("a", { href: `mailto:${m}`, text: m }))),
     ...place.site_web.map((/** @type {string} */ u) => el("p", {}, el("a", { href: u, rel: "noopener", text: u }))),
     place.prise_rdv ? el("p", {}, el("a", { href: place.prise_rdv, rel: "noopener", text: t("place.appointment") })) : null,
   ];
