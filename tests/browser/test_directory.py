@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,11 +14,12 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, Request, expect
 
 from app.accounts.models import Role
+from app.audit.models import AuditEvent
 from app.core.db import transaction
 from app.structures.models import Structure
 from app.territory.models import Territory
 from tests.browser.conftest import check_axe, screenshot
-from tests.factories import make_account, make_territory
+from tests.factories import PASSWORD, make_account, make_territory
 from tests.servers import Server
 
 
@@ -249,3 +251,30 @@ def test_the_map_of_departments_needs_no_tile_server(
     expect(page.locator("#directory-status")).to_contain_text("3 lieux trouvés")
     page.get_by_role("button", name="Masquer la carte").click()
     expect(page.locator("#directory-map")).to_be_hidden()
+
+
+def test_the_journal_of_a_territory_in_new_caledonia_is_in_noumea_time(
+    page: Page, engine: sa.Engine
+) -> None:
+    nc = make_territory(engine, "988", "Nouvelle-Calédonie")
+    make_account(engine, Role.TERRITORY_ADMIN, nc, email="coord-nc@example.org")
+    with transaction(engine) as session:
+        session.add(
+            AuditEvent(
+                at=datetime(2026, 12, 7, 23, 30, tzinfo=UTC),
+                action="structure.created",
+                territory_id=nc.id,
+                target_type="structure",
+                target_id="1",
+            )
+        )
+    page.goto("/coordination")
+    page.get_by_label("Adresse électronique", exact=True).fill("coord-nc@example.org")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    row = page.locator("#journal-table tr[data-action='structure.created']")
+    # 23:30 UTC on the 7th is 10:30 on the 8th in Nouméa (UTC+11), whatever the browser's zone.
+    expect(row.locator("td").first).to_have_text("8 déc. 2026, 10:30")
+    expect(page.locator("#journal-table thead th").first).to_have_text(
+        "Date (heure de Pacific/Noumea)"
+    )

@@ -28,7 +28,7 @@
 //   checkNumber(raw, prefix)  a typed passport number ("P-") or verification code ("V-"), checked
 //                           like app/passports/numbers.py: {number} or {mistake, length, characters}.
 //   $(selector, root), clear(node), show(node, yes), announce(message) (polite live region),
-//   formatDate(iso), formatDateTime(iso), normalise(text) (lower case, no accents),
+//   formatDate(iso), formatDateTime(iso, timeZone?), normalise(text) (lower case, no accents),
 //   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
 //   bindPasswordSignIn({missingKey, onSignedIn, showError})   the staff sign-in form
 //                           (#signin-form, #signin-email, #signin-password, #signin-error).
@@ -230,9 +230,12 @@ export function formatDate(iso) {
   return date.toLocaleDateString(locale(), { day: "numeric", month: "long", year: "numeric" });
 }
 
-export function formatDateTime(iso) {
+// timeZone: an IANA zone (a territory's, docs/directory.md) or nothing for the browser's own.
+export function formatDateTime(iso, timeZone) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
+  const options = { dateStyle: "medium", timeStyle: "short" };
+  if (timeZone) options.timeZone = timeZone;
+  return new Date(iso).toLocaleString(locale(), options);
 }
 
 export function alertBox(kind, text, title) {

@@ -88,7 +88,10 @@ async function openTerritory(code) {
   state.territory = code;
   let name = code;
   try {
-    name = (await api("GET", territoryPath(""))).name;
+    const territory = await api("GET", territoryPath(""));
+    name = territory.name;
+    // The journal's dates in the territory's own time zone (Nouméa's, Cayenne's…).
+    state.timeZone = territory.time_zone || null;
   } catch {
     // The code is enough to go on.
   }
@@ -535,7 +538,7 @@ async function loadJournal(fresh) {
     const row = el(
       "tr",
       { "data-action": e.action },
-      el("td", { text: formatDateTime(e.at) }),
+      el("td", { text: formatDateTime(e.at, state.timeZone) }),
       el("td", { text: actionLabel(e.action) }),
       el("td", { text: t(`coordination.outcome_${e.outcome}`) }),
       el("td", { text: actorName(e) }),
@@ -551,7 +554,7 @@ async function loadJournal(fresh) {
 function journalTable() {
   return table(
     t("coordination.journal_caption"),
-    [t("coordination.journal_when"), t("coordination.journal_action"), t("coordination.journal_outcome"), t("coordination.journal_actor"), t("coordination.journal_target")],
+    [state.timeZone ? t("coordination.journal_when_zone", { zone: state.timeZone }) : t("coordination.journal_when"), t("coordination.journal_action"), t("coordination.journal_outcome"), t("coordination.journal_actor"), t("coordination.journal_target")],
     [],
     "journal-table",
   );
