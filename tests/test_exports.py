@@ -1,9 +1,15 @@
 """The exports of places, checked by the schemas' own published packages: the data·inclusion
 JSON Schema made by the ``data-inclusion-schema`` package (its models are the published schema),
-never a copy typed here."""
+and the national « lieux de médiation numérique » schema's reference library
+(``@gouvfr-anct/lieux-de-mediation-numerique``, run by node), never a copy typed here."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -127,3 +133,49 @@ def test_a_document_that_breaks_the_schema_is_caught() -> None:
             [{"source": "x", "id": "x", "nom": "Lieu", "date_maj": "2026-01-01", "siret": "1" * 13}]
         )
     )
+
+
+def _anct_refusals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        ["node", str(Path(__file__).with_name("lieux_check.cjs"))],
+        input=json.dumps(rows),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    refusals: list[dict[str, Any]] = json.loads(done.stdout)
+    return refusals
+
+
+def _csv_rows(text: str) -> list[dict[str, Any]]:
+    """The export's CSV rows as the schema's rows: empty cells left out, coordinates numbers."""
+    rows = []
+    for record in csv.DictReader(io.StringIO(text)):
+        row: dict[str, Any] = {k: v for k, v in record.items() if v != ""}
+        for name in ("latitude", "longitude"):
+            if name in row:
+                row[name] = float(row[name])
+        rows.append(row)
+    return rows
+
+
+def test_the_national_export_is_read_by_the_anct_library(
+    client: TestClient, territory: str, engine: sa.Engine
+) -> None:
+    """The national schema's reference implementation (@gouvfr-anct/lieux-de-mediation-numerique)
+    reads every row of the CSV export, overseas postcodes and INSEE codes included."""
+    with engine.begin() as conn:
+        # The schema's own vocabulary for the services and the date of the last update.
+        conn.execute(
+            sa.text("UPDATE structure SET services = :s, date_maj = :d"),
+            {"s": json.dumps(["Accès internet et matériel informatique"]), "d": "2026-01-15"},
+        )
+    response = client.get(f"{API}/territories/{territory}/structures/export?format=csv")
+    assert response.status_code == 200, response.text
+    rows = _csv_rows(response.text)
+    assert len(rows) == len(PLACES)
+    assert _anct_refusals(rows) == []
+    # The check can fail: a service outside the vocabulary, a postcode of four digits.
+    bad = [{**rows[0], "services": "Faire la cuisine"}, {**rows[1], "code_postal": "9750"}]
+    assert [r["error"] for r in _anct_refusals(bad)] == ["ServicesError", "CodePostalError"]
