@@ -302,6 +302,7 @@ def receive(engine: Engine, settings: Settings) -> list[Outcome]:
         return [Outcome(settings.federation_hub_url, False, "hub unreachable", "unreachable")]
     with transaction(engine, write=False) as session:
         trusted = {t.iss: t.jwks for t in session.exec(select(TrustedIssuer)).all()}
+        held_documents = {row.iss: row.document for row in held(session)}
     outcomes = []
     for member in members[:1000]:
         iss = member.get("iss") if isinstance(member, dict) else None
@@ -311,6 +312,8 @@ def receive(engine: Engine, settings: Settings) -> list[Outcome]:
             document = member.get("document")
             if not isinstance(document, str):
                 raise PlacesError("no document")
+            if document.strip() == held_documents.get(iss):
+                continue  # already held: no write at each refresh
             kid, body = verify_places(document, iss, trusted[iss])
             with transaction(engine) as session:
                 _keep(session, iss, document.strip(), kid, body)
