@@ -19,7 +19,7 @@ from app.core.db import transaction
 from app.structures.models import Structure
 from app.territory.models import Territory
 from tests.browser.conftest import check_axe, screenshot
-from tests.factories import PASSWORD, make_account, make_territory
+from tests.factories import PASSWORD, World, make_account, make_territory
 from tests.servers import Server
 
 
@@ -278,3 +278,24 @@ def test_the_journal_of_a_territory_in_new_caledonia_is_in_noumea_time(
     expect(page.locator("#journal-table thead th").first).to_have_text(
         "Date (heure de Pacific/Noumea)"
     )
+
+
+def test_a_coordinator_ends_a_mediators_mission(page: Page, world: World) -> None:
+    name = world.mediator_a1.display_name
+    page.goto(f"/lieu?id={world.a1.id}")
+    expect(page.locator("#place-mediators li")).to_have_text([name])
+    page.goto("/coordination")
+    page.get_by_label("Adresse électronique", exact=True).fill("admin-a@example.org")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Fin de mission de {name} (med-a1@example.org)").click()
+    row = page.locator("#accounts-table tr", has_text="med-a1@example.org")
+    expect(row).to_contain_text("Désactivé")
+    expect(page.locator("#journal-table tr[data-action='account.membership_ended']")).to_have_count(
+        1
+    )
+    check_axe(page, "coordination after a departure")
+    page.goto(f"/lieu?id={world.a1.id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(world.a1.nom)
+    expect(page.locator("#place-mediators")).to_have_count(0)

@@ -310,16 +310,43 @@ function renderAccounts(accounts) {
       el("td", { text: roleLabel(a.role) }),
       el("td", { text: structureNames(a.structure_ids) }),
       el("td", { text: a.is_active ? t("coordination.active") : t("coordination.inactive") }),
+      el(
+        "td",
+        {},
+        // A member who leaves (docs/access.md): memberships end, access closes, validations stay.
+        a.is_active && state.account && a.id !== state.account.id
+          ? el("button", {
+              type: "button",
+              class: "fr-btn fr-btn--sm fr-btn--tertiary",
+              text: t("coordination.departure"),
+              "aria-label": t("coordination.departure_of", { name: a.display_name, email: a.email }),
+              onclick: () => endMembership(a),
+            })
+          : "",
+      ),
     ),
   );
   clear($("#accounts-list")).append(
     table(
       t("coordination.accounts_caption", { n: accounts.length }),
-      [t("coordination.invite_name"), t("coordination.email"), t("coordination.invite_role"), t("coordination.structures_title"), t("coordination.status")],
+      [t("coordination.invite_name"), t("coordination.email"), t("coordination.invite_role"), t("coordination.structures_title"), t("coordination.status"), t("coordination.team_actions")],
       rows,
       "accounts-table",
     ),
   );
+}
+
+async function endMembership(account) {
+  if (!window.confirm(t("coordination.departure_confirm", { name: account.display_name }))) return;
+  try {
+    await api("POST", `/api/v1/accounts/${account.id}/departure`);
+    announce(t("coordination.departure_done", { name: account.display_name }));
+  } catch (error) {
+    showError($("#accounts-list"), error);
+    return;
+  }
+  await loadTeam();
+  await loadJournal(true);
 }
 
 function invitationState(i) {
