@@ -33,6 +33,7 @@ from app.credentials import keys_router
 from app.credentials import router as credentials_router
 from app.credentials.fast_verify import FastVerify
 from app.credentials.verifier import Verifier
+from app.directory import router as directory_router
 from app.federation import refresher
 from app.federation import router as federation_router
 from app.framework import router as framework_router
@@ -115,6 +116,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(passports_router.router, prefix=API_PREFIX)
     app.include_router(documents_router.router, prefix=API_PREFIX)
     app.include_router(structures_router.router, prefix=API_PREFIX)
+    app.include_router(directory_router.router, prefix=API_PREFIX)
+    app.include_router(directory_router.national_router, prefix=API_PREFIX)
+    app.include_router(directory_router.issuer_router)
     app.include_router(credentials_router.router, prefix=API_PREFIX)
     app.include_router(federation_router.router, prefix=API_PREFIX)
     app.include_router(federation_router.hub_router, prefix=API_PREFIX)

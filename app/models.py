@@ -21,6 +21,7 @@ from app.federation.models import (
     StatusListCache,
     TrustedIssuer,
 )
+from app.federation.places import FederatedPlaces
 from app.federation.stats import MemberStats
 from app.framework.models import Framework, FrameworkArea, FrameworkLevel, Skill, SkillMapping
 from app.observatory.models import StatsPublication, StatsRelease, VerificationTally
@@ -46,6 +47,7 @@ __all__ = [
     "CitizenLink",
     "CitizenSession",
     "Credential",
+    "FederatedPlaces",
     "FederationMember",
     "Framework",
     "FrameworkArea",

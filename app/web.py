@@ -43,6 +43,16 @@ PAGES: dict[str, str] = {
     "/coordination": "coordination.html",
     addresses.ACCOUNT_PAGE: "account.html",
     "/figures": "figures.html",
+    # The public directory « Où se faire accompagner » and a place's page (?id=).
+    "/lieux": "directory.html",
+    "/lieu": "place.html",
+}
+
+# "Près de moi" asks the browser for its position (used in the page only, never sent).
+PAGE_EXTRA_HEADERS: dict[str, dict[str, str]] = {
+    "directory.html": {
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(self), payment=()"
+    },
 }
 
 LANGUAGES = ("fr", "en")
@@ -156,11 +166,13 @@ class Pages:
         return html, f'"{hashlib.sha256(html).hexdigest()[:32]}"'
 
 
-def _page_response(request: Request, pages: Pages, path: Path) -> Response:
+def _page_response(
+    request: Request, pages: Pages, path: Path, extra: dict[str, str] | None = None
+) -> Response:
     assembled = pages.get(path)
     if assembled is None:
         raise NotFound("This page is not available on this server.")
-    headers = {**PAGE_HEADERS, "ETag": assembled.etag}
+    headers = {**PAGE_HEADERS, **(extra or {}), "ETag": assembled.etag}
     # A revalidation (Cache-Control: no-cache) of an unchanged page costs no body.
     if assembled.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
@@ -170,10 +182,12 @@ def _page_response(request: Request, pages: Pages, path: Path) -> Response:
 def _add_page(app: FastAPI, pages: Pages, url: str, filename: str) -> None:
     path = FRONTEND_DIR / filename
 
-    async def page(request: Request) -> Response:
-        return _page_response(request, pages, path)
+    extra = PAGE_EXTRA_HEADERS.get(filename, {})
 
-    page.__name__ = f"page_{url.strip('/') or 'home'}"
+    async def page(request: Request) -> Response:
+        return _page_response(request, pages, path, extra)
+
+    page.__name__ = f"page_{url.strip('/').replace('-', '_') or 'home'}"
     app.add_api_route(
         url,
         page,
@@ -206,6 +220,14 @@ def mount_frontend(app: FastAPI) -> None:
             "/static/vendor/jsqr",
             _Static(directory=jsqr, cache_control="public, max-age=86400"),
             name="jsqr",
+        )
+    # The outlines of the departments for the directory's map, drawn in the page: no tile server.
+    departments = FRONTEND_DIR / "node_modules" / "@svg-maps" / "france.departments"
+    if departments.is_dir():
+        app.mount(
+            "/static/vendor/france-departments",
+            _Static(directory=departments, cache_control="public, max-age=86400"),
+            name="france-departments",
         )
     app.mount(
         "/static",

@@ -333,3 +333,98 @@ register(
         setup=_mediator_credential,
     )
 )
+
+
+# --- the public directory (docs/directory.md) ----------------------------------------------------
+
+DIRECTORY_PLACES = 10_000
+_TOWNS = ("Nouméa", "Koné", "Lifou", "Bourail", "Dumbéa", "Païta", "Poindimié", "Koumac")
+_KINDS = ("Médiathèque", "Maison France Services", "EPN", "Tiers-lieu")
+_SERVICES = (
+    "Aide aux démarches administratives",
+    "Accès internet et matériel informatique",
+    "Prendre en main un smartphone ou une tablette",
+    "Maîtriser les bases du numérique",
+)
+
+
+def _seed_directory(database_url: str) -> None:
+    """A territory of 10,000 places, varied enough for every filter, written in one insert."""
+    import random
+
+    import sqlalchemy as sa
+
+    from app.core.db import create_db_engine, transaction
+    from app.core.settings import Settings
+    from app.structures.models import Structure
+    from app.territory.models import Territory
+
+    engine = create_db_engine(Settings(database_url=database_url))
+    rng = random.Random(2026)
+    try:
+        with transaction(engine) as session:
+            if session.exec(sa.select(Territory).where(Territory.code == "988")).first():
+                return
+            territory = Territory(
+                code="988", name="Nouvelle-Calédonie", issuer_url="https://bench.test/t/988"
+            )
+            session.add(territory)
+            session.flush()
+            rows = []
+            for n in range(DIRECTORY_PLACES):
+                town = _TOWNS[n % len(_TOWNS)]
+                rows.append(
+                    {
+                        "territory_id": territory.id,
+                        "external_id": f"lieu-{n}",
+                        "nom": f"{rng.choice(_KINDS)} {n}",
+                        "commune": town,
+                        "code_postal": f"988{rng.randrange(0, 99):02d}",
+                        "code_insee": f"988{rng.randrange(0, 33):02d}",
+                        "adresse": f"{n} rue de l'Alma",
+                        "latitude": -22.3 + rng.random(),
+                        "longitude": 166.4 + rng.random(),
+                        "horaires": "Mo-Fr 07:30-11:30,12:30-16:00; Sa 08:00-11:00; PH off",
+                        "services": rng.sample(_SERVICES, rng.randrange(1, 4)),
+                        "frais_a_charge": [rng.choice(("Gratuit", "Payant"))],
+                        "prise_en_charge_specifique": (
+                            ["Handicaps moteurs"] if rng.random() < 0.3 else []
+                        ),
+                        "courriels": [],
+                        "site_web": [],
+                        "typologie": [],
+                        "publics_specifiquement_adresses": [],
+                        "dispositif_programmes_nationaux": [],
+                        "formations_labels": [],
+                        "modalites_acces": [],
+                        "modalites_accompagnement": [],
+                        "itinerance": [],
+                    }
+                )
+            session.execute(sa.insert(Structure), rows)
+    finally:
+        engine.dispose()
+
+
+async def _directory(ctx: SetupContext) -> None:
+    await asyncio.to_thread(_seed_directory, ctx.database_url)
+
+
+register(
+    Scenario(
+        name="directory-list",
+        method="GET",
+        path=f"{API}/directory/places?territory=988&limit=20",
+        description="GET the first page of a 10,000-place territory's directory",
+        setup=_directory,
+    )
+)
+register(
+    Scenario(
+        name="directory-search",
+        method="GET",
+        path=f"{API}/directory/places?q=mediatheque%20noumea&free=true&open_now=true&limit=20",
+        description="search a 10,000-place directory by name and town, free and open now",
+        setup=_directory,
+    )
+)

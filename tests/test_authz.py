@@ -305,6 +305,8 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/coordination"): Case(PUBLIC, _page("/coordination")),
     ("GET", "/compte"): Case(PUBLIC, _page("/compte")),
     ("GET", "/figures"): Case(PUBLIC, _page("/figures")),
+    ("GET", "/lieux"): Case(PUBLIC, _page("/lieux")),
+    ("GET", "/lieu"): Case(PUBLIC, _page("/lieu")),
     ("GET", "/i18n/{lang}.json"): Case(PUBLIC, EVERYONE, lambda w, e, c: ("/i18n/fr.json", None)),
     ("GET", "/verify-sw.js"): Case(
         PUBLIC,
@@ -405,6 +407,11 @@ ROUTES: dict[tuple[str, str], Case] = {
         TA_ADMINS_BY_ID,
         lambda w, e, c: (f"/api/v1/accounts/{w.mediator_a1.id}", {"display_name": "Renamed"}),
     ),
+    ("POST", "/api/v1/accounts/{account_id}/departure"): Case(
+        TERRITORY_ADMIN,
+        TA_ADMINS_BY_ID,
+        lambda w, e, c: (f"/api/v1/accounts/{w.mediator_a1.id}/departure", None),
+    ),
     ("POST", "/api/v1/accounts/{account_id}/password-reset"): Case(
         TERRITORY_ADMIN,
         TA_ADMINS_BY_ID,
@@ -419,6 +426,20 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/structures/{structure_id}"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: (f"/api/v1/structures/{w.a1.id}", None)
+    ),
+    ("GET", "/api/v1/directory/places"): Case(PUBLIC, EVERYONE),
+    ("GET", "/api/v1/federation/places"): Case(PUBLIC, EVERYONE),
+    # 404 no_signing_key: the world's territories have made no key.
+    ("GET", "/t/{code}/places.jws"): Case(
+        PUBLIC, dict.fromkeys(CALLERS, 404), lambda w, e, c: ("/t/ta/places.jws", None)
+    ),
+    ("GET", "/api/v1/directory/places/{place_id}"): Case(
+        PUBLIC, EVERYONE, lambda w, e, c: (f"/api/v1/directory/places/{w.a1.id}", None)
+    ),
+    ("GET", "/api/v1/territories/{code}/structures/data-inclusion"): Case(
+        PUBLIC,
+        EVERYONE,
+        lambda w, e, c: ("/api/v1/territories/ta/structures/data-inclusion", None),
     ),
     ("GET", "/api/v1/territories/{code}/structures/export"): Case(
         PUBLIC, EVERYONE, lambda w, e, c: ("/api/v1/territories/ta/structures/export", None)

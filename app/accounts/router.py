@@ -258,6 +258,17 @@ def update_account(
     return service.to_public(session, account)
 
 
+@router.post("/accounts/{account_id}/departure", response_model=AccountPublic)
+def end_membership(
+    account_id: Id,
+    principal: Annotated[Principal, authorize(TERRITORY_ADMIN)],
+    session: SessionDep,
+) -> AccountPublic:
+    """A member leaves: memberships end, account disabled, sessions and tokens revoked."""
+    account = service.end_membership(session, principal, account_id)
+    return service.to_public(session, account)
+
+
 @router.post(
     "/accounts/{account_id}/password-reset",
     response_model=PasswordResetCreated,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -95,13 +97,47 @@ def federation_stats_collect(ctx: Context) -> None:
     settings = ctx.settings
     with ctx.connected() as engine:
         outcomes = stats.collect(engine, settings)
+    _report(outcomes, "collected")
+
+
+@federation.group("places")
+def federation_places() -> None:
+    """The national directory: each member's signed public places."""
+
+
+@federation_places.command("collect")
+@pass_context
+def federation_places_collect(ctx: Context) -> None:
+    """Hub side: fetch each member's signed places, check them against the key set the hub
+    holds for it and keep the latest valid ones. Exit 2 if any is refused."""
+    from app.federation import places
+
+    with ctx.connected() as engine:
+        outcomes = places.collect(engine, ctx.settings)
+    _report(outcomes, "collected")
+
+
+@federation_places.command("receive")
+@pass_context
+def federation_places_receive(ctx: Context) -> None:
+    """Member side: the hub's collection, each document checked with this instance's trust
+    store. Exit 2 if any is refused."""
+    from app.federation import places
+
+    with ctx.connected() as engine:
+        outcomes = places.receive(engine, ctx.settings)
+    _report(outcomes, "received")
+
+
+def _report(outcomes: Sequence[Any], verb: str) -> None:
+    """One line per member document, a total, and exit 2 if any was refused."""
     for outcome in outcomes:
         if outcome.ok:
-            click.echo(f"collected {outcome.iss}: {outcome.detail}")
+            click.echo(f"{verb} {outcome.iss}: {outcome.detail}")
         else:
             click.echo(f"refused {outcome.iss} ({outcome.reason}): {outcome.detail}", err=True)
     refused = sum(not o.ok for o in outcomes)
-    click.echo(f"{len(outcomes) - refused} collected, {refused} refused")
+    click.echo(f"{len(outcomes) - refused} {verb}, {refused} refused")
     if refused:
         sys.exit(2)
 

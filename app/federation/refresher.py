@@ -22,7 +22,7 @@ from app.core.errors import AppError
 from app.core.settings import ConfigurationError, Settings
 from app.credentials.statuslist import StatusListError
 from app.credentials.verifier import Verifier
-from app.federation import fetch, stats, store
+from app.federation import fetch, places, stats, store
 from app.observatory import release
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ class Refresher:
             store.prune_manual(self._engine, settings)
             if settings.federation_anchor_key.get_secret_value():
                 self.collect_figures()
+                self.collect_places()
+            elif settings.federation_hub_url:
+                self.receive_places()
         self.refresh_status_lists()
         if hourly:
             # Last: the first release of an instance computes ten years of every territory's
@@ -84,6 +87,26 @@ class Refresher:
         logger.info(
             "members' figures collected",
             extra={"members": len(outcomes), "refused": len(refused)},
+        )
+
+    def collect_places(self) -> None:
+        """On a hub, the members' signed places for the national directory."""
+        try:
+            outcomes = places.collect(self._engine, self._settings)
+        except (AppError, ConfigurationError) as exc:
+            logger.warning("members' places not collected", extra={"why": str(exc)})
+            return
+        logger.info(
+            "members' places collected",
+            extra={"members": len(outcomes), "refused": sum(not o.ok for o in outcomes)},
+        )
+
+    def receive_places(self) -> None:
+        """On a member, the neighbours' places the hub collected, checked with our trust store."""
+        outcomes = places.receive(self._engine, self._settings)
+        logger.info(
+            "neighbours' places received",
+            extra={"members": len(outcomes), "refused": sum(not o.ok for o in outcomes)},
         )
 
     def refresh_status_lists(self) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from app.core.errors import AppError, InvalidInput
 from app.structures.models import LIST_FIELDS, Structure
@@ -268,16 +269,27 @@ def _cell(name: str, value: object) -> str:
     return str(value)
 
 
+# The national schema requires a pivot; its producers write fourteen zeros for "unknown", which
+# the import reads back as empty (so an export re-imports unchanged).
+UNKNOWN_PIVOT = "0" * 14
+
+
+def _exported(structure: Structure) -> dict[str, Any]:
+    record = as_record(structure)
+    record["pivot"] = record["pivot"] or UNKNOWN_PIVOT
+    return record
+
+
 def render_csv(structures: Iterable[Structure]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(SCHEMA_FIELDS)
     for structure in structures:
-        record = as_record(structure)
+        record = _exported(structure)
         writer.writerow([_cell(name, record[name]) for name in SCHEMA_FIELDS])
     return out.getvalue().encode("utf-8")
 
 
 def render_json(structures: Iterable[Structure]) -> bytes:
-    records = [as_record(structure) for structure in structures]
+    records = [_exported(structure) for structure in structures]
     return json.dumps(records, ensure_ascii=False, indent=1).encode("utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.accounts.principal import Principal
@@ -101,6 +102,24 @@ def export_structures(
         content,
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/territories/{code}/structures/data-inclusion",
+    response_class=Response,
+    dependencies=[authorize(PUBLIC)],
+    responses={200: {"content": {"application/json": {}}}},
+)
+def export_data_inclusion(code: TerritoryCode, session: SessionDep) -> Response:
+    """Every structure of the territory in the data·inclusion schema (structures and services)."""
+    territory, document = service.export_data_inclusion(session, code)
+    return Response(
+        orjson.dumps(document),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": (f'attachment; filename="data-inclusion-{territory.code}.json"')
+        },
     )
 
 

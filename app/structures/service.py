@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
@@ -13,7 +14,7 @@ from app.audit import service as audit
 from app.core.db import pk
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.time import aware, utcnow
-from app.structures import files, importer
+from app.structures import datainclusion, files, importer
 from app.structures.files import FileFormat
 from app.structures.models import Structure
 from app.structures.schemas import (
@@ -195,3 +196,12 @@ def export(session: Session, code: str, fmt: FileFormat) -> tuple[Territory, byt
     ).all()
     render = files.render_json if fmt is FileFormat.JSON else files.render_csv
     return territory, render(structures)
+
+
+def export_data_inclusion(session: Session, code: str) -> tuple[Territory, dict[str, Any]]:
+    """Every structure of the territory in the data·inclusion schema (structures, services)."""
+    territory = territories.get_by_code(session, code)
+    structures = session.exec(
+        select(Structure).where(Structure.territory_id == territory.id).order_by(col(Structure.id))
+    ).all()
+    return territory, datainclusion.document(territory.code, structures)

@@ -29,6 +29,10 @@ class TerritoryPublic(BaseModel):
     issuer_url: str
     contact_email: str | None
     created_at: UtcDateTime
+    time_zone: str = Field(
+        description="IANA zone of the territory's days and hours (its department's; "
+        "Europe/Paris when its code names none)"
+    )
 
 
 class TerritoryCreate(BaseModel):

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from app import authz
 from app.accounts.principal import Principal
 from app.audit import service as audit
+from app.core import zones
 from app.core.db import pk
 from app.core.errors import Conflict, NotFound
 from app.territory.models import Territory, issuer_url_for
@@ -42,6 +43,7 @@ def to_public(territory: Territory) -> TerritoryPublic:
         issuer_url=territory.issuer_url,
         contact_email=territory.contact_email,
         created_at=territory.created_at,
+        time_zone=zones.zone_name(zones.department_of_territory(territory.code)),
     )
 
 

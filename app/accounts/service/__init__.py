@@ -12,6 +12,7 @@ administering), ``signin`` (passwords and browser sessions), ``tokens`` (persona
 from app.accounts.service.accounts import (
     check_structures,
     create_account,
+    end_membership,
     get_account,
     get_visible_account,
     last_session_expiry,
@@ -62,6 +63,7 @@ __all__ = [
     "create_account",
     "create_invitation",
     "create_token",
+    "end_membership",
     "get_account",
     "get_visible_account",
     "invitation_public",

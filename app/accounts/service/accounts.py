@@ -12,6 +12,7 @@ from app import authz
 from app.accounts import security
 from app.accounts.models import (
     Account,
+    ApiToken,
     Role,
     StructureMembership,
     WebSession,
@@ -209,6 +210,48 @@ def update_account(
             target_id=account.id,
             **changes,
         )
+    return account
+
+
+def end_membership(session: Session, principal: Principal, account_id: int) -> Account:
+    """A member leaves the territory: every structure membership ends (the name leaves the
+    public pages), the account is disabled, its sessions and API tokens are revoked (the change
+    feed's ``account`` topic tells every process's token cache), and the journal names the
+    coordinator who did it. The validations they recorded stay with their places."""
+    account = get_visible_account(session, principal, account_id)
+    if account.territory_id is None or account.role is Role.PLATFORM_ADMIN:
+        raise Forbidden("Platform admins are managed from the command line.", code="forbidden_role")
+    authz.ensure_territory_admin(principal, account.territory_id)
+    assert account.id is not None
+    if account.id == principal.account_id:
+        raise Forbidden("You cannot change your own role or disable yourself.", code="self_change")
+    memberships = session.exec(
+        select(StructureMembership).where(StructureMembership.account_id == account.id)
+    ).all()
+    structure_ids = sorted(m.structure_id for m in memberships)
+    for membership in memberships:
+        session.delete(membership)
+    account.is_active = False
+    revoke_sessions(session, account.id)
+    now = utcnow()
+    tokens = session.exec(
+        select(ApiToken).where(
+            ApiToken.account_id == account.id, col(ApiToken.revoked_at).is_(None)
+        )
+    ).all()
+    for token in tokens:
+        token.revoked_at = now
+    session.flush()
+    audit.record(
+        session,
+        "account.membership_ended",
+        actor_account_id=principal.account_id,
+        territory_id=account.territory_id,
+        target_type="account",
+        target_id=account.id,
+        structure_ids=structure_ids,
+        tokens_revoked=len(tokens),
+    )
     return account
 
 

@@ -20,7 +20,8 @@
 //   setCsrf(kind, token) / getCsrf(kind)   remembered per tab (sessionStorage), kind "staff" |
 //                           "citizen"; setCsrf(kind, null) forgets it.
 //   renderHeader(area, {signedIn, onSignOut})   DSFR header into <header id="header">; area is
-//                           "home" | "mediation" | "citizen" | "verify" | "coordination" | "figures".
+//                           "home" | "mediation" | "citizen" | "verify" | "coordination" | "figures"
+//                           | "directory".
 //   renderFooter()          DSFR footer into <footer id="footer">.
 //   initPage(area, opts)    loadLocale + renderHeader + renderFooter + applyI18n(document).
 //   startStaffPage(area, {prepare?, signedIn, signedOut, failed})   a staff page's start: initPage, then
@@ -31,7 +32,7 @@
 //   checkNumber(raw, prefix)  a typed passport number ("P-") or verification code ("V-"), checked
 //                           like app/passports/numbers.py: {number} or {mistake, length, characters}.
 //   $(selector, root), clear(node), show(node, yes), announce(message) (polite live region),
-//   formatDate(iso), formatDateTime(iso), normalise(text) (lower case, no accents),
+//   formatDate(iso), formatDateTime(iso, timeZone?), normalise(text) (lower case, no accents),
 //   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
 //   bindPasswordSignIn({missingKey, onSignedIn, showError})   the staff sign-in form
 //                           (#signin-form, #signin-email, #signin-password, #signin-error).
@@ -246,10 +247,14 @@ export function formatDate(iso) {
   return date.toLocaleDateString(locale(), { day: "numeric", month: "long", year: "numeric" });
 }
 
-/** @param {string | null | undefined} iso @returns {string} */
-export function formatDateTime(iso) {
+// timeZone: an IANA zone (a territory's, docs/directory.md) or nothing for the browser's own.
+/** @param {string | null | undefined} iso @param {string} [timeZone] @returns {string} */
+export function formatDateTime(iso, timeZone) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
+  /** @type {Intl.DateTimeFormatOptions} */
+  const options = { dateStyle: "medium", timeStyle: "short" };
+  if (timeZone) options.timeZone = timeZone;
+  return new Date(iso).toLocaleString(locale(), options);
 }
 
 /** @param {"error" | "success" | "info" | "warning"} kind @param {string} text @param {string} [title] @returns {HTMLElement} */
@@ -375,6 +380,7 @@ const AREAS = {
   verify: "/verify",
   coordination: "/coordination",
   figures: "/figures",
+  directory: "/lieux",
 };
 
 function languageSelector() {

@@ -89,7 +89,10 @@ async function openTerritory(code) {
   state.territory = code;
   let name = code;
   try {
-    name = (await api("GET", territoryPath(""))).name;
+    const territory = await api("GET", territoryPath(""));
+    name = territory.name;
+    // The journal's dates in the territory's own time zone (Nouméa's, Cayenne's…).
+    state.timeZone = territory.time_zone || null;
   } catch {
     // The code is enough to go on.
   }
@@ -309,16 +312,43 @@ function renderAccounts(accounts) {
       el("td", { text: roleLabel(a.role) }),
       el("td", { text: structureNames(a.structure_ids) }),
       el("td", { text: a.is_active ? t("coordination.active") : t("coordination.inactive") }),
+      el(
+        "td",
+        {},
+        // A member who leaves (docs/access.md): memberships end, access closes, validations stay.
+        a.is_active && state.account && a.id !== state.account.id
+          ? el("button", {
+              type: "button",
+              class: "fr-btn fr-btn--sm fr-btn--tertiary",
+              text: t("coordination.departure"),
+              "aria-label": t("coordination.departure_of", { name: a.display_name, email: a.email }),
+              onclick: () => endMembership(a),
+            })
+          : "",
+      ),
     ),
   );
   clear($("#accounts-list")).append(
     table(
       t("coordination.accounts_caption", { n: accounts.length }),
-      [t("coordination.invite_name"), t("coordination.email"), t("coordination.invite_role"), t("coordination.structures_title"), t("coordination.status")],
+      [t("coordination.invite_name"), t("coordination.email"), t("coordination.invite_role"), t("coordination.structures_title"), t("coordination.status"), t("coordination.team_actions")],
       rows,
       "accounts-table",
     ),
   );
+}
+
+async function endMembership(account) {
+  if (!window.confirm(t("coordination.departure_confirm", { name: account.display_name }))) return;
+  try {
+    await api("POST", `/api/v1/accounts/${account.id}/departure`);
+    announce(t("coordination.departure_done", { name: account.display_name }));
+  } catch (error) {
+    showError($("#accounts-list"), error);
+    return;
+  }
+  await loadTeam();
+  await loadJournal(true);
 }
 
 function invitationState(i) {
@@ -537,7 +567,7 @@ async function loadJournal(fresh) {
     const row = el(
       "tr",
       { "data-action": e.action },
-      el("td", { text: formatDateTime(e.at) }),
+      el("td", { text: formatDateTime(e.at, state.timeZone) }),
       el("td", { text: actionLabel(e.action) }),
       el("td", { text: t(`coordination.outcome_${e.outcome}`) }),
       el("td", { text: actorName(e) }),
@@ -553,7 +583,7 @@ async function loadJournal(fresh) {
 function journalTable() {
   return table(
     t("coordination.journal_caption"),
-    [t("coordination.journal_when"), t("coordination.journal_action"), t("coordination.journal_outcome"), t("coordination.journal_actor"), t("coordination.journal_target")],
+    [state.timeZone ? t("coordination.journal_when_zone", { zone: state.timeZone }) : t("coordination.journal_when"), t("coordination.journal_action"), t("coordination.journal_outcome"), t("coordination.journal_actor"), t("coordination.journal_target")],
     [],
     "journal-table",
   );
