@@ -176,3 +176,56 @@ def test_an_erased_passport_keeps_no_fingerprint_and_its_replay_opens_nothing(
             sa.text("SELECT count(*) FROM passport WHERE last_name = 'Hoarau'")
         ).scalar_one()
     assert count == 0
+
+
+def test_a_moment_given_with_an_offset_is_kept_as_that_instant_on_every_database(
+    client: TestClient, world: World
+) -> None:
+    """A device east or west of UTC sends its own offset: the instant is stored (SQLite keeps
+    naive UTC), the window is the instant's UTC day, and the same instant written with another
+    offset is the same request for its Idempotency-Key."""
+    headers = world.headers["mediator_of_structure"]
+    opened = client.post("/api/v1/passports", json=_opening(world), headers=headers)
+    assert opened.status_code == 201, opened.text
+    pid = opened.json()["id"]
+    moment = (utcnow() - timedelta(days=1)).replace(microsecond=0, tzinfo=None)
+    local = (moment + timedelta(hours=2)).isoformat() + "+02:00"  # the same instant, in Paris
+    body = {
+        "skill_code": "pp:PP-06",
+        "method": "observation",
+        "observed_on": moment.date().isoformat(),
+        "structure_id": world.a1.id,
+        "recorded_offline_at": local,
+    }
+    key = {**headers, "Idempotency-Key": "offline-offset-0001"}
+    sent = client.post(f"/api/v1/passports/{pid}/validations", json=body, headers=key)
+    assert sent.status_code == 201, sent.text
+    utc = moment.isoformat() + "Z"
+    assert sent.json()["recorded_offline_at"].replace("+00:00", "Z") == utc
+    view = client.get(f"/api/v1/passports/{pid}", headers=headers).json()
+    shown = next(v for v in view["validations"] if v["id"] == sent.json()["id"])
+    assert shown == sent.json()
+    # The same instant written in UTC replays the first answer.
+    again = client.post(
+        f"/api/v1/passports/{pid}/validations",
+        json={**body, "recorded_offline_at": utc},
+        headers=key,
+    )
+    assert again.status_code == 200, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    # Tomorrow at 23:59 at UTC-12 is the day after tomorrow in UTC: past the window.
+    tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
+    late = client.post(
+        f"/api/v1/passports/{pid}/validations",
+        json={**body, "recorded_offline_at": f"{tomorrow}T23:59:00-12:00"},
+        headers=headers,
+    )
+    assert late.status_code == 422, late.text
+    assert "date_too_late" in late.text
+    early = client.post(
+        f"/api/v1/passports/{pid}/validations",
+        json={**body, "recorded_offline_at": "1990-01-01T00:30:00+01:00"},
+        headers=headers,
+    )
+    assert early.status_code == 422, early.text
+    assert "date_too_early" in early.text

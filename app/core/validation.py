@@ -19,7 +19,7 @@ The error types are stable (clients and the French rendering of errors key on th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
@@ -129,7 +129,8 @@ def text_marks(max_length: int) -> SchemaMarks:
 
 @dataclass(frozen=True)
 class DateWindow:
-    """A date (or date-time, by its UTC day) between ``earliest`` and today + ``ahead``.
+    """A date (or date-time, by its UTC day, and given back in UTC) between ``earliest`` and
+    today + ``ahead``.
 
     "Today" is the server's UTC day; a day of slack by default, since a user east of UTC
     (Nouméa, UTC+11) is already on tomorrow's date.
@@ -144,7 +145,13 @@ class DateWindow:
     def check(self, value: Any) -> Any:
         if not isinstance(value, date):
             return value
-        day = aware(value).date() if isinstance(value, datetime) else value
+        if isinstance(value, datetime):
+            # The instant, in UTC: a given offset is kept as the moment it names (SQLite stores
+            # naive UTC; a fingerprint of the same moment with another offset is the same).
+            value = aware(value).astimezone(UTC)
+            day = value.date()
+        else:
+            day = value
         if day < self.earliest:
             raise PydanticCustomError(
                 "date_too_early",

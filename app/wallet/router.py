@@ -23,14 +23,14 @@ from fastapi.routing import APIRoute
 from app.accounts.authn import client_address
 from app.accounts.principal import Principal
 from app.api.deps import EngineDep, SessionDep, SettingsDep, WriteSessionDep
-from app.authz import CITIZEN, PASSPORT_WRITE, PUBLIC, authorize
+from app.authz import PUBLIC, authorize
 from app.core.db import transaction
 from app.core.errors import AppError, OAuthError
 from app.core.settings import Settings
 from app.core.time import utcnow
-from app.core.validation import TEXT_POLICY, TEXT_POLICY_KEY, Id, NoNul
+from app.core.validation import TEXT_POLICY, TEXT_POLICY_KEY, NoNul
 from app.credentials import keys
-from app.passports import service as passports
+from app.passports.deps import CitizenPassport, HeldPassport
 from app.passports.models import Passport
 from app.territory import service as territories
 from app.wallet import metadata, service
@@ -107,28 +107,18 @@ def _offer(
     status_code=status.HTTP_201_CREATED,
 )
 def offer_for_citizen(
-    passport_id: Annotated[Id, Path()],
-    data: OfferRequest,
-    principal: Annotated[Principal, authorize(PASSPORT_WRITE)],
-    session: SessionDep,
-    settings: SettingsDep,
+    data: OfferRequest, access: HeldPassport, session: SessionDep, settings: SettingsDep
 ) -> OfferPublic:
     """Offer chosen skills to the citizen's wallet: a QR (the offer URI) and a PIN shown apart."""
-    passport = passports.load(session, principal, passport_id)
-    passports.ensure_holder(principal, passport)
-    return _offer(session, settings, principal, passport, data)
+    return _offer(session, settings, access.principal, access.passport, data)
 
 
 @router.post("/citizen/wallet-offers", response_model=OfferPublic, status_code=201)
 def citizen_offer(
-    data: OfferRequest,
-    principal: Annotated[Principal, authorize(CITIZEN)],
-    session: SessionDep,
-    settings: SettingsDep,
+    data: OfferRequest, access: CitizenPassport, session: SessionDep, settings: SettingsDep
 ) -> OfferPublic:
     """Add chosen skills of my passport to my wallet."""
-    passport = passports.load(session, principal, principal.passport_id or 0)
-    return _offer(session, settings, principal, passport, data)
+    return _offer(session, settings, access.principal, access.passport, data)
 
 
 @router.get("/verify/nonce", dependencies=[authorize(PUBLIC)], response_model=NonceResponse)
