@@ -30,7 +30,7 @@ from app.core.time import utcnow
 from app.credentials.models import Credential
 from app.passports.models import AccessLog
 from app.wallet.models import WalletOffer
-from tests.factories import World, make_world
+from tests.factories import World, make_passport, make_world
 
 PROBLEM = "application/problem+json"
 GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
@@ -551,3 +551,82 @@ def test_erasure_forgets_offers(client: TestClient, world: World, engine: sa.Eng
     assert response.status_code == 200, response.text
     with Session(engine) as session:
         assert session.exec(select(WalletOffer)).all() == []
+
+
+# --- Refusals found by an outside test (hostile review, 2026-12-06) ------------------------------
+
+
+def test_refused_before_the_wallet_code_runs_still_an_oauth_refusal(
+    client: TestClient, world: World
+) -> None:
+    """A body the server cannot read (invalid UTF-8) or too large for it is refused by layers
+    before the wallet's routes: the wallet still reads `error` in application/json."""
+    unreadable = client.post(
+        "/wallet/ta/credential",
+        content=b'{"proofs": {"jwt": ["\xff"]}}',
+        headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
+    )
+    assert unreadable.status_code == 400, unreadable.text
+    assert unreadable.headers["content-type"] == "application/json"
+    assert unreadable.json()["error"] == "invalid_credential_request"
+    large = client.post(
+        "/wallet/ta/token",
+        content=b"x" * (3 * 1024 * 1024),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert large.status_code == 413, large.text
+    assert large.headers["content-type"] == "application/json"
+    assert large.json()["error"] == "invalid_request"
+    # Elsewhere the API keeps problem+json.
+    elsewhere = client.post(
+        "/api/v1/verify",
+        content=b'{"code": "\xff"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert elsewhere.headers["content-type"] == PROBLEM
+
+
+def test_a_skill_withdrawn_since_the_offer_is_a_400_for_the_wallet(
+    client: TestClient, world: World
+) -> None:
+    _offer_made, issuer, access = _access(client, world)
+    view = client.get(
+        f"/api/v1/passports/{world.passport.id}", headers=world.headers["mediator_of_structure"]
+    ).json()
+    for validation in view["validations"]:
+        withdrawn = client.post(
+            f"/api/v1/passports/{world.passport.id}/validations/{validation['id']}/withdraw",
+            json={"reason": "Erreur de saisie"},
+            headers=world.headers["mediator_of_structure"],
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+    holder = Holder()
+    response = _ask(client, access, holder.proof(issuer, _c_nonce(client, issuer)))
+    _problem(response, 400, "skill_not_validated", "invalid_credential_request")
+
+
+def test_an_offer_whose_passport_was_merged_gets_no_token(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    _validate(client, world, SKILLS[:1])
+    offer = _offer(client, world, skills=SKILLS[:1])
+    other = make_passport(engine, world.a, world.a1, last_name="Autre")
+    merged = client.post(
+        f"/api/v1/passports/{other.id}/merge",
+        json={"absorb_id": world.passport.id},
+        headers=world.headers["territory_admin"],
+    )
+    assert merged.status_code == 200, merged.text
+    _problem(_token(client, offer), 400, "wallet_offer_unknown", "invalid_grant")
+
+
+def test_an_offer_request_is_read_strictly(client: TestClient, world: World) -> None:
+    _validate(client, world, SKILLS[:1])
+    url = f"/api/v1/passports/{world.passport.id}/wallet-offers"
+    headers = world.headers["mediator_of_structure"]
+    for body in (
+        {"skills": SKILLS[:1], "include_name": "yes"},
+        {"skills": SKILLS[:1], "passport_id": 4},
+    ):
+        response = client.post(url, json=body, headers=headers)
+        _problem(response, 422, "validation_error")

@@ -13,6 +13,7 @@ registry, :mod:`app.core.problems`.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -151,6 +152,17 @@ def request_lang(request: Request) -> Lang:
     return problems.negotiate(request.headers.get("accept-language"))
 
 
+# The wallet issuer's OAuth endpoints (app/wallet/router.py, docs/wallet.md): their refusals
+# are application/json with OAuth's ``error``, whichever layer refuses.
+OAUTH_ENDPOINT = re.compile(r"^/wallet/[^/]+/(token|credential|nonce)$")
+
+
+def _oauth_error(endpoint: str, status: int) -> str:
+    if status == 401:
+        return "invalid_token"
+    return "invalid_credential_request" if endpoint == "credential" else "invalid_request"
+
+
 def problem_response(
     *,
     status: int,
@@ -171,6 +183,13 @@ def problem_response(
         title = problems.message(code, lang)
         if lang == "fr":
             detail = problems.french_detail(code, extra) or title
+    if instance is not None and media_type == PROBLEM_MEDIA_TYPE and "error" not in extra:
+        oauth = OAUTH_ENDPOINT.match(instance)
+        if oauth is not None:
+            # Refused before the wallet's own code ran (a body too large or unreadable): still
+            # in the shape an OAuth client reads (RFC 6749 5.2, OpenID4VCI 1.0 8.3.1.2).
+            media_type = "application/json"
+            extra = {**extra, "error": _oauth_error(oauth.group(1), status)}
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_PREFIX + code,
         "title": title,

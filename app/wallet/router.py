@@ -142,8 +142,10 @@ def _oauth_errors(error: str) -> Iterator[None]:
         raise
     except AppError as exc:
         extra = {k: v for k, v in exc.extra.items() if k not in ("error", "error_description")}
+        # A refusal of the request's content (422 elsewhere in the API) is OAuth's 400.
+        status = 400 if exc.status == 422 else exc.status
         raise OAuthError(
-            exc.detail, error=error, code=exc.code, headers=exc.headers, **extra
+            exc.detail, error=error, code=exc.code, status=status, headers=exc.headers, **extra
         ) from None
 
 

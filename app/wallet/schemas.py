@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from app.core.validation import NoNul, UtcDateTime
 from app.credentials import format as fmt
@@ -15,8 +15,11 @@ ProofJwt = Annotated[str, Field(min_length=1, max_length=8000), NoNul]
 
 
 class OfferRequest(BaseModel):
+    # Strict, as a consent should be: "yes" or an unknown field is refused, not guessed at.
+    model_config = ConfigDict(extra="forbid")
+
     skills: list[SkillCode] = Field(min_length=1, max_length=fmt.MAX_SKILLS)
-    include_name: bool = False
+    include_name: StrictBool = False
 
 
 class OfferPublic(BaseModel):

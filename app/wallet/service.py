@@ -243,6 +243,10 @@ def redeem(session: Session, offer_id: int) -> TokenIssued:
     offer = session.get(WalletOffer, offer_id, with_for_update=True)
     if offer is None or offer.redeemed_at is not None:
         raise _oauth("wallet_offer_used", "invalid_grant", "This offer was already redeemed.")
+    passport = session.get(Passport, offer.passport_id)
+    if passport is None or not passport.is_live:
+        # Merged into another since the offer (an erasure deletes its offers): nothing to issue.
+        raise _oauth("wallet_offer_unknown", "invalid_grant", "This offer's passport is gone.")
     token = secrets.token_urlsafe(32)
     now = utcnow()
     offer.redeemed_at = now
@@ -334,7 +338,7 @@ def issue_credential(
             "The proof's nonce is not one this issuer gave, or it was already used.",
         )
     passport = session.get(Passport, offer.passport_id)
-    if passport is None or passport.erased_at is not None or passport.merged_into_id is not None:
+    if passport is None or not passport.is_live:
         raise _oauth("wallet_invalid_token", "invalid_token", "This offer's passport is gone.")
     # The skills as validated now: a validation withdrawn since the offer is refused here.
     chosen = credentials.chosen_skills(session, passport, offer.skill_codes)
