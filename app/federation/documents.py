@@ -42,6 +42,88 @@ class DocumentError(ValueError):
     """A key set or trust list that cannot be used; the message says why, for people."""
 
 
+class MemberDocumentError(DocumentError):
+    """A member's signed document refused; ``reason`` is a stable code for the journal."""
+
+    def __init__(self, message: str, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def verify_member_document(
+    document: str,
+    iss: str,
+    jwks: dict[str, Any],
+    *,
+    typ: str,
+    schema: str,
+    max_bytes: int,
+    error: type[MemberDocumentError],
+) -> tuple[str, dict[str, Any]]:
+    """(kid, body) of a document a member signed (its figures, its places) with one of the keys
+    held for it: a compact JWS of exactly ``alg``, ``kid``, ``typ``, a strict JSON body naming
+    the member as ``iss``, ``schema``, ``iat`` and its ``territory``. The caller checks the rest
+    of the body; every refusal is ``error`` with a reason for the journal."""
+    if len(document) > max_bytes:
+        raise error("the document is too large", reason="too_large")
+    token = document.strip()
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise error("the document is not a compact JWS")
+    try:
+        header = fmt.loads_strict(fmt.b64url_decode(parts[0]))
+    except fmt.FormatError as exc:
+        raise error(f"header: {exc}") from None
+    if not isinstance(header, dict) or set(header) != HEADER_KEYS:
+        raise error("the header must be exactly alg, kid, typ")
+    if header["alg"] != fmt.ALG or header["typ"] != typ:
+        raise error(f"the header must say alg {fmt.ALG} and typ {typ}")
+    try:
+        held = keys.trust_keys(jwks)
+    except (ValueError, TypeError, KeyError, JoseError):
+        raise error("the key set held for the member is unusable", reason="no_key_set") from None
+    kid = header["kid"]
+    key = held.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise error(
+            f"signed with key {str(kid)[:60]!r}, not in the key set held for {iss} "
+            "(a key made since needs `passeport federation publish` first)",
+            reason="unknown_key",
+        )
+    try:
+        signed = jws.deserialize_compact(token, key, registry=REGISTRY)
+    except JoseError:
+        raise error(
+            "bad signature: the document does not verify with the member's key",
+            reason="bad_signature",
+        ) from None
+    try:
+        body = fmt.loads_strict(signed.payload)
+    except fmt.FormatError as exc:
+        raise error(f"body: {exc}") from None
+    if not isinstance(body, dict):
+        raise error("the body must be an object")
+    if body.get("iss") != iss:
+        raise error(
+            f"issued by {str(body.get('iss'))[:200]!r}, not by the member {iss}",
+            reason="wrong_issuer",
+        )
+    if body.get("schema") != schema:
+        raise error(f"schema must be {schema}")
+    if type(body.get("iat")) is not int or not 0 <= body["iat"] <= fmt.MAX_TIME:
+        raise error("iat must be a non-negative integer")
+    territory = body.get("territory")
+    if not (
+        isinstance(territory, dict)
+        and all(
+            isinstance(territory.get(k), str) and 0 < len(territory[k]) <= 200
+            for k in ("code", "name")
+        )
+    ):
+        raise error("territory must have a code and a name")
+    return kid, body
+
+
 @dataclass(frozen=True)
 class IssuerEntry:
     iss: str

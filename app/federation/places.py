@@ -24,7 +24,6 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from joserfc import jws
-from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -34,7 +33,6 @@ from app.core.db import transaction
 from app.core.settings import ConfigurationError, Settings
 from app.core.time import aware, utcnow
 from app.credentials import format as fmt
-from app.credentials import keys
 from app.federation import documents, fetch, hub
 from app.federation.models import TZ, TrustedIssuer
 from app.federation.stats import held_key_sets
@@ -79,10 +77,8 @@ class FederatedPlaces(SQLModel, table=True):
     fetched_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
 
 
-class PlacesError(documents.DocumentError):
-    def __init__(self, message: str, reason: str = "malformed") -> None:
-        super().__init__(message)
-        self.reason = reason
+class PlacesError(documents.MemberDocumentError):
+    """A member's places refused; ``reason`` is a stable code for the journal."""
 
 
 def places_uri(iss: str) -> str:
@@ -116,53 +112,9 @@ def _check_places(places: Any) -> None:
 
 def verify_places(document: str, iss: str, jwks: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(kid, body) of a member's places signed by one of its held keys; PlacesError otherwise."""
-    if len(document) > MAX_PLACES_BYTES:
-        raise PlacesError("the document is too large", reason="too_large")
-    token = document.strip()
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise PlacesError("the document is not a compact JWS")
-    try:
-        header = fmt.loads_strict(fmt.b64url_decode(parts[0]))
-    except fmt.FormatError as exc:
-        raise PlacesError(f"header: {exc}") from None
-    if not isinstance(header, dict) or set(header) != documents.HEADER_KEYS:
-        raise PlacesError("the header must be exactly alg, kid, typ")
-    if header["alg"] != fmt.ALG or header["typ"] != TYP:
-        raise PlacesError(f"the header must say alg {fmt.ALG} and typ {TYP}")
-    try:
-        held = keys.trust_keys(jwks)
-    except (ValueError, TypeError, KeyError, JoseError):
-        raise PlacesError("the key set held for the member is unusable", "no_key_set") from None
-    kid = header["kid"]
-    key = held.get(kid) if isinstance(kid, str) else None
-    if key is None:
-        raise PlacesError(f"signed with a key not held for {iss}", reason="unknown_key")
-    try:
-        signed = jws.deserialize_compact(token, key, registry=documents.REGISTRY)
-    except JoseError:
-        raise PlacesError("bad signature", reason="bad_signature") from None
-    try:
-        body = fmt.loads_strict(signed.payload)
-    except fmt.FormatError as exc:
-        raise PlacesError(f"body: {exc}") from None
-    if not isinstance(body, dict):
-        raise PlacesError("the body must be an object")
-    if body.get("iss") != iss:
-        raise PlacesError(f"issued by another issuer than {iss}", reason="wrong_issuer")
-    if body.get("schema") != SCHEMA:
-        raise PlacesError(f"schema must be {SCHEMA}")
-    if type(body.get("iat")) is not int or not 0 <= body["iat"] <= fmt.MAX_TIME:
-        raise PlacesError("iat must be a non-negative integer")
-    territory = body.get("territory")
-    if not (
-        isinstance(territory, dict)
-        and all(
-            isinstance(territory.get(k), str) and 0 < len(territory[k]) <= 200
-            for k in ("code", "name")
-        )
-    ):
-        raise PlacesError("territory must have a code and a name")
+    kid, body = documents.verify_member_document(
+        document, iss, jwks, typ=TYP, schema=SCHEMA, max_bytes=MAX_PLACES_BYTES, error=PlacesError
+    )
     _check_places(body.get("places"))
     return kid, body
 

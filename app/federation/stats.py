@@ -29,7 +29,6 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from joserfc import jws
-from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -40,7 +39,6 @@ from app.core.errors import NotFound
 from app.core.settings import ConfigurationError, Settings
 from app.core.time import aware, utcnow
 from app.credentials import format as fmt
-from app.credentials import keys
 from app.federation import documents, fetch, hub
 from app.federation.models import TZ, FederationMember
 from app.observatory import service as observatory
@@ -109,12 +107,8 @@ class MemberStats(SQLModel, table=True):
     fetched_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
 
 
-class StatsError(documents.DocumentError):
+class StatsError(documents.MemberDocumentError):
     """A member's figures refused; ``reason`` is a stable code for the journal."""
-
-    def __init__(self, message: str, reason: str = "malformed") -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 # --- member side ---------------------------------------------------------------------------------
@@ -193,62 +187,15 @@ def _check_tables(tables: Any) -> None:
 
 def verify_stats(document: str, iss: str, jwks: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(kid, body) of a member's figures signed by one of its held keys; StatsError otherwise."""
-    if len(document) > MAX_STATS_BYTES:
-        raise StatsError("the document is too large", reason="too_large")
-    token = document.strip()
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise StatsError("the document is not a compact JWS")
-    try:
-        header = fmt.loads_strict(fmt.b64url_decode(parts[0]))
-    except fmt.FormatError as exc:
-        raise StatsError(f"header: {exc}") from None
-    if not isinstance(header, dict) or set(header) != documents.HEADER_KEYS:
-        raise StatsError("the header must be exactly alg, kid, typ")
-    if header["alg"] != fmt.ALG or header["typ"] != TYP:
-        raise StatsError(f"the header must say alg {fmt.ALG} and typ {TYP}")
-    try:
-        held = keys.trust_keys(jwks)
-    except (ValueError, TypeError, KeyError, JoseError):
-        raise StatsError(
-            "the key set held for the member is unusable", reason="no_key_set"
-        ) from None
-    kid = header["kid"]
-    key = held.get(kid) if isinstance(kid, str) else None
-    if key is None:
-        raise StatsError(
-            f"signed with key {str(kid)[:60]!r}, not in the key set the hub holds for {iss} "
-            "(a key made since needs `passeport federation publish` first)",
-            reason="unknown_key",
-        )
-    try:
-        signed = jws.deserialize_compact(token, key, registry=documents.REGISTRY)
-    except JoseError:
-        raise StatsError(
-            "bad signature: the document does not verify with the member's key",
-            reason="bad_signature",
-        ) from None
-    try:
-        body = fmt.loads_strict(signed.payload)
-    except fmt.FormatError as exc:
-        raise StatsError(f"body: {exc}") from None
-    if not isinstance(body, dict):
-        raise StatsError("the body must be an object")
-    if body.get("iss") != iss:
-        raise StatsError(
-            f"issued by {str(body.get('iss'))[:200]!r}, not by the member {iss}",
-            reason="wrong_issuer",
-        )
-    if body.get("schema") != MEMBER_SCHEMA:
-        raise StatsError(f"schema must be {MEMBER_SCHEMA}")
-    if type(body.get("iat")) is not int or not 0 <= body["iat"] <= fmt.MAX_TIME:
-        raise StatsError("iat must be a non-negative integer")
-    territory = body.get("territory")
-    if not (
-        isinstance(territory, dict)
-        and all(isinstance(territory.get(k), str) for k in ("code", "name"))
-    ):
-        raise StatsError("territory must have a code and a name")
+    kid, body = documents.verify_member_document(
+        document,
+        iss,
+        jwks,
+        typ=TYP,
+        schema=MEMBER_SCHEMA,
+        max_bytes=MAX_STATS_BYTES,
+        error=StatsError,
+    )
     p = body.get("period")
     if not isinstance(p, dict):
         raise StatsError("period must be an object")
