@@ -121,23 +121,29 @@ def _text_marks(max_length: int) -> tuple[tuple[str, Any], ...]:
     return (("maxLength", max_length), (TEXT_POLICY_KEY, TEXT_POLICY))
 
 
+def _bounded(value: object, max_length: int, required: bool) -> str | None:
+    """The value as text (None when empty), refused when required and missing, or too long."""
+    text = _as_text(value)
+    if text is None:
+        if required:
+            raise _error("missing", "is required")
+        return None
+    if len(text) > max_length:
+        raise _error(
+            "too_long",
+            "is longer than {max_length} characters ({length})",
+            max_length=max_length,
+            length=len(text),
+        )
+    return text
+
+
 def _text(max_length: int, *, required: bool = False, multiline: bool = False) -> BeforeValidator:
     control = _CONTROL_MULTILINE if multiline else _CONTROL_LINE
 
     def check(value: object) -> str | None:
-        text = _as_text(value)
-        if text is None:
-            if required:
-                raise _error("missing", "is required")
-            return None
-        if len(text) > max_length:
-            raise _error(
-                "too_long",
-                "is longer than {max_length} characters ({length})",
-                max_length=max_length,
-                length=len(text),
-            )
-        if control.search(text):
+        text = _bounded(value, max_length, required)
+        if text is not None and control.search(text):
             raise _error("control_characters", "contains control characters")
         return text
 
@@ -150,19 +156,8 @@ def _formatted(
     """A single-line code (postcode, phone, URL…): stripped, then checked by `normalise`."""
 
     def check(value: object) -> str | None:
-        text = _as_text(value)
-        if text is None:
-            if required:
-                raise _error("missing", "is required")
-            return None
-        if len(text) > max_length:
-            raise _error(
-                "too_long",
-                "is longer than {max_length} characters ({length})",
-                max_length=max_length,
-                length=len(text),
-            )
-        return normalise(text)
+        text = _bounded(value, max_length, required)
+        return None if text is None else normalise(text)
 
     return _Checked(check, marks=_text_marks(max_length))
 
