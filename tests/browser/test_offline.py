@@ -145,6 +145,12 @@ def test_recorded_offline_survives_a_reload_and_lands_once_in_order(
     expect(queue.locator('li[data-state="waiting"]')).to_have_count(3)
     check_axe(page, "mediation offline, passport with waiting records")
     screenshot(page, "mediation-offline-passport")
+    # Reloaded offline on her passport: every module the page imports comes from the service
+    # worker, so the page starts and shows the passport kept on the device and its queue.
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lucie Martin")
+    expect(page.locator("#offline-status")).to_be_visible()
+    expect(queue.locator('li[data-state="waiting"]')).to_have_count(3)
 
     # A new passport, the consent step done on the device: a provisional reference.
     page.get_by_role("link", name="Retour à la recherche").click()
