@@ -382,6 +382,13 @@ def test_signing_out_with_waiting_records_asks_and_leaves_nothing_about_people(
     ask.get_by_role("button", name=re.compile("Se déconnecter et effacer")).click()
     expect(page.get_by_role("heading", name="Connexion de l'équipe de médiation")).to_be_visible()
     expect(page.locator("#signin-error")).to_contain_text("la connexion a besoin du réseau")
+    # The records were erased: the page says so, not that they will be sent, nor to go on.
+    expect(page.locator("#signin-error")).to_contain_text(
+        "Les enregistrements non envoyés (2) ont été effacés de cet appareil"
+    )
+    expect(page.locator("#signin-error")).not_to_contain_text("seront envoyés")
+    expect(page.locator("#offline-status")).to_contain_text("la connexion attendra son retour")
+    expect(page.locator("#offline-status")).not_to_contain_text("Vous pouvez continuer")
 
     after = _people(page.evaluate(BROWSER_STORAGE))
     # ("Martin" is in the catalogues' examples: the first name and the number say it.)

@@ -18,6 +18,7 @@
 //   replay()                     sends the account's waiting items (sync in offline-queue.js).
 //   keepPassport(view), keptPassport(id), keptPassports()   the passports read online.
 //   pendingCount()               items not accepted yet (waiting or refused).
+//   keptOnDevice()               items of any account on this device.
 //   renderQueue()                draws #offline-queue.
 //   sessionEnded()               forgets what was read about people (the queue stays).
 //   wipeForSignOut()             forgets everything of this account on this device.
@@ -230,6 +231,15 @@ export async function pendingCount() {
   if (state.account === null) return 0;
   try {
     return (await store.items(state.account)).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Records on this device, of any account (waiting for their author's next sign-in). */
+export async function keptOnDevice() {
+  try {
+    return await store.count();
   } catch {
     return 0;
   }

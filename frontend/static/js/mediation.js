@@ -22,6 +22,10 @@ function setView(name) {
     show($("#offline-queue-jump"), false);
   }
   show($("#page-status"), false);
+  // Signed out, nothing can be recorded: the banner says only that the network is gone.
+  const banner = $("#offline-status-text");
+  banner.dataset.i18n = name === "signin" ? "mediation.offline.banner_signin" : "mediation.offline.banner_text";
+  banner.textContent = t(banner.dataset.i18n);
 }
 
 function showError(box, error) {
@@ -90,6 +94,8 @@ async function signOut(confirmed = false) {
   }
   // Nothing about people stays on the device (docs/privacy.md).
   await offline.wipeForSignOut();
+  // The sign-in page that follows says they were erased, not that they will be sent.
+  if (pending) rememberErased(pending);
   setCsrf("staff", null);
   location.hash = "";
   location.reload();
@@ -110,6 +116,27 @@ async function signedIn(session) {
 }
 
 const SIGN_OUT_PENDING = "passeport.signout_pending";
+const ERASED = "passeport.signout_erased";
+
+/** @param {number} count records not sent, erased at sign-out (a number only, no person) */
+function rememberErased(count) {
+  try {
+    sessionStorage.setItem(ERASED, String(count));
+  } catch {
+    // No storage: the sign-in page just does not mention them.
+  }
+}
+
+/** How many records the sign-out just erased (once), or 0. */
+function erasedAtSignOut() {
+  try {
+    const count = Number(sessionStorage.getItem(ERASED) || 0);
+    sessionStorage.removeItem(ERASED);
+    return count;
+  } catch {
+    return 0;
+  }
+}
 
 function rememberSignOut(pending) {
   try {
@@ -837,6 +864,8 @@ startStaffPage("mediation", {
     // The session ended while the page was closed: what it read about people goes too.
     await offline.sessionEnded();
     await showSignIn();
+    const erased = erasedAtSignOut();
+    if (erased) clear($("#signin-error")).append(alertBox("info", t("mediation.offline.signin_erased", { n: erased })));
   },
   failed: async (error) => {
     const offlineNow = error instanceof ApiError && error.status === 0;
@@ -847,7 +876,15 @@ startStaffPage("mediation", {
       // No network, and nobody signed in here within the session's rules.
       offline.markOffline(true);
       await showSignIn();
-      clear($("#signin-error")).append(alertBox("info", t("mediation.offline.signin_offline")));
+      // What this device still holds is said only if it holds something (an erase says so).
+      const erased = erasedAtSignOut();
+      const kept = erased ? 0 : await offline.keptOnDevice();
+      const text = [
+        t("mediation.offline.signin_offline"),
+        erased ? t("mediation.offline.signin_erased", { n: erased }) : null,
+        kept ? t("mediation.offline.signin_kept") : null,
+      ].filter(Boolean).join(" ");
+      clear($("#signin-error")).append(alertBox("info", text));
     } else {
       // A citizen session or a server problem: say so rather than show an empty page.
       setView("signin");

@@ -129,6 +129,13 @@ export async function items(account) {
   return all.filter((i) => i.account === account).sort((a, b) => a.seq - b.seq);
 }
 
+/** Every account's items on this device, counted. */
+export async function count() {
+  /** @type {Item[]} */
+  const all = await run("items", "readonly", (s) => s.getAll());
+  return all.length;
+}
+
 /** @param {Item} item */
 export function updateItem(item) {
   return run("items", "readwrite", (s) => s.put(item));
