@@ -419,10 +419,15 @@ def test_the_duplicate_warning_runs_at_sync_and_asks_the_mediator(
     expect(page).to_have_url(re.compile(r"#offline/PROV-"))
     _record(page, "pp:PP-06", TODAY)
 
+    expect(page.locator("#passport-message")).to_contain_text("viendront du serveur")
+
     _restore(context)
     refused = page.locator('#offline-queue-list li[data-state="refused"]')
     expect(refused).to_have_count(1)
     expect(refused).to_contain_text("Un passeport existe peut-être déjà pour cette personne")
+    # Refused, no number will come: the provisional passport's box says so instead.
+    expect(page.locator("#passport-message")).to_contain_text("Ouverture refusée")
+    expect(page.locator("#passport-message")).not_to_contain_text("viendront du serveur")
     # Her validation waits for the mediator's answer.
     expect(page.locator('#offline-queue-list li[data-state="waiting"]')).to_have_count(1)
     check_axe(page, "mediation, duplicate at sync")
@@ -435,3 +440,38 @@ def test_the_duplicate_warning_runs_at_sync_and_asks_the_mediator(
     assert len(_rows(engine, "SELECT id FROM passport WHERE last_name = 'Martin'")) == 1
     rows = _rows(engine, "SELECT passport_id, skill_code FROM validation")
     assert [(r.passport_id, r.skill_code) for r in rows] == [(world.passport.id, "pp:PP-06")]
+
+
+def test_the_new_passport_form_refuses_offline_what_the_server_would(
+    page: Page, context: BrowserContext, world: World
+) -> None:
+    _open_passport_ready_for_offline(page, world)
+    _cut(context)
+    page.get_by_role("link", name="Retour à la recherche").click()
+    page.get_by_label("Prénom *", exact=True).fill("Léa")
+    page.get_by_label("Nom *", exact=True).fill("Hoarau")
+    page.get_by_text("La personne a entendu ce texte et donne son accord").click()
+    error = page.locator("#open-error")
+    year, phone, email = (
+        page.locator("#open-year"),
+        page.locator("#open-phone"),
+        page.locator("#open-email"),
+    )
+    next_year = str(TODAY.year + 1)
+    for field, value, message in [
+        (year, "19", "L'année de naissance doit être un nombre entier de 1900 à"),
+        (year, next_year, f"de 1900 à {TODAY.year}"),
+        (phone, "appelez-moi", "Ce numéro de téléphone n'est pas valable"),
+        (email, "lea.hoarau", "Cette adresse électronique n'est pas valable"),
+    ]:
+        field.fill(value)
+        page.get_by_role("button", name="Ouvrir le passeport").click()
+        expect(error).to_contain_text(message)
+        expect(field).to_be_focused()
+        expect(page.locator("#offline-queue-list li")).to_have_count(0)
+        field.fill("")
+    year.fill("1949")
+    phone.fill("+262 692 12 34 56")
+    page.get_by_role("button", name="Ouvrir le passeport").click()
+    expect(page).to_have_url(re.compile(r"#offline/PROV-[A-Z0-9]{6}$"))
+    expect(page.locator('#offline-queue-list li[data-state="waiting"]')).to_have_count(1)

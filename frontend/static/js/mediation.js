@@ -12,7 +12,7 @@ import { setupPicker } from "/static/js/mediation-picker.js";
 import * as offline from "/static/js/mediation-offline.js";
 import { offerCard } from "/static/js/wallet-offer.js";
 
-const state = { account: null, structures: [], passport: null, view: null, tree: null, picker: null, provisional: null };
+const state = { account: null, structures: [], passport: null, view: null, tree: null, picker: null, provisional: null, provisionalError: null };
 
 function setView(name) {
   for (const view of ["signin", "search", "passport"]) show($(`#view-${view}`), view === name);
@@ -274,6 +274,27 @@ $("#search-form").addEventListener("submit", async (event) => {
   }
 });
 
+/**
+ * What the server would refuse in the new-passport form, checked here first: offline, a refusal
+ * would only come at sync. The limits are the form's own attributes (min, max, maxlength,
+ * pattern, type: tests/test_forms.py keeps them equal to the API's), and a birth year cannot be in
+ * the future.
+ * @param {HTMLFormElement} form
+ * @returns {{field: HTMLInputElement, message: string} | null}
+ */
+function openingProblem(form) {
+  const year = /** @type {HTMLInputElement} */ (form.birth_year);
+  const thisYear = new Date().getFullYear();
+  if (!year.validity.valid || (year.value && Number(year.value) > thisYear)) {
+    return { field: year, message: t("mediation.birth_year_invalid", { max: thisYear }) };
+  }
+  for (const name of ["first_name", "last_name", "phone", "email"]) {
+    const field = /** @type {HTMLInputElement} */ (form[name]);
+    if (!field.validity.valid && field.value.trim()) return { field, message: t(`mediation.${name}_invalid`) };
+  }
+  return null;
+}
+
 async function openPassport(confirmNotDuplicate = false) {
   const box = clear($("#open-error"));
   const warning = $("#duplicate-warning");
@@ -292,6 +313,12 @@ async function openPassport(confirmNotDuplicate = false) {
   if (!body.first_name || !body.last_name) {
     box.append(alertBox("error", t("mediation.names_required")));
     (body.first_name ? form.last_name : form.first_name).focus();
+    return;
+  }
+  const problem = openingProblem(form);
+  if (problem) {
+    box.append(alertBox("error", problem.message));
+    problem.field.focus();
     return;
   }
   if (!body.consent) {
@@ -417,6 +444,7 @@ async function loadProvisional(ref) {
     areas: [], premiers_pas: firstSteps, in_progress: [], validations: [], self_assessments: [],
   };
   state.passport = state.view.passport;
+  state.provisionalError = item.state === "refused" ? item.error : null;
   return item;
 }
 
@@ -803,7 +831,12 @@ async function route() {
     state.newCode = null;
     show(code, true);
   } else show(code, false);
-  if (state.provisional) {
+  if (state.provisional && state.provisionalError) {
+    // Refused at sync: no number will come; the list below says why and offers to correct it.
+    clear($("#passport-message")).append(alertBox("warning",
+      t("mediation.offline.provisional_refused_text", { reason: state.provisionalError.message }),
+      t("mediation.offline.provisional_refused_title", { ref: state.provisional })));
+  } else if (state.provisional) {
     clear($("#passport-message")).append(alertBox("info", t("mediation.offline.provisional_text"), t("mediation.offline.provisional_title", { ref: state.provisional })));
   } else if (state.keptAt) {
     clear($("#passport-message")).append(alertBox("info", t("mediation.offline.kept_text", { at: formatDateTime(state.keptAt) })));
@@ -839,7 +872,9 @@ startStaffPage("mediation", {
       onSent: async (result) => {
         // The passport on screen was erased or merged meanwhile: the server says so in its place.
         const gone = result.refused.some((i) => state.passport && i.passportId === state.passport.id
-          && i.error && ["unknown_passport", "passport_merged"].includes(i.error.code));
+          && i.error && ["unknown_passport", "passport_merged"].includes(i.error.code))
+          // The passport on screen was opened offline, and the server refused to open it.
+          || result.refused.some((i) => state.provisional && i.kind === "passport" && i.localRef === state.provisional);
         if (gone) {
           await route();
           return;
