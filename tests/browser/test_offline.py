@@ -475,3 +475,37 @@ def test_the_new_passport_form_refuses_offline_what_the_server_would(
     page.get_by_role("button", name="Ouvrir le passeport").click()
     expect(page).to_have_url(re.compile(r"#offline/PROV-[A-Z0-9]{6}$"))
     expect(page.locator('#offline-queue-list li[data-state="waiting"]')).to_have_count(1)
+
+
+def test_a_waiting_record_can_be_dropped_after_a_confirmation_and_is_never_sent(
+    page: Page, context: BrowserContext, world: World, engine: sa.Engine
+) -> None:
+    _open_passport_ready_for_offline(page, world)
+    _cut(context)
+    _record(page, "pp:PP-06", TODAY)
+    _record(page, "pp:PP-12", TODAY)
+    waiting = page.locator('#offline-queue-list li[data-state="waiting"]')
+    first = waiting.filter(has_text="pp:PP-06")
+    asked: list[str] = []
+
+    # Asked first: cancelled, it stays.
+    def cancel(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", cancel)
+    first.get_by_role("button", name=re.compile("^Supprimer")).click()
+    expect(waiting).to_have_count(2)
+    assert asked and "Il ne sera jamais envoyé" in asked[0] and "pp:PP-06" in asked[0]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    first.get_by_role("button", name=re.compile("^Supprimer")).click()
+    expect(waiting).to_have_count(1)
+    expect(waiting).to_contain_text("pp:PP-12")
+    check_axe(page, "mediation offline, a waiting record with its delete button")
+
+    # Back online: only the one kept is sent.
+    _restore(context)
+    expect(page.locator('#offline-queue-list li[data-state="sent"]')).to_have_count(1)
+    rows = _rows(engine, "SELECT skill_code FROM validation")
+    assert [r.skill_code for r in rows] == ["pp:PP-12"]

@@ -147,6 +147,33 @@ export function deleteItem(id) {
 }
 
 /**
+ * Drop an item that was not accepted, never while a run may be sending it: under the same lock
+ * as sync, so an item dropped is never sent. A passport's validations waiting for it go too
+ * (they could go nowhere).
+ * @param {string} id
+ * @returns {Promise<boolean>} false when it left the store meanwhile (accepted by a run)
+ */
+export async function dropItem(id) {
+  while (syncing) await syncing.catch(() => null);
+  const work = async () => {
+    /** @type {Item[]} */
+    const all = await run("items", "readonly", (s) => s.getAll());
+    const item = all.find((i) => i.id === id);
+    if (!item) return false;
+    await deleteItem(item.id);
+    if (item.kind === "passport") {
+      for (const other of all) {
+        if (other.account === item.account && other.kind === "validation" && other.localRef === item.localRef
+          && other.passportId === null) await deleteItem(other.id);
+      }
+    }
+    return true;
+  };
+  const locks = /** @type {any} */ (navigator).locks;
+  return locks ? locks.request("passeport-mediation-sync", work) : work();
+}
+
+/**
  * Keep the server's view of a passport read online, until the session that read it ends.
  * @param {number} account
  * @param {any} view
