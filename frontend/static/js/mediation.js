@@ -770,23 +770,49 @@ function chosenSkills(form) {
   return null;
 }
 
+/**
+ * Offline (known, or learnt from a request that got no answer), what only the server makes says
+ * so in its own words rather than the generic "the server does not answer".
+ * @param {HTMLElement} box
+ * @param {string} key the page's sentence
+ * @param {unknown} [error] the request's failure, if one was tried
+ * @returns {boolean} true when it was the network (and said)
+ */
+function needsNetwork(box, key, error) {
+  const offlineNow = error === undefined ? offline.isOffline() : error instanceof ApiError && error.status === 0;
+  if (!offlineNow) return false;
+  offline.markOffline(true);
+  clear(box).append(alertBox("error", t(key)));
+  return true;
+}
+
 // The same choice of skills, offered to the person's wallet app instead of printed as a QR.
 $("#wallet-offer-button").addEventListener("click", async () => {
   const form = /** @type {HTMLFormElement} */ ($("#credential-form"));
   const skills = chosenSkills(form);
   if (!skills) return;
+  const box = $("#credential-error");
+  if (needsNetwork(box, "mediation.offline.wallet_needs_network")) return;
   try {
     const offer = await api("POST", `/api/v1/passports/${state.passport.id}/wallet-offers`, {
       skills,
       include_name: form.include_name.checked,
     });
     const result = clear($("#credential-result"));
-    result.append(offerCard(offer, "mediator"));
+    const p = state.passport;
+    result.append(offerCard(offer, "mediator", {
+      skillLabel: (code) => {
+        const skill = state.skills && state.skills.get(code);
+        return skill ? label(skill) : code;
+      },
+      name: [p.first_name, p.last_name].filter(Boolean).join(" "),
+    }));
     form.reset();
     result.focus();
     announce(t("wallet.offer_ready"));
   } catch (error) {
-    showError($("#credential-error"), error);
+    if (needsNetwork(box, "mediation.offline.wallet_needs_network", error)) return;
+    showError(box, error);
   }
 });
 
