@@ -253,6 +253,18 @@ def test_a_lost_answer_is_replayed_and_stores_nothing_twice(
     _record(page, "pp:PP-06", TODAY)
     assert len(_rows(engine, "SELECT id FROM validation")) == 1
     page.unroute(path)
+    # Deleting it would not undo what may have landed: the confirmation says so (kept here).
+    asked: list[str] = []
+
+    def cancel(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", cancel)
+    waiting = page.locator('#offline-queue-list li[data-state="waiting"]')
+    waiting.get_by_role("button", name=re.compile("^Supprimer")).click()
+    expect(waiting).to_have_count(1)
+    assert asked and "peut-être déjà atteint le serveur" in asked[0]
 
     # The page starts again (a trigger, like coming back online): the same request, the same key.
     page.reload()
@@ -497,6 +509,7 @@ def test_a_waiting_record_can_be_dropped_after_a_confirmation_and_is_never_sent(
     first.get_by_role("button", name=re.compile("^Supprimer")).click()
     expect(waiting).to_have_count(2)
     assert asked and "Il ne sera jamais envoyé" in asked[0] and "pp:PP-06" in asked[0]
+    assert "peut-être déjà atteint le serveur" not in asked[0]
 
     page.once("dialog", lambda dialog: dialog.accept())
     first.get_by_role("button", name=re.compile("^Supprimer")).click()

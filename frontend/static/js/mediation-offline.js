@@ -315,7 +315,8 @@ function actionButtons(item) {
 
 /**
  * A record waiting to be sent can be dropped too, after a confirmation: nothing reached the
- * server, so nothing is journaled; dropped, it is never sent.
+ * server, so nothing is journaled; dropped, it is never sent (one sent online whose answer was
+ * lost may have landed: the confirmation says so).
  * @param {Item} item
  */
 function waitingActions(item) {
@@ -328,7 +329,9 @@ function waitingActions(item) {
       "aria-label": `${text} : ${describe(item)}`,
       onclick: () => {
         const key = item.kind === "passport" ? "mediation.offline.drop_confirm_passport" : "mediation.offline.drop_confirm";
-        if (window.confirm(t(key, { what: describe(item) }))) drop(item);
+        // Sent once online and its answer lost, it may have landed: dropping it cannot undo that.
+        const maybeSent = item.body.recorded_offline_at ? "" : `\n${t("mediation.offline.drop_maybe_sent")}`;
+        if (window.confirm(`${t(key, { what: describe(item) })}${maybeSent}`)) drop(item);
       },
     })));
 }
