@@ -126,6 +126,11 @@ def test_a_refused_form_says_why_in_plain_french(page: Page, world: World) -> No
     page.get_by_text("La personne a entendu ce texte et donne son accord").click()
     page.get_by_role("button", name="Ouvrir le passeport").click()
     error = page.locator("#open-error")
+    # The page checks the phone itself first (the form's pattern, the API's)...
+    expect(error).to_contain_text("Ce numéro de téléphone n'est pas valable")
+    # ...and without that check (an older copy of the page), the server's refusal reads as well.
+    page.locator("#open-phone").evaluate("input => input.removeAttribute('pattern')")
+    page.get_by_role("button", name="Ouvrir le passeport").click()
     expect(error).to_contain_text("Le numéro de téléphone n'a pas la forme attendue.")
     expect(error).not_to_contain_text("body.")
     expect(error).not_to_contain_text("should")

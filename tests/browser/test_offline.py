@@ -145,6 +145,12 @@ def test_recorded_offline_survives_a_reload_and_lands_once_in_order(
     expect(queue.locator('li[data-state="waiting"]')).to_have_count(3)
     check_axe(page, "mediation offline, passport with waiting records")
     screenshot(page, "mediation-offline-passport")
+    # Reloaded offline on her passport: every module the page imports comes from the service
+    # worker, so the page starts and shows the passport kept on the device and its queue.
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lucie Martin")
+    expect(page.locator("#offline-status")).to_be_visible()
+    expect(queue.locator('li[data-state="waiting"]')).to_have_count(3)
 
     # A new passport, the consent step done on the device: a provisional reference.
     page.get_by_role("link", name="Retour à la recherche").click()
@@ -247,6 +253,18 @@ def test_a_lost_answer_is_replayed_and_stores_nothing_twice(
     _record(page, "pp:PP-06", TODAY)
     assert len(_rows(engine, "SELECT id FROM validation")) == 1
     page.unroute(path)
+    # Deleting it would not undo what may have landed: the confirmation says so (kept here).
+    asked: list[str] = []
+
+    def cancel(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", cancel)
+    waiting = page.locator('#offline-queue-list li[data-state="waiting"]')
+    waiting.get_by_role("button", name=re.compile("^Supprimer")).click()
+    expect(waiting).to_have_count(1)
+    assert asked and "peut-être déjà atteint le serveur" in asked[0]
 
     # The page starts again (a trigger, like coming back online): the same request, the same key.
     page.reload()
@@ -376,6 +394,13 @@ def test_signing_out_with_waiting_records_asks_and_leaves_nothing_about_people(
     ask.get_by_role("button", name=re.compile("Se déconnecter et effacer")).click()
     expect(page.get_by_role("heading", name="Connexion de l'équipe de médiation")).to_be_visible()
     expect(page.locator("#signin-error")).to_contain_text("la connexion a besoin du réseau")
+    # The records were erased: the page says so, not that they will be sent, nor to go on.
+    expect(page.locator("#signin-error")).to_contain_text(
+        "Les enregistrements non envoyés (2) ont été effacés de cet appareil"
+    )
+    expect(page.locator("#signin-error")).not_to_contain_text("seront envoyés")
+    expect(page.locator("#offline-status")).to_contain_text("la connexion attendra son retour")
+    expect(page.locator("#offline-status")).not_to_contain_text("Vous pouvez continuer")
 
     after = _people(page.evaluate(BROWSER_STORAGE))
     # ("Martin" is in the catalogues' examples: the first name and the number say it.)
@@ -406,10 +431,15 @@ def test_the_duplicate_warning_runs_at_sync_and_asks_the_mediator(
     expect(page).to_have_url(re.compile(r"#offline/PROV-"))
     _record(page, "pp:PP-06", TODAY)
 
+    expect(page.locator("#passport-message")).to_contain_text("viendront du serveur")
+
     _restore(context)
     refused = page.locator('#offline-queue-list li[data-state="refused"]')
     expect(refused).to_have_count(1)
     expect(refused).to_contain_text("Un passeport existe peut-être déjà pour cette personne")
+    # Refused, no number will come: the provisional passport's box says so instead.
+    expect(page.locator("#passport-message")).to_contain_text("Ouverture refusée")
+    expect(page.locator("#passport-message")).not_to_contain_text("viendront du serveur")
     # Her validation waits for the mediator's answer.
     expect(page.locator('#offline-queue-list li[data-state="waiting"]')).to_have_count(1)
     check_axe(page, "mediation, duplicate at sync")
@@ -422,3 +452,73 @@ def test_the_duplicate_warning_runs_at_sync_and_asks_the_mediator(
     assert len(_rows(engine, "SELECT id FROM passport WHERE last_name = 'Martin'")) == 1
     rows = _rows(engine, "SELECT passport_id, skill_code FROM validation")
     assert [(r.passport_id, r.skill_code) for r in rows] == [(world.passport.id, "pp:PP-06")]
+
+
+def test_the_new_passport_form_refuses_offline_what_the_server_would(
+    page: Page, context: BrowserContext, world: World
+) -> None:
+    _open_passport_ready_for_offline(page, world)
+    _cut(context)
+    page.get_by_role("link", name="Retour à la recherche").click()
+    page.get_by_label("Prénom *", exact=True).fill("Léa")
+    page.get_by_label("Nom *", exact=True).fill("Hoarau")
+    page.get_by_text("La personne a entendu ce texte et donne son accord").click()
+    error = page.locator("#open-error")
+    year, phone, email = (
+        page.locator("#open-year"),
+        page.locator("#open-phone"),
+        page.locator("#open-email"),
+    )
+    next_year = str(TODAY.year + 1)
+    for field, value, message in [
+        (year, "19", "L'année de naissance doit être un nombre entier de 1900 à"),
+        (year, next_year, f"de 1900 à {TODAY.year}"),
+        (phone, "appelez-moi", "Ce numéro de téléphone n'est pas valable"),
+        (email, "lea.hoarau", "Cette adresse électronique n'est pas valable"),
+    ]:
+        field.fill(value)
+        page.get_by_role("button", name="Ouvrir le passeport").click()
+        expect(error).to_contain_text(message)
+        expect(field).to_be_focused()
+        expect(page.locator("#offline-queue-list li")).to_have_count(0)
+        field.fill("")
+    year.fill("1949")
+    phone.fill("+262 692 12 34 56")
+    page.get_by_role("button", name="Ouvrir le passeport").click()
+    expect(page).to_have_url(re.compile(r"#offline/PROV-[A-Z0-9]{6}$"))
+    expect(page.locator('#offline-queue-list li[data-state="waiting"]')).to_have_count(1)
+
+
+def test_a_waiting_record_can_be_dropped_after_a_confirmation_and_is_never_sent(
+    page: Page, context: BrowserContext, world: World, engine: sa.Engine
+) -> None:
+    _open_passport_ready_for_offline(page, world)
+    _cut(context)
+    _record(page, "pp:PP-06", TODAY)
+    _record(page, "pp:PP-12", TODAY)
+    waiting = page.locator('#offline-queue-list li[data-state="waiting"]')
+    first = waiting.filter(has_text="pp:PP-06")
+    asked: list[str] = []
+
+    # Asked first: cancelled, it stays.
+    def cancel(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", cancel)
+    first.get_by_role("button", name=re.compile("^Supprimer")).click()
+    expect(waiting).to_have_count(2)
+    assert asked and "Il ne sera jamais envoyé" in asked[0] and "pp:PP-06" in asked[0]
+    assert "peut-être déjà atteint le serveur" not in asked[0]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    first.get_by_role("button", name=re.compile("^Supprimer")).click()
+    expect(waiting).to_have_count(1)
+    expect(waiting).to_contain_text("pp:PP-12")
+    check_axe(page, "mediation offline, a waiting record with its delete button")
+
+    # Back online: only the one kept is sent.
+    _restore(context)
+    expect(page.locator('#offline-queue-list li[data-state="sent"]')).to_have_count(1)
+    rows = _rows(engine, "SELECT skill_code FROM validation")
+    assert [r.skill_code for r in rows] == ["pp:PP-12"]

@@ -41,6 +41,16 @@ def test_mediator_offers_skills_to_the_wallet(
     page.get_by_role("button", name="Ajouter à son portefeuille").click()
     card = page.locator(".wallet-offer")
     expect(card.get_by_role("heading", name="Prêt à ajouter au portefeuille")).to_be_visible()
+    # What the offer holds, to check before the person scans: the skills (in the offer's
+    # order), and no name.
+    expect(card.locator(".wallet-offer__skills li")).to_have_text(
+        [
+            "pp:PP-12 — Repérer un message frauduleux (hameçonnage, arnaque)",
+            "pp:PP-06 — Envoyer et recevoir un e-mail avec une pièce jointe",
+        ]
+    )
+    expect(card.locator("[data-offer-name]")).to_have_text("Sans le nom de la personne.")
+    expect(card).not_to_contain_text("Lucie")
     pin = card.locator("[data-pin]")
     expect(pin).to_have_text(re.compile(r"^\d{3} \d{3}$"))
     link = card.get_by_role("link", name="Ouvrir dans l'application portefeuille")
@@ -58,6 +68,32 @@ def test_mediator_offers_skills_to_the_wallet(
     card.scroll_into_view_if_needed()
     screenshot(page, "wallet-offer-mediator-360", full_page=False)
     check_axe(page, "wallet offer (mediator, 360 px)")
+
+
+def test_mediator_offline_is_told_the_wallet_needs_the_network(
+    page: Page, world: World, live_server: Server
+) -> None:
+    with httpx.Client(base_url=live_server.url) as client:
+        record_validation(client, world, "pp:PP-06")
+    sign_in_mediator(page, "med-a1@example.org")
+    page.goto(f"/mediation#passport/{world.passport.id}")
+    page.locator("#credential-skills label").filter(has_text="pp:PP-06").click()
+    error = page.locator("#credential-error")
+    offers = re.compile(r"/wallet-offers$")
+    # The request gets no answer (the page did not know yet), then the page knows it is offline.
+    page.route(offers, lambda route: route.abort("internetdisconnected"))
+    for _ in range(2):
+        page.get_by_role("button", name="Ajouter à son portefeuille").click()
+        expect(error).to_contain_text("l'ajout au portefeuille a besoin du réseau")
+        expect(error).not_to_contain_text("Le serveur ne répond pas")
+        expect(page.locator("#offline-status")).to_be_visible()
+        expect(page.locator(".wallet-offer")).to_have_count(0)
+        page.context.set_offline(True)
+    page.context.set_offline(False)
+    page.unroute(offers)
+    # The skill is still ticked: back online, the same click makes the offer.
+    page.get_by_role("button", name="Ajouter à son portefeuille").click()
+    expect(page.locator(".wallet-offer .wallet-offer__skills li")).to_have_count(1)
 
 
 def test_citizen_adds_skills_to_their_wallet_in_english(
@@ -78,6 +114,10 @@ def test_citizen_adds_skills_to_their_wallet_in_english(
     page.get_by_role("button", name="Add to my wallet").click()
     card = page.locator(".wallet-offer")
     expect(card.get_by_role("heading", name="Ready to add to the wallet")).to_be_visible()
+    expect(card.locator(".wallet-offer__skills li")).to_have_text(
+        ["pp:PP-06 — Send and receive an e-mail with an attachment"]
+    )
+    expect(card.locator("[data-offer-name]")).to_have_text("With the name: Lucie Martin.")
     expect(card).to_contain_text("Give it to nobody")
     assert _offer_in_qr(page)["credential_configuration_ids"] == ["passeport_numerique_competences"]
     check_axe(page, "wallet offer (citizen, en, 360 px)")

@@ -195,7 +195,15 @@ $("#wallet-form").addEventListener("submit", async (event) => {
       include_name: form.include_name.checked,
     }, CSRF);
     const result = clear($("#wallet-result"));
-    result.append(offerCard(offer, "citizen"));
+    const skillsKnown = skillsByCode(state.tree);
+    const me = state.view.passport;
+    result.append(offerCard(offer, "citizen", {
+      skillLabel: (code) => {
+        const skill = skillsKnown.get(code);
+        return skill ? label(skill) : code;
+      },
+      name: [me.first_name, me.last_name].filter(Boolean).join(" "),
+    }));
     form.reset();
     result.focus();
     announce(t("wallet.offer_ready"));

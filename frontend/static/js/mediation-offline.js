@@ -18,6 +18,7 @@
 //   replay()                     sends the account's waiting items (sync in offline-queue.js).
 //   keepPassport(view), keptPassport(id), keptPassports()   the passports read online.
 //   pendingCount()               items not accepted yet (waiting or refused).
+//   keptOnDevice()               items of any account on this device.
 //   renderQueue()                draws #offline-queue.
 //   sessionEnded()               forgets what was read about people (the queue stays).
 //   wipeForSignOut()             forgets everything of this account on this device.
@@ -235,6 +236,15 @@ export async function pendingCount() {
   }
 }
 
+/** Records on this device, of any account (waiting for their author's next sign-in). */
+export async function keptOnDevice() {
+  try {
+    return await store.count();
+  } catch {
+    return 0;
+  }
+}
+
 export async function sessionEnded() {
   // Its queue waits for the same account to sign in again.
   useAccount(null);
@@ -275,7 +285,7 @@ function describe(item) {
 const badge = (kind, text) => el("p", { class: `fr-badge fr-badge--sm fr-badge--${kind}`, text });
 
 /** @param {Item} item */
-function actions(item) {
+function actionButtons(item) {
   const buttons = [];
   const button = (/** @type {string} */ text, /** @type {() => void} */ onclick, secondary = true) =>
     el("li", {}, el("button", {
@@ -300,7 +310,35 @@ function actions(item) {
     buttons.push(button(t("mediation.offline.correct"), () => correct(item)));
   }
   buttons.push(button(t("mediation.offline.drop"), () => drop(item)));
-  return el("ul", { class: "fr-btns-group fr-btns-group--inline fr-btns-group--sm fr-mt-1w" }, ...buttons);
+  return buttons;
+}
+
+/**
+ * A record waiting to be sent can be dropped too, after a confirmation: nothing reached the
+ * server, so nothing is journaled; dropped, it is never sent (one sent online whose answer was
+ * lost may have landed: the confirmation says so).
+ * @param {Item} item
+ */
+function waitingActions(item) {
+  const text = t("mediation.offline.drop");
+  return el("ul", { class: "fr-btns-group fr-btns-group--inline fr-btns-group--sm fr-mt-1w" },
+    el("li", {}, el("button", {
+      type: "button",
+      class: "fr-btn fr-btn--sm fr-btn--secondary",
+      text,
+      "aria-label": `${text} : ${describe(item)}`,
+      onclick: () => {
+        const key = item.kind === "passport" ? "mediation.offline.drop_confirm_passport" : "mediation.offline.drop_confirm";
+        // Sent once online and its answer lost, it may have landed: dropping it cannot undo that.
+        const maybeSent = item.body.recorded_offline_at ? "" : `\n${t("mediation.offline.drop_maybe_sent")}`;
+        if (window.confirm(`${t(key, { what: describe(item) })}${maybeSent}`)) drop(item);
+      },
+    })));
+}
+
+/** @param {Item} item */
+function refusedActions(item) {
+  return el("ul", { class: "fr-btns-group fr-btns-group--inline fr-btns-group--sm fr-mt-1w" }, ...actionButtons(item));
 }
 
 /** @param {Item} item */
@@ -364,16 +402,13 @@ async function correct(item) {
 
 /** @param {Item} item */
 async function drop(item) {
-  await store.deleteItem(item.id);
-  if (item.kind === "passport") {
-    // What was recorded for a passport that will not be opened cannot go anywhere.
-    for (const other of await store.items(item.account)) {
-      if (other.kind === "validation" && other.localRef === item.localRef && other.passportId === null) {
-        await store.deleteItem(other.id);
-      }
-    }
-  }
+  // What was recorded for a passport that will not be opened goes with it; a run sending this
+  // very item finishes first (then it was accepted, and shows as sent).
+  const dropped = await store.dropItem(item.id);
   await renderQueue();
+  if (!dropped) return;
+  // The provisional passport on screen will not be opened: back to the search.
+  if (item.kind === "passport" && location.hash === `#offline/${item.localRef}`) location.hash = "";
   announce(t("mediation.offline.dropped"));
   const first = document.querySelector("#offline-queue button");
   if (first instanceof HTMLElement) first.focus();
@@ -404,7 +439,7 @@ export async function renderQueue() {
       refusedItem && item.error
         ? el("p", { class: "fr-error-text", text: t("mediation.offline.reason", { reason: item.error.message }) })
         : null,
-      refusedItem ? actions(item) : null));
+      refusedItem ? refusedActions(item) : waitingActions(item)));
   }
   for (const { item, answer } of state.sent) {
     list.append(el("li", { class: "offline-item", "data-state": "sent", "data-id": item.id },

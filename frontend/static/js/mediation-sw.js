@@ -9,7 +9,7 @@
 // may of those itself, in IndexedDB, per account and for the session's time only
 // (offline-queue.js; docs/privacy.md).
 
-const VERSION = "v1";
+const VERSION = "v2";
 const CACHE = `passeport-mediation-${VERSION}`;
 
 // Without these the page cannot start offline: installation fails if one is missing.
@@ -20,6 +20,7 @@ const REQUIRED = [
   "/static/js/mediation-offline.js",
   "/static/js/offline-queue.js",
   "/static/js/passport-view.js",
+  "/static/js/wallet-offer.js",
   "/static/js/common.js",
   "/static/framework.js",
   "/static/dsfr/dsfr.min.css",

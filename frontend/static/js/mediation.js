@@ -12,7 +12,7 @@ import { setupPicker } from "/static/js/mediation-picker.js";
 import * as offline from "/static/js/mediation-offline.js";
 import { offerCard } from "/static/js/wallet-offer.js";
 
-const state = { account: null, structures: [], passport: null, view: null, tree: null, picker: null, provisional: null };
+const state = { account: null, structures: [], passport: null, view: null, tree: null, picker: null, provisional: null, provisionalError: null };
 
 function setView(name) {
   for (const view of ["signin", "search", "passport"]) show($(`#view-${view}`), view === name);
@@ -22,6 +22,10 @@ function setView(name) {
     show($("#offline-queue-jump"), false);
   }
   show($("#page-status"), false);
+  // Signed out, nothing can be recorded: the banner says only that the network is gone.
+  const banner = $("#offline-status-text");
+  banner.dataset.i18n = name === "signin" ? "mediation.offline.banner_signin" : "mediation.offline.banner_text";
+  banner.textContent = t(banner.dataset.i18n);
 }
 
 function showError(box, error) {
@@ -90,6 +94,8 @@ async function signOut(confirmed = false) {
   }
   // Nothing about people stays on the device (docs/privacy.md).
   await offline.wipeForSignOut();
+  // The sign-in page that follows says they were erased, not that they will be sent.
+  if (pending) rememberErased(pending);
   setCsrf("staff", null);
   location.hash = "";
   location.reload();
@@ -110,6 +116,27 @@ async function signedIn(session) {
 }
 
 const SIGN_OUT_PENDING = "passeport.signout_pending";
+const ERASED = "passeport.signout_erased";
+
+/** @param {number} count records not sent, erased at sign-out (a number only, no person) */
+function rememberErased(count) {
+  try {
+    sessionStorage.setItem(ERASED, String(count));
+  } catch {
+    // No storage: the sign-in page just does not mention them.
+  }
+}
+
+/** How many records the sign-out just erased (once), or 0. */
+function erasedAtSignOut() {
+  try {
+    const count = Number(sessionStorage.getItem(ERASED) || 0);
+    sessionStorage.removeItem(ERASED);
+    return count;
+  } catch {
+    return 0;
+  }
+}
 
 function rememberSignOut(pending) {
   try {
@@ -247,6 +274,27 @@ $("#search-form").addEventListener("submit", async (event) => {
   }
 });
 
+/**
+ * What the server would refuse in the new-passport form, checked here first: offline, a refusal
+ * would only come at sync. The limits are the form's own attributes (min, max, maxlength,
+ * pattern, type: tests/test_forms.py keeps them equal to the API's), and a birth year cannot be in
+ * the future.
+ * @param {HTMLFormElement} form
+ * @returns {{field: HTMLInputElement, message: string} | null}
+ */
+function openingProblem(form) {
+  const year = /** @type {HTMLInputElement} */ (form.birth_year);
+  const thisYear = new Date().getFullYear();
+  if (!year.validity.valid || (year.value && Number(year.value) > thisYear)) {
+    return { field: year, message: t("mediation.birth_year_invalid", { max: thisYear }) };
+  }
+  for (const name of ["first_name", "last_name", "phone", "email"]) {
+    const field = /** @type {HTMLInputElement} */ (form[name]);
+    if (!field.validity.valid && field.value.trim()) return { field, message: t(`mediation.${name}_invalid`) };
+  }
+  return null;
+}
+
 async function openPassport(confirmNotDuplicate = false) {
   const box = clear($("#open-error"));
   const warning = $("#duplicate-warning");
@@ -265,6 +313,12 @@ async function openPassport(confirmNotDuplicate = false) {
   if (!body.first_name || !body.last_name) {
     box.append(alertBox("error", t("mediation.names_required")));
     (body.first_name ? form.last_name : form.first_name).focus();
+    return;
+  }
+  const problem = openingProblem(form);
+  if (problem) {
+    box.append(alertBox("error", problem.message));
+    problem.field.focus();
     return;
   }
   if (!body.consent) {
@@ -390,6 +444,7 @@ async function loadProvisional(ref) {
     areas: [], premiers_pas: firstSteps, in_progress: [], validations: [], self_assessments: [],
   };
   state.passport = state.view.passport;
+  state.provisionalError = item.state === "refused" ? item.error : null;
   return item;
 }
 
@@ -715,23 +770,49 @@ function chosenSkills(form) {
   return null;
 }
 
+/**
+ * Offline (known, or learnt from a request that got no answer), what only the server makes says
+ * so in its own words rather than the generic "the server does not answer".
+ * @param {HTMLElement} box
+ * @param {string} key the page's sentence
+ * @param {unknown} [error] the request's failure, if one was tried
+ * @returns {boolean} true when it was the network (and said)
+ */
+function needsNetwork(box, key, error) {
+  const offlineNow = error === undefined ? offline.isOffline() : error instanceof ApiError && error.status === 0;
+  if (!offlineNow) return false;
+  offline.markOffline(true);
+  clear(box).append(alertBox("error", t(key)));
+  return true;
+}
+
 // The same choice of skills, offered to the person's wallet app instead of printed as a QR.
 $("#wallet-offer-button").addEventListener("click", async () => {
   const form = /** @type {HTMLFormElement} */ ($("#credential-form"));
   const skills = chosenSkills(form);
   if (!skills) return;
+  const box = $("#credential-error");
+  if (needsNetwork(box, "mediation.offline.wallet_needs_network")) return;
   try {
     const offer = await api("POST", `/api/v1/passports/${state.passport.id}/wallet-offers`, {
       skills,
       include_name: form.include_name.checked,
     });
     const result = clear($("#credential-result"));
-    result.append(offerCard(offer, "mediator"));
+    const p = state.passport;
+    result.append(offerCard(offer, "mediator", {
+      skillLabel: (code) => {
+        const skill = state.skills && state.skills.get(code);
+        return skill ? label(skill) : code;
+      },
+      name: [p.first_name, p.last_name].filter(Boolean).join(" "),
+    }));
     form.reset();
     result.focus();
     announce(t("wallet.offer_ready"));
   } catch (error) {
-    showError($("#credential-error"), error);
+    if (needsNetwork(box, "mediation.offline.wallet_needs_network", error)) return;
+    showError(box, error);
   }
 });
 
@@ -776,7 +857,12 @@ async function route() {
     state.newCode = null;
     show(code, true);
   } else show(code, false);
-  if (state.provisional) {
+  if (state.provisional && state.provisionalError) {
+    // Refused at sync: no number will come; the list below says why and offers to correct it.
+    clear($("#passport-message")).append(alertBox("warning",
+      t("mediation.offline.provisional_refused_text", { reason: state.provisionalError.message }),
+      t("mediation.offline.provisional_refused_title", { ref: state.provisional })));
+  } else if (state.provisional) {
     clear($("#passport-message")).append(alertBox("info", t("mediation.offline.provisional_text"), t("mediation.offline.provisional_title", { ref: state.provisional })));
   } else if (state.keptAt) {
     clear($("#passport-message")).append(alertBox("info", t("mediation.offline.kept_text", { at: formatDateTime(state.keptAt) })));
@@ -812,7 +898,9 @@ startStaffPage("mediation", {
       onSent: async (result) => {
         // The passport on screen was erased or merged meanwhile: the server says so in its place.
         const gone = result.refused.some((i) => state.passport && i.passportId === state.passport.id
-          && i.error && ["unknown_passport", "passport_merged"].includes(i.error.code));
+          && i.error && ["unknown_passport", "passport_merged"].includes(i.error.code))
+          // The passport on screen was opened offline, and the server refused to open it.
+          || result.refused.some((i) => state.provisional && i.kind === "passport" && i.localRef === state.provisional);
         if (gone) {
           await route();
           return;
@@ -837,6 +925,8 @@ startStaffPage("mediation", {
     // The session ended while the page was closed: what it read about people goes too.
     await offline.sessionEnded();
     await showSignIn();
+    const erased = erasedAtSignOut();
+    if (erased) clear($("#signin-error")).append(alertBox("info", t("mediation.offline.signin_erased", { n: erased })));
   },
   failed: async (error) => {
     const offlineNow = error instanceof ApiError && error.status === 0;
@@ -847,7 +937,15 @@ startStaffPage("mediation", {
       // No network, and nobody signed in here within the session's rules.
       offline.markOffline(true);
       await showSignIn();
-      clear($("#signin-error")).append(alertBox("info", t("mediation.offline.signin_offline")));
+      // What this device still holds is said only if it holds something (an erase says so).
+      const erased = erasedAtSignOut();
+      const kept = erased ? 0 : await offline.keptOnDevice();
+      const text = [
+        t("mediation.offline.signin_offline"),
+        erased ? t("mediation.offline.signin_erased", { n: erased }) : null,
+        kept ? t("mediation.offline.signin_kept") : null,
+      ].filter(Boolean).join(" ");
+      clear($("#signin-error")).append(alertBox("info", text));
     } else {
       // A citizen session or a server problem: say so rather than show an empty page.
       setView("signin");

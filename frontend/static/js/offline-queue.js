@@ -129,6 +129,13 @@ export async function items(account) {
   return all.filter((i) => i.account === account).sort((a, b) => a.seq - b.seq);
 }
 
+/** Every account's items on this device, counted. */
+export async function count() {
+  /** @type {Item[]} */
+  const all = await run("items", "readonly", (s) => s.getAll());
+  return all.length;
+}
+
 /** @param {Item} item */
 export function updateItem(item) {
   return run("items", "readwrite", (s) => s.put(item));
@@ -137,6 +144,33 @@ export function updateItem(item) {
 /** @param {string} id */
 export function deleteItem(id) {
   return run("items", "readwrite", (s) => s.delete(id));
+}
+
+/**
+ * Drop an item that was not accepted, never while a run may be sending it: under the same lock
+ * as sync, so an item dropped is never sent. A passport's validations waiting for it go too
+ * (they could go nowhere).
+ * @param {string} id
+ * @returns {Promise<boolean>} false when it left the store meanwhile (accepted by a run)
+ */
+export async function dropItem(id) {
+  while (syncing) await syncing.catch(() => null);
+  const work = async () => {
+    /** @type {Item[]} */
+    const all = await run("items", "readonly", (s) => s.getAll());
+    const item = all.find((i) => i.id === id);
+    if (!item) return false;
+    await deleteItem(item.id);
+    if (item.kind === "passport") {
+      for (const other of all) {
+        if (other.account === item.account && other.kind === "validation" && other.localRef === item.localRef
+          && other.passportId === null) await deleteItem(other.id);
+      }
+    }
+    return true;
+  };
+  const locks = /** @type {any} */ (navigator).locks;
+  return locks ? locks.request("passeport-mediation-sync", work) : work();
 }
 
 /**

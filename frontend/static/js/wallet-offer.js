@@ -15,6 +15,12 @@ import { el, formatDateTime, t } from "/static/js/common.js";
  */
 
 /**
+ * @typedef {object} OfferContent  what the page knows to name the offer's content
+ * @property {(code: string) => string} skillLabel  a skill's label in the page's language
+ * @property {string} name  the person's name, shown only if the offer carries it
+ */
+
+/**
  * The PIN in two groups of three, easier to read out and to type.
  * @param {string} pin
  * @returns {string}
@@ -27,9 +33,10 @@ export function spacedPin(pin) {
  * The card that shows an offer: QR, link, PIN and until when it works.
  * @param {WalletOffer} offer
  * @param {"mediator" | "citizen"} who  whose screen it is (the wording differs)
+ * @param {OfferContent} content
  * @returns {HTMLElement}
  */
-export function offerCard(offer, who) {
+export function offerCard(offer, who, content) {
   const qr = el("img", {
     class: "qr wallet-offer__qr",
     src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(offer.qr_svg)}`,
@@ -39,6 +46,15 @@ export function offerCard(offer, who) {
   });
   return el("div", { class: "wallet-offer fr-p-3w", "data-wallet-offer": offer.id },
     el("h3", { class: "fr-h5", text: t("wallet.offer_ready") }),
+    // What the wallet will receive, to check before the person scans.
+    el("p", { class: "fr-mb-1w", text: t("wallet.offer_holds") }),
+    el("ul", { class: "wallet-offer__skills" },
+      ...offer.skills.map((code) => el("li", {}, el("span", { class: "skill-code", text: code }), " — ", content.skillLabel(code)))),
+    el("p", {
+      class: "fr-text--sm",
+      "data-offer-name": "",
+      text: offer.with_name && content.name ? t("wallet.offer_name", { name: content.name }) : t(`wallet.offer_no_name_${who}`),
+    }),
     el("p", { text: t(`wallet.offer_scan_${who}`) }),
     qr,
     el("p", { class: "fr-mt-2w" }, el("a", {
