@@ -634,9 +634,9 @@ def test_recording_sees_a_skill_changed_by_another_connection_at_once(
 def test_recording_sends_a_fixed_number_of_statements(
     client: TestClient, world: World, app: Any
 ) -> None:
-    """A recording by a known API token: the passport locked, the skill and the structure
-    checked, the validation and its journal line written with the activity date; nothing per
-    validation already in the passport, no authentication query, no read-back for the answer."""
+    """A recording by a known API token: the passport locked, the structure checked (the skill
+    from memory), the validation and its journal line written with the activity date; nothing
+    per validation already in the passport, no authentication query, no read-back."""
     pid = _open(client, world)["id"]
     statements: list[str] = []
 
