@@ -590,12 +590,53 @@ def test_citizen_with_email_signs_in_by_a_one_time_link(
     assert refused == 2
 
 
+def test_recording_sees_a_skill_changed_by_another_connection_at_once(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    """The skills a recording reads from memory follow the change feed: a label renamed and a
+    fixed level changed outside this process (a framework load, psql) count at the next
+    recording, with no skill read in between."""
+    pid = _open(client, world)["id"]
+    first = _validate(client, world, pid, skill_code="pp:PP-06")
+    assert first.status_code == 201, first.text
+    with engine.connect() as conn:
+        old = conn.execute(
+            sa.text("SELECT label_fr, level FROM skill WHERE code = 'pp:PP-06'")
+        ).one()
+    assert first.json()["skill_label_fr"] == old.label_fr
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE skill SET label_fr = 'Renommée ailleurs', level = :level "
+                    "WHERE code = 'pp:PP-06'"
+                ),
+                {"level": old.level + 1},
+            )
+        second = _validate(client, world, pid, skill_code="pp:PP-06")
+        assert second.status_code == 201, second.text
+        assert second.json()["skill_label_fr"] == "Renommée ailleurs"
+        assert second.json()["level"] == old.level + 1
+        # The fixed level is checked against the new one too.
+        refused = _validate(client, world, pid, skill_code="pp:PP-06", level=old.level)
+        _problem(refused, 422, "level_mismatch")
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE skill SET label_fr = :label, level = :level WHERE code = 'pp:PP-06'"
+                ),
+                {"label": old.label_fr, "level": old.level},
+            )
+    _problem(_validate(client, world, pid, skill_code="pp:NOPE"), 404, "unknown_skill")
+
+
 def test_recording_sends_a_fixed_number_of_statements(
     client: TestClient, world: World, app: Any
 ) -> None:
-    """A recording by a known API token: the passport locked, the skill and the structure
-    checked, the validation and its journal line written with the activity date; nothing per
-    validation already in the passport, no authentication query, no read-back for the answer."""
+    """A recording by a known API token: the passport locked, the structure checked (the skill
+    from memory), the validation and its journal line written with the activity date; nothing
+    per validation already in the passport, no authentication query, no read-back."""
     pid = _open(client, world)["id"]
     statements: list[str] = []
 
@@ -615,15 +656,15 @@ def test_recording_sends_a_fixed_number_of_statements(
     per_request = len(statements) // 2
     assert statements[:per_request] == statements[per_request:]
     kinds = [" ".join(s.split()[:2]).rstrip(",") for s in statements[:per_request]]
-    begin = ["BEGIN IMMEDIATE"] if app.state.engine.dialect.name == "sqlite" else []
+    sqlite = app.state.engine.dialect.name == "sqlite"
     assert kinds == [
-        *begin,
+        *(["BEGIN IMMEDIATE"] if sqlite else []),
         "SELECT passport.id",  # FOR UPDATE on PostgreSQL
-        "SELECT skill.code",
+        # No skill read: the skills are kept per process for the change feed's trust version.
         "SELECT structure.id",
         "INSERT INTO",  # validation … RETURNING id
-        "INSERT INTO",  # passport_access_log
-        "UPDATE passport",
+        # The journal line and the activity date: one statement on PostgreSQL.
+        *(["INSERT INTO", "UPDATE passport"] if sqlite else ["WITH touched"]),
     ], statements
     # The answer is built from what the recording wrote and read: the view, which reads it all
     # back with the names joined, shows the same.

@@ -148,9 +148,18 @@ async def record_validation(
 ) -> Response:
     """Record what the citizen was seen doing. Send an Idempotency-Key to retry safely."""
 
+    # The skills' version, read before the transaction: the skill then comes from memory.
+    skills_revision = request.app.state.change_feed.version(TRUST)
+
     def work(session: Session, access: PassportAccess) -> tuple[dict[str, Any], bool]:
         recorded = service.record_validation(
-            session, principal, access.passport, data, idempotency_key, locked=True
+            session,
+            principal,
+            access.passport,
+            data,
+            idempotency_key,
+            locked=True,
+            skills_revision=skills_revision,
         )
         return service.recorded_public(session, principal, recorded), recorded.created
 
