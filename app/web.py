@@ -57,6 +57,10 @@ PAGE_EXTRA_HEADERS: dict[str, dict[str, str]] = {
     },
 }
 
+# The pages that draw the directory's optional tile layer (PASSEPORT_DIRECTORY_TILE_URL): the
+# directory and a place's page; only theirs allow images from the tile server.
+TILED_PAGES = ("directory.html", "place.html")
+
 LANGUAGES = ("fr", "en")
 
 
@@ -228,16 +232,16 @@ def _tile_layer(
     if not settings.directory_tile_url:
         return extra, {}
     csp = content_security_policy((settings.directory_tile_origin,))
-    extra.setdefault("directory.html", {})["Content-Security-Policy"] = csp
-    fills: dict[str, tuple[tuple[bytes, bytes], ...]] = {
-        "directory.html": (
+    fills: dict[str, tuple[tuple[bytes, bytes], ...]] = {}
+    for filename in TILED_PAGES:
+        extra.setdefault(filename, {})["Content-Security-Policy"] = csp
+        fills[filename] = (
             (b'data-tile-url=""', _attribute("data-tile-url", settings.directory_tile_url)),
             (
                 b'data-tile-attribution=""',
                 _attribute("data-tile-attribution", settings.directory_tile_attribution),
             ),
         )
-    }
     return extra, fills
 
 

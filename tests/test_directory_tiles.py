@@ -52,24 +52,28 @@ def test_without_a_tile_url_no_page_allows_another_origin(client: TestClient) ->
     assert 'data-tile-attribution=""' in page
 
 
-def test_with_a_tile_url_the_directory_allows_its_origin_only(tiled: TestClient) -> None:
-    response = tiled.get("/lieux")
+@pytest.mark.parametrize("url", ["/lieux", "/lieu"])
+def test_with_a_tile_url_the_directory_allows_its_origin_only(tiled: TestClient, url: str) -> None:
+    response = tiled.get(url)
     assert response.status_code == 200
     csp = response.headers["content-security-policy"]
     assert _img_src(csp) == ["'self'", "data:", "blob:", "https://tiles.example.org"]
     # Nothing else is widened: scripts, styles and connections stay on this server.
     for directive in ("script-src 'self'", "style-src 'self'", "connect-src 'self'"):
         assert f"{directive};" in csp
-    # The directory's own headers are kept (geolocation for « près de moi »).
-    assert "geolocation=(self)" in response.headers["permissions-policy"]
     assert f'data-tile-url="{html.escape(TILES)}"' in response.text
     # The attribution is text: written escaped into the attribute.
     assert 'data-tile-attribution="© OpenStreetMap contributors &lt;script&gt;"' in response.text
-    # Every other page keeps the CSP of every page.
-    for url in sorted(set(PAGES) - {"/lieux"}):
+
+
+def test_with_a_tile_url_the_other_pages_are_unchanged(tiled: TestClient) -> None:
+    # The directory's own headers are kept (geolocation for « près de moi »).
+    assert "geolocation=(self)" in tiled.get("/lieux").headers["permissions-policy"]
+    for url in sorted(set(PAGES) - {"/lieux", "/lieu"}):
         other = tiled.get(url)
+        assert other.status_code == 200, url
         assert "tiles.example.org" not in other.headers["content-security-policy"], url
-        assert "data-tile-url" not in other.text or 'data-tile-url=""' in other.text, url
+        assert "tiles.example.org" not in other.text, url
 
 
 def test_leaflet_is_served_from_its_package(tiled: TestClient) -> None:

@@ -74,6 +74,13 @@ class TileServer:
         self.http.server_close()
 
 
+@pytest.fixture
+def made(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The places of the directory's browser tests (their fixture ``places``, by name)."""
+    found: dict[str, Any] = request.getfixturevalue("places")
+    return found
+
+
 @pytest.fixture(scope="module")
 def tiles() -> Iterator[TileServer]:
     server = TileServer()
@@ -149,6 +156,21 @@ def test_the_tile_layer_draws_the_places_on_the_configured_tiles(
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
 
+def test_a_places_page_shows_it_on_the_tiles(
+    tiled_page: Page, tiles: TileServer, made: dict[str, Any]
+) -> None:
+    page = tiled_page
+    tiles.asked.clear()
+    page.goto(f"/lieu?id={made['kone'].id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Maison des services de Koné")
+    expect(page.locator("#place-where #place-map path.directory-marker")).to_have_count(1)
+    expect(page.locator("#place-map img.leaflet-tile-loaded").first).to_be_visible()
+    assert tiles.asked, "no tile was asked for"
+    expect(page.locator("#place-map .leaflet-control-attribution")).to_have_text(ATTRIBUTION)
+    check_axe(page, "place page with the tile layer")
+    screenshot(page, "place-tiles-1280")
+
+
 @pytest.mark.usefixtures("places")
 def test_the_tile_layer_in_english(
     browser: Browser, tiled_server: Server, tiles: TileServer
@@ -167,9 +189,8 @@ def test_the_tile_layer_in_english(
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.usefixtures("places")
 def test_without_the_setting_no_tile_is_asked_for(
-    page: Page, tiles: TileServer, live_server: Server
+    page: Page, tiles: TileServer, live_server: Server, made: dict[str, Any]
 ) -> None:
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url))
@@ -183,3 +204,9 @@ def test_without_the_setting_no_tile_is_asked_for(
     assert tiles.asked == []
     assert all(url.startswith(live_server.url) for url in asked), asked
     assert not [url for url in asked if "leaflet" in url]
+    # Nor on a place's page.
+    page.goto(f"/lieu?id={made['bernheim'].id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Médiathèque Bernheim")
+    expect(page.locator("#place-map")).to_have_count(0)
+    assert tiles.asked == []
+    assert all(url.startswith(live_server.url) for url in asked), asked
