@@ -168,6 +168,11 @@ def test_a_places_page_shows_it_on_the_tiles(
     assert tiles.asked, "no tile was asked for"
     expect(page.locator("#place-map .leaflet-control-attribution")).to_have_text(ATTRIBUTION)
     check_axe(page, "place page with the tile layer")
+    # A click on the marker opens its link (the name as text, no English close button).
+    page.locator("#place-map path.directory-marker").click()
+    expect(page.locator("#place-map .leaflet-popup a")).to_have_text(
+        ["Maison des services de Koné"]
+    )
     screenshot(page, "place-tiles-1280")
 
 

@@ -86,7 +86,8 @@ export async function drawTiles(canvas, places) {
     const marker = L.circleMarker(point, { radius: 8, weight: 2, fillOpacity: 0.8, className: "directory-marker" });
     // Elements, not strings: Leaflet would write a string as HTML, and a place's name is text.
     marker.bindTooltip(el("span", { text: place.nom }));
-    marker.bindPopup(el("a", { href: place.url || `/lieu?id=${place.id}`, text: place.nom }));
+    // No close button: Leaflet's says "Close popup" in English; a click on the map closes it.
+    marker.bindPopup(el("a", { href: place.url || `/lieu?id=${place.id}`, text: place.nom }), { closeButton: false });
     markers.addLayer(marker);
   }
   map.invalidateSize();

@@ -5,7 +5,7 @@ export type LatLng = [number, number];
 export interface Layer {
   addTo(map: Map): this;
   bindTooltip(content: HTMLElement): this;
-  bindPopup(content: HTMLElement): this;
+  bindPopup(content: HTMLElement, options?: { closeButton?: boolean }): this;
 }
 export interface LayerGroup extends Layer {
   clearLayers(): this;
