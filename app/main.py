@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(wallet_router.issuer_router)
     app.include_router(wallet_router.oauth_router)
     app.include_router(wallet_router.router, prefix=API_PREFIX)
-    web.mount_frontend(app)
+    web.mount_frontend(app, settings)
     check_routes(app)
     _path_parameters_in_path_order(app)
     return app

@@ -12,6 +12,7 @@ permission matrix) before every page exists.
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from starlette.types import Scope
 from app.authz import PUBLIC, authorize
 from app.core import addresses
 from app.core.errors import NotFound
+from app.core.settings import Settings
 
 logger = logging.getLogger("app")
 
@@ -55,26 +57,36 @@ PAGE_EXTRA_HEADERS: dict[str, dict[str, str]] = {
     },
 }
 
+# The pages that draw the directory's optional tile layer (PASSEPORT_DIRECTORY_TILE_URL): the
+# directory and a place's page; only theirs allow images from the tile server.
+TILED_PAGES = ("directory.html", "place.html")
+
 LANGUAGES = ("fr", "en")
+
+
+def content_security_policy(image_origins: tuple[str, ...] = ()) -> str:
+    """The pages' CSP; ``image_origins`` adds where images may come from (the directory's tiles)."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            " ".join(("img-src 'self' data: blob:", *image_origins)),
+            "media-src blob:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "worker-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
 
 # No inline script or style anywhere: a script injected into a page cannot run. The verifier
 # draws camera frames (blob: media, data:/blob: images) and runs a service worker of this origin.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src blob:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "worker-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+CONTENT_SECURITY_POLICY = content_security_policy()
 PAGE_HEADERS: dict[str, str] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -128,8 +140,14 @@ class Pages:
     once, as a plain file would be; the ETag is the assembled page's own hash.
     """
 
-    def __init__(self, parts: tuple[tuple[bytes, Path], ...] = PARTS) -> None:
+    def __init__(
+        self,
+        parts: tuple[tuple[bytes, Path], ...] = PARTS,
+        fills: dict[str, tuple[tuple[bytes, bytes], ...]] | None = None,
+    ) -> None:
         self.parts = parts
+        # Per page file: (placeholder, value) pairs, the server's settings a page script reads.
+        self.fills = fills or {}
         self._lock = threading.Lock()
         self._pages: dict[Path, Assembled] = {}
 
@@ -163,6 +181,10 @@ class Pages:
                 raise RuntimeError(f"{path.name} has no {tag.decode()} for {part.name}")
             at += len(tag)
             html = html[:at] + b"\n" + part.read_bytes().rstrip(b"\n") + html[at:]
+        for placeholder, value in self.fills.get(path.name, ()):
+            if placeholder not in html:
+                raise RuntimeError(f"{path.name} has no {placeholder.decode()} to fill")
+            html = html.replace(placeholder, value, 1)
         return html, f'"{hashlib.sha256(html).hexdigest()[:32]}"'
 
 
@@ -179,10 +201,8 @@ def _page_response(
     return Response(assembled.body, media_type="text/html; charset=utf-8", headers=headers)
 
 
-def _add_page(app: FastAPI, pages: Pages, url: str, filename: str) -> None:
+def _add_page(app: FastAPI, pages: Pages, url: str, filename: str, extra: dict[str, str]) -> None:
     path = FRONTEND_DIR / filename
-
-    extra = PAGE_EXTRA_HEADERS.get(filename, {})
 
     async def page(request: Request) -> Response:
         return _page_response(request, pages, path, extra)
@@ -198,7 +218,38 @@ def _add_page(app: FastAPI, pages: Pages, url: str, filename: str) -> None:
     )
 
 
-def mount_frontend(app: FastAPI) -> None:
+def _tile_layer(
+    settings: Settings,
+) -> tuple[dict[str, dict[str, str]], dict[str, tuple[tuple[bytes, bytes], ...]]]:
+    """The directory's optional tile layer: its pages' extra headers and filled attributes.
+
+    Off (no PASSEPORT_DIRECTORY_TILE_URL): the pages are the files as they are, and their CSP the
+    one of every page (images from this server only). On: the directory's CSP allows images from
+    the tile server's origin, and nothing else more; the page reads the template and the
+    attribution from the map's data attributes.
+    """
+    extra = {name: dict(headers) for name, headers in PAGE_EXTRA_HEADERS.items()}
+    if not settings.directory_tile_url:
+        return extra, {}
+    csp = content_security_policy((settings.directory_tile_origin,))
+    fills: dict[str, tuple[tuple[bytes, bytes], ...]] = {}
+    for filename in TILED_PAGES:
+        extra.setdefault(filename, {})["Content-Security-Policy"] = csp
+        fills[filename] = (
+            (b'data-tile-url=""', _attribute("data-tile-url", settings.directory_tile_url)),
+            (
+                b'data-tile-attribution=""',
+                _attribute("data-tile-attribution", settings.directory_tile_attribution),
+            ),
+        )
+    return extra, fills
+
+
+def _attribute(name: str, value: str) -> bytes:
+    return f'{name}="{html.escape(value, quote=True)}"'.encode()
+
+
+def mount_frontend(app: FastAPI, settings: Settings) -> None:
     """Pages, text catalogues, the verifier's and the mediator's service workers, static files."""
     dsfr = FRONTEND_DIR / "node_modules" / "@gouvfr" / "dsfr" / "dist"
     # The design system changes only with its npm version: a day in the browser's cache saves
@@ -229,15 +280,24 @@ def mount_frontend(app: FastAPI) -> None:
             _Static(directory=departments, cache_control="public, max-age=86400"),
             name="france-departments",
         )
+    # Leaflet draws the directory's optional tile layer (its map is the outlines above without it).
+    leaflet = FRONTEND_DIR / "node_modules" / "leaflet" / "dist"
+    if leaflet.is_dir():
+        app.mount(
+            "/static/vendor/leaflet",
+            _Static(directory=leaflet, cache_control="public, max-age=86400"),
+            name="leaflet",
+        )
     app.mount(
         "/static",
         _Static(directory=FRONTEND_DIR / "static", cache_control="no-cache"),
         name="static",
     )
 
-    pages = Pages()
+    extra, fills = _tile_layer(settings)
+    pages = Pages(fills=fills)
     for url, filename in PAGES.items():
-        _add_page(app, pages, url, filename)
+        _add_page(app, pages, url, filename, extra.get(filename, {}))
 
     @app.get("/i18n/{lang}.json", include_in_schema=False, dependencies=[authorize(PUBLIC)])
     async def catalogue(lang: str) -> FileResponse:

@@ -6,17 +6,25 @@ it to the app factory instead of patching the environment.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development defaults: good enough to run the demo, refused anywhere else (see check_secrets).
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105 (refused outside development)
 DEFAULT_KEY_ENCRYPTION_KEY = "dev-key-encryption-key-change-me"
 DEFAULT_MAX_BODY_BYTES = 2_000_000
+
+# A tile URL template is written into the page's Content-Security-Policy (its origin) and read by
+# the page: only the characters a URL template needs, nothing that could end a CSP directive.
+_TILE_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?&=%{}]+")
+# A plain http:// tile server is accepted on this machine only (development, the browser tests).
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class Environment(StrEnum):
@@ -128,12 +136,62 @@ class Settings(BaseSettings):
     # lists (seconds; 0: never). Unset: every hour, and off in the test environment.
     trust_refresh_seconds: Annotated[float | None, Field(ge=0)] = None
 
+    # The directory's optional tile layer (docs/directory.md, "The map"): a tile server's URL
+    # template, https://…/{z}/{x}/{y}.png, and the attribution its licence asks for (plain text).
+    # Empty (the default): the map is the departments' outlines shipped with the app, and no
+    # request leaves the server; set, the page's CSP allows images from that origin only.
+    directory_tile_url: Annotated[str, Field(max_length=500)] = ""
+    directory_tile_attribution: Annotated[str, Field(max_length=300)] = ""
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("directory_tile_url")
+    @classmethod
+    def _tile_url_template(cls, value: str) -> str:
+        if not value:
+            return value
+        if not _TILE_URL_CHARACTERS.fullmatch(value):
+            raise ValueError("has a character a tile URL template does not need")
+        parts = urlsplit(value)
+        loopback = parts.hostname in _LOOPBACK_HOSTS
+        if not parts.hostname or parts.username or parts.password:
+            raise ValueError("must name a tile server's host (and no user or password)")
+        if "{" in parts.netloc:
+            raise ValueError(
+                "must name one host (no {s} subdomains): the CSP allows that origin only"
+            )
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ValueError("must start with https:// (http:// only on 127.0.0.1 or localhost)")
+        if any(f"{{{name}}}" not in parts.path for name in "zxy"):
+            raise ValueError("must hold {z}, {x} and {y} in its path")
+        return value
+
+    @field_validator("directory_tile_attribution")
+    @classmethod
+    def _plain_attribution(cls, value: str) -> str:
+        if any(ord(character) < 32 for character in value):
+            raise ValueError("must be one line of plain text")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _tiles_attributed(self) -> Self:
+        # Every tile licence (OpenStreetMap's, IGN's) asks for its attribution beside the map.
+        if self.directory_tile_url and not self.directory_tile_attribution:
+            raise ValueError("PASSEPORT_DIRECTORY_TILE_ATTRIBUTION is required with a tile URL")
+        return self
+
+    @property
+    def directory_tile_origin(self) -> str:
+        """The tile server's origin (scheme://host[:port]), or "" when there is no tile layer."""
+        if not self.directory_tile_url:
+            return ""
+        parts = urlsplit(self.directory_tile_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def is_development(self) -> bool:

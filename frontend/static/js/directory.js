@@ -4,6 +4,7 @@
 // it is never sent (the places are fetched with the same filters, then sorted in the page).
 // The search is in the address (?q=&service=&free=1…) so that a link shows the same list.
 import { $, alertBox, api, clear, el, initPage, show, t } from "/static/js/common.js";
+import { drawTiles, tilesConfigured } from "/static/js/directory-tiles.js";
 
 const PAGE_SIZE = 20;
 // « Près de moi » reads at most this many places of the current filters, then sorts them.
@@ -15,6 +16,7 @@ const list = /** @type {HTMLUListElement} */ ($("#directory-list"));
 const status = /** @type {HTMLElement} */ ($("#directory-status"));
 const more = /** @type {HTMLButtonElement} */ ($("#directory-more"));
 const serviceSelect = /** @type {HTMLSelectElement} */ ($("#directory-service"));
+const canvas = /** @type {HTMLElement} */ ($("#directory-map-canvas"));
 
 /**
  * @typedef {{id: number, nom: string, adresse: string, commune: string, code_postal: string,
@@ -32,6 +34,9 @@ let department = "";
 let mapShown = false;
 /** @type {Record<string, number>} */
 let departmentCounts = {};
+// The places of the list as shown: the tile layer's markers, when the server set one.
+/** @type {Place[]} */
+let shownPlaces = [];
 
 /** The search as the form has it, as query parameters (without paging). */
 function currentQuery() {
@@ -174,6 +179,7 @@ async function search(append) {
   fillServices(doc.services, serviceSelect.value);
   validatesHint(doc);
   departmentCounts = doc.departments;
+  shownPlaces = append ? [...shownPlaces, ...doc.items] : doc.items;
   showDepartment();
   if (mapShown) drawMap();
   clear(status).append(el("p", { class: "fr-text--sm", role: "status", text: countText(doc.total, false) }));
@@ -238,6 +244,8 @@ async function sortNear(lat, lon) {
   clear(status).append(el("p", { class: "fr-text--sm", role: "status", text: countText(placed.length, true) }));
   clear(list).append(...placed.map(({ place, km }) => placeItem(place, km)));
   show(more, false);
+  shownPlaces = placed.map(({ place }) => place);
+  if (mapShown) drawMap();
 }
 
 /** The chosen department, said above the list, with a button to drop it. */
@@ -292,8 +300,18 @@ async function toggleMap() {
   if (mapShown) await drawMap();
 }
 
-/** The departments' outlines (a package shipped with the app, no tile server), shaded by count. */
+/**
+ * The map: the tile layer with the listed places when the server set one, else the departments'
+ * outlines; the list of departments below it either way.
+ */
 async function drawMap() {
+  if (tilesConfigured(canvas)) await drawTiles(canvas, shownPlaces);
+  else await drawOutlines();
+  drawDepartmentList();
+}
+
+/** The departments' outlines (a package shipped with the app, no tile server), shaded by count. */
+async function drawOutlines() {
   if (!outlines) {
     const module = await import("/static/vendor/france-departments/index.js");
     outlines = module.default;
@@ -303,6 +321,7 @@ async function drawMap() {
   const svgNs = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(svgNs, "svg");
   svg.setAttribute("viewBox", outlines.viewBox);
+  svg.setAttribute("class", "directory-outlines");
   // The list below says the same to screen readers and keyboards: the drawing is for the eye.
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("focusable", "false");
@@ -322,7 +341,11 @@ async function drawMap() {
     if (location.id === department) path.setAttribute("aria-current", "true");
     svg.append(path);
   }
-  clear(/** @type {HTMLElement} */ ($("#directory-map-canvas"))).append(svg);
+  clear(canvas).append(svg);
+}
+
+/** The departments with matching places, as links (the map's words, for every reader). */
+function drawDepartmentList() {
   const codes = Object.keys(departmentCounts).sort((a, b) => departmentCounts[b] - departmentCounts[a]);
   clear(/** @type {HTMLElement} */ ($("#directory-map-list"))).append(
     ...codes.map((code) =>
@@ -353,6 +376,14 @@ async function start() {
     if (/** @type {HTMLElement} */ (event.target).id !== "directory-q") search(false);
   });
   more.addEventListener("click", () => search(true));
+  if (tilesConfigured(canvas)) {
+    // The map shows the places themselves: its heading and hint say so.
+    for (const [selector, key] of [["#directory-map-heading", "directory.map_heading_tiles"], ["#directory-map > p", "directory.map_hint_tiles"]]) {
+      const node = /** @type {HTMLElement} */ ($(selector));
+      node.dataset.i18n = key;
+      node.textContent = t(key);
+    }
+  }
   $("#directory-near-me").addEventListener("click", nearMe);
   $("#directory-map-toggle").addEventListener("click", toggleMap);
   await search(false);

@@ -3,6 +3,7 @@
 // place's, computed by the server), contact, services, its mediators, and a link to its
 // territory's figures.
 import { $, alertBox, api, clear, el, formatDate, initPage, t } from "/static/js/common.js";
+import { drawTiles, tilesConfigured } from "/static/js/directory-tiles.js";
 
 const status = /** @type {HTMLElement} */ ($("#place-status"));
 const box = /** @type {HTMLElement} */ ($("#place"));
@@ -95,10 +96,19 @@ function render(place) {
       ? t("place.validates")
       : t("place.validates_count", { n: place.validations_count }) })
     : null;
+  // With the optional tile layer (docs/directory.md, "The map"), the place on the tiles under
+  // its address; without it, or without a position, the address alone.
+  const settings = /** @type {HTMLElement} */ ($("#place-map-settings"));
+  const map = tilesConfigured(settings) && place.latitude !== null && place.longitude !== null
+    ? /** @type {HTMLElement} */ (el("div", {
+      id: "place-map", class: "place-map",
+      "data-tile-url": settings.dataset.tileUrl, "data-tile-attribution": settings.dataset.tileAttribution,
+    }))
+    : null;
   clear(box).append(
     ...[
       place.presentation_resume ? el("p", { class: "fr-text--lead", text: place.presentation_resume }) : null,
-      section("place-where", t("place.address"), [address]),
+      section("place-where", t("place.address"), [address, map]),
       section("place-when", t("place.hours"), hoursContent(place)),
       section("place-contact", t("place.contact"), contact),
       section("place-services", t("place.services"), [plainList(place.services), validates]),
@@ -110,6 +120,8 @@ function render(place) {
         text: t("place.figures", { territory: place.territory.name }) })),
     ].filter(Boolean),
   );
+  if (map) return drawTiles(map, [place]);
+  return undefined;
 }
 
 async function start() {
@@ -121,7 +133,7 @@ async function start() {
   try {
     const place = await api("GET", `/api/v1/directory/places/${id}`);
     clear(status);
-    render(place);
+    await render(place);
   } catch (error) {
     clear(status).append(alertBox(error.status === 404 ? "warning" : "error",
       error.status === 404 ? t("place.unknown") : error.message || String(error)));
