@@ -47,6 +47,7 @@ from playwright.sync_api import (
     Page,
     Playwright,
     ViewportSize,
+    expect,
     sync_playwright,
 )
 
@@ -61,6 +62,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = ROOT / "var" / "screenshots"
 DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
+# How long an `expect` waits for the page to get there: a bound, not a measure. Playwright's 5 s
+# default was too short for a page waiting on the server while the suite runs 2 workers and 2
+# databases' servers on 2 cores (a wallet offer drew its QR past it once).
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")
@@ -182,6 +187,9 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
 
 def sign_in_mediator(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/mediation")
+    # The page has finished starting (its sign-in view shown by the script, the offline queue set
+    # up): typing earlier, on a loaded machine, could land in a form the start then re-shows.
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.get_by_label("Adresse électronique", exact=True).fill(email)
     page.get_by_label("Mot de passe", exact=True).fill(password)
     page.get_by_role("button", name="Se connecter").click()
