@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -590,6 +591,12 @@ def test_citizen_with_email_signs_in_by_a_one_time_link(
     assert refused == 2
 
 
+def _feed_moved(feed: Any, topic: str, before: int) -> None:
+    deadline = time.monotonic() + 10
+    while feed.version(topic) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_recording_sees_a_skill_changed_by_another_connection_at_once(
     client: TestClient, world: World, engine: sa.Engine
 ) -> None:
@@ -604,6 +611,8 @@ def test_recording_sees_a_skill_changed_by_another_connection_at_once(
             sa.text("SELECT label_fr, level FROM skill WHERE code = 'pp:PP-06'")
         ).one()
     assert first.json()["skill_label_fr"] == old.label_fr
+    feed = client.app.state.change_feed  # type: ignore[attr-defined]
+    before = feed.version("trust")
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -613,6 +622,10 @@ def test_recording_sees_a_skill_changed_by_another_connection_at_once(
                 ),
                 {"level": old.level + 1},
             )
+        # SQLite: the feed has moved already. PostgreSQL: the NOTIFY travels to the listener's
+        # thread, which a loaded machine may not run before the next line (docs/performance.md,
+        # "Freshness across processes"): wait for it, bounded.
+        _feed_moved(feed, "trust", before)
         second = _validate(client, world, pid, skill_code="pp:PP-06")
         assert second.status_code == 201, second.text
         assert second.json()["skill_label_fr"] == "Renommée ailleurs"
