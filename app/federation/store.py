@@ -19,6 +19,7 @@ from app.accounts.principal import Principal
 from app.audit import service as audit
 from app.core.db import transaction
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound
+from app.core.schemas import from_entity
 from app.core.settings import ConfigurationError, Settings
 from app.core.time import aware, utcnow
 from app.credentials.verifier import status_uri
@@ -250,9 +251,7 @@ def held_state(session: Session) -> TrustListState | None:
     held = held_list(session)
     if held is None:
         return None
-    return TrustListState.model_validate(
-        {**held.model_dump(), "stale": aware(held.fresh_until) <= utcnow()}
-    )
+    return from_entity(TrustListState, held, stale=aware(held.fresh_until) <= utcnow())
 
 
 # --- Importing the federation trust list ---------------------------------------------------
