@@ -1033,16 +1033,7 @@ def access_log(
         .limit(limit)
     ).all()
     return [
-        AccessLogEntry(
-            at=entry.at,
-            count=entry.count,
-            last_at=entry.last_at,
-            action=entry.action,
-            actor_kind=entry.actor_kind,
-            who=who,
-            structure=where,
-        )
-        for entry, who, where in rows
+        from_entity(AccessLogEntry, entry, who=who, structure=where) for entry, who, where in rows
     ]
 
 
