@@ -57,17 +57,6 @@ def jwks(code: TerritoryCode, session: SessionDep) -> JSONResponse:
 # second router: this module's router is mounted at the root.
 
 
-def _public(info: keys.KeyInfo) -> KeyPublic:
-    return KeyPublic(
-        kid=info.kid,
-        state=info.state,
-        created_at=info.created_at,
-        rotated_at=info.rotated_at,
-        publish_until=info.publish_until,
-        retired_at=info.retired_at,
-    )
-
-
 def _admin_territory(session: SessionDep, principal: Principal, code: str) -> Territory:
     territory = territories.get_by_code(session, code)
     authz.ensure_territory_admin(principal, pk(territory))
@@ -75,7 +64,10 @@ def _admin_territory(session: SessionDep, principal: Principal, code: str) -> Te
 
 
 def _key_list(session: SessionDep, territory: Territory, now: datetime) -> list[KeyPublic]:
-    return [_public(info) for info in keys.list_keys(session, territory, now)]
+    return [
+        KeyPublic.model_validate(info, from_attributes=True)
+        for info in keys.list_keys(session, territory, now)
+    ]
 
 
 @router.get("/api/v1/territories/{code}/keys", response_model=list[KeyPublic])

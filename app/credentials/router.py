@@ -43,21 +43,6 @@ router = APIRouter(tags=["credentials"])
 public_router = APIRouter(tags=["credentials"])
 
 
-def _public(credential: Credential) -> CredentialPublic:
-    return CredentialPublic(
-        id=credential.id or 0,
-        jti=credential.jti,
-        code=credential.code,
-        skills=list(credential.skill_codes),
-        with_name=credential.with_name,
-        issued_at=credential.issued_at,
-        expires_at=credential.expires_at,
-        revoked_at=credential.revoked_at,
-        qr_text=credential.qr_text,
-        format=credential.format,
-    )
-
-
 def _issue(
     session: Session, settings: Settings, access: PassportAccess, data: CredentialRequest
 ) -> CredentialIssued:
@@ -72,7 +57,7 @@ def _issue(
     )
     dense = issued.qr_version > fmt.TARGET_QR_VERSION
     return CredentialIssued(
-        **_public(issued.credential).model_dump(),
+        **service.public(issued.credential).model_dump(),
         qr_version=issued.qr_version,
         warnings=["qr_dense"] if dense else [],
     )
@@ -82,7 +67,7 @@ def _revoke(
     session: Session, access: PassportAccess, credential_id: int, data: Revocation
 ) -> CredentialPublic:
     revoked = service.revoke(session, access.principal, access.passport, credential_id, data.reason)
-    return _public(revoked)
+    return service.public(revoked)
 
 
 def _attestation(
@@ -111,7 +96,7 @@ def issue_for_citizen(
 @router.get("/passports/{passport_id}/credentials", response_model=list[CredentialPublic])
 def list_credentials(access: HeldReadPassport, session: SessionDep) -> list[CredentialPublic]:
     """The passport's credentials, newest first."""
-    return [_public(c) for c in service.list_for(session, access.passport)]
+    return [service.public(c) for c in service.list_for(session, access.passport)]
 
 
 @router.post(
@@ -138,7 +123,7 @@ def citizen_issue(
 @router.get("/citizen/credentials", response_model=list[CredentialPublic])
 def citizen_credentials(access: CitizenPassport, session: SessionDep) -> list[CredentialPublic]:
     """My credentials."""
-    return [_public(c) for c in service.list_for(session, access.passport)]
+    return [service.public(c) for c in service.list_for(session, access.passport)]
 
 
 @router.post("/citizen/credentials/{credential_id}/revoke", response_model=CredentialPublic)

@@ -17,11 +17,13 @@ from sqlmodel import Session, col, select
 from app.accounts.principal import Principal
 from app.audit import service as audit
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.schemas import from_entity
 from app.core.settings import Settings
 from app.core.time import aware, utcnow
 from app.credentials import format as fmt
 from app.credentials import keys, verifier
 from app.credentials.models import LIST_ID, LIST_SIZE, Credential, StatusListRow
+from app.credentials.schemas import CredentialPublic
 from app.credentials.statuslist import StatusList, status_list_jwt
 from app.framework.models import Framework, Skill
 from app.passports import numbers
@@ -292,6 +294,13 @@ def list_for(session: Session, passport: Passport) -> Sequence[Credential]:
         .where(Credential.passport_id == passport.id)
         .order_by(col(Credential.id).desc())
     ).all()
+
+
+def public(credential: Credential) -> CredentialPublic:
+    """The credential as the API shows it."""
+    return from_entity(
+        CredentialPublic, credential, id=credential.id or 0, skills=credential.skill_codes
+    )
 
 
 def attestation_pdf(session: Session, settings: Settings, credential: Credential) -> bytes:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from app.accounts.models import Account, StructureMembership
 from app.core import zones
 from app.core.errors import NotFound
+from app.core.schemas import from_entity
 from app.core.time import utcnow
 from app.directory import hours
 from app.directory.schemas import (
@@ -209,20 +210,9 @@ class _Entry:
 
     def summary(self, counts: dict[int, int], threshold: int, now: datetime) -> PlaceSummary:
         count = 0 if self.remote else counts.get(self.id, 0)
-        return PlaceSummary(
-            id=self.id,
-            nom=self.nom,
-            adresse=self.adresse,
-            commune=self.commune,
-            code_postal=self.code_postal,
-            department=self.department,
-            territory_code=self.territory_code,
-            url=self.url,
-            latitude=self.latitude,
-            longitude=self.longitude,
-            services=list(self.services),
-            free=self.free,
-            accessible=self.accessible,
+        return from_entity(
+            PlaceSummary,
+            self,
             open_now=self.open_at(now),
             validates=count > 0,
             validations_count=shown_count(count, threshold) if count else None,
@@ -442,29 +432,16 @@ def place(session: Session, structure_id: int, *, threshold: int) -> PlaceDetail
     dept = summary.department
     local_now = zones.local(now, dept)
     week = hours.parse(structure.horaires)
-    return PlaceDetail(
+    return from_entity(
+        PlaceDetail,
+        structure,
         **summary.model_dump(),
-        complement_adresse=structure.complement_adresse,
-        code_insee=structure.code_insee,
-        telephone=structure.telephone,
-        courriels=structure.courriels,
-        site_web=structure.site_web,
-        prise_rdv=structure.prise_rdv,
-        horaires=structure.horaires,
         week=None
         if week is None
         else [
             DayHours(day=i, ranges=[hours.format_range(r) for r in day])
             for i, day in enumerate(week)
         ],
-        presentation_resume=structure.presentation_resume,
-        presentation_detail=structure.presentation_detail,
-        typologie=structure.typologie,
-        publics_specifiquement_adresses=structure.publics_specifiquement_adresses,
-        prise_en_charge_specifique=structure.prise_en_charge_specifique,
-        frais_a_charge=structure.frais_a_charge,
-        modalites_acces=structure.modalites_acces,
-        modalites_accompagnement=structure.modalites_accompagnement,
         time_zone=zones.zone_name(dept),
         local_date=local_now.date(),
         local_time=local_now.strftime("%H:%M"),

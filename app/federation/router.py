@@ -13,11 +13,10 @@ from app.audit import service as audit
 from app.audit.schemas import AuditEventPublic
 from app.authz import PUBLIC, TRUST_ADMIN, authorize
 from app.core.errors import NotFound
-from app.core.time import aware, utcnow
 from app.core.validation import MAX_ID
 from app.credentials.verifier import Verifier
 from app.federation import hub, service, store
-from app.federation.models import HeldTrustList, TrustedIssuer
+from app.federation.models import TrustedIssuer
 from app.federation.schemas import (
     AddRequest,
     IssuerPublic,
@@ -50,19 +49,6 @@ def _issuer(row: TrustedIssuer) -> IssuerPublic:
     return IssuerPublic.model_validate(row, from_attributes=True)
 
 
-def _state(held: HeldTrustList | None) -> TrustListState | None:
-    if held is None:
-        return None
-    return TrustListState(
-        hub=held.hub,
-        sequence=held.sequence,
-        issued_at=held.issued_at,
-        fresh_until=held.fresh_until,
-        imported_at=held.imported_at,
-        stale=aware(held.fresh_until) <= utcnow(),
-    )
-
-
 @router.get("/issuers", response_model=TrustStore)
 def list_trusted(
     _principal: Annotated[Principal, authorize(TRUST_ADMIN)], session: SessionDep
@@ -70,7 +56,7 @@ def list_trusted(
     """The trust store: other instances' issuers verified here, and the trust list held."""
     return TrustStore(
         issuers=[_issuer(row) for row in store.list_issuers(session)],
-        trust_list=_state(store.held_list(session)),
+        trust_list=store.held_state(session),
     )
 
 
@@ -121,7 +107,7 @@ def trust_list_state(
     _principal: Annotated[Principal, authorize(TRUST_ADMIN)], session: SessionDep
 ) -> TrustListState | None:
     """The federation trust list held here (null when none was imported)."""
-    return _state(store.held_list(session))
+    return store.held_state(session)
 
 
 @router.get("/journal", response_model=list[AuditEventPublic])

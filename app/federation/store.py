@@ -19,8 +19,9 @@ from app.accounts.principal import Principal
 from app.audit import service as audit
 from app.core.db import transaction
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound
+from app.core.schemas import from_entity
 from app.core.settings import ConfigurationError, Settings
-from app.core.time import utcnow
+from app.core.time import aware, utcnow
 from app.credentials.verifier import status_uri
 from app.federation import documents, fetch
 from app.federation.models import (
@@ -30,6 +31,7 @@ from app.federation.models import (
     StatusListCache,
     TrustedIssuer,
 )
+from app.federation.schemas import TrustListState
 from app.territory.models import Territory
 
 logger = logging.getLogger(__name__)
@@ -242,6 +244,14 @@ def list_issuers(session: Session) -> Sequence[TrustedIssuer]:
 
 def held_list(session: Session) -> HeldTrustList | None:
     return session.get(HeldTrustList, 1)
+
+
+def held_state(session: Session) -> TrustListState | None:
+    """The trust list held here as the API shows it (None when none was imported)."""
+    held = held_list(session)
+    if held is None:
+        return None
+    return from_entity(TrustListState, held, stale=aware(held.fresh_until) <= utcnow())
 
 
 # --- Importing the federation trust list ---------------------------------------------------

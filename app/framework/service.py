@@ -8,6 +8,7 @@ from collections import defaultdict
 from sqlmodel import Session, col, select
 
 from app.core.errors import NotFound
+from app.core.schemas import from_entity
 from app.framework.models import Framework, FrameworkArea, FrameworkLevel, Skill, SkillMapping
 from app.framework.schemas import (
     AreaPublic,
@@ -44,15 +45,12 @@ def _mappings(session: Session) -> tuple[dict[str, list[str]], dict[str, list[st
 def _public(
     skill: Skill, forward: dict[str, list[str]], backward: dict[str, list[str]]
 ) -> SkillPublic:
-    return SkillPublic(
-        code=skill.code,
+    return from_entity(
+        SkillPublic,
+        skill,
         framework=skill.framework_code,
-        number=skill.number,
-        label_fr=skill.label_fr,
-        label_en=skill.label_en,
         area=skill.area_code,
         crcn=skill.crcn_code,
-        level=skill.level,
         digcomp=forward.get(skill.code, []),
         crcn_sources=backward.get(skill.code, []),
         keywords=list(skill.keywords or []),
@@ -64,9 +62,7 @@ def tree(session: Session) -> FrameworkTree:
     frameworks = {f.code: f for f in session.exec(select(Framework)).all()}
     levels: dict[str, list[LevelPublic]] = defaultdict(list)
     for lv in session.exec(select(FrameworkLevel).order_by(col(FrameworkLevel.level))).all():
-        levels[lv.framework_code].append(
-            LevelPublic(level=lv.level, band_fr=lv.band_fr, band_en=lv.band_en)
-        )
+        levels[lv.framework_code].append(LevelPublic.model_validate(lv, from_attributes=True))
     forward, backward = _mappings(session)
     skills_by_area: dict[str, list[SkillPublic]] = defaultdict(list)
     loose: dict[str, list[SkillPublic]] = defaultdict(list)
@@ -79,24 +75,15 @@ def tree(session: Session) -> FrameworkTree:
     areas: dict[str, list[AreaPublic]] = defaultdict(list)
     for area in session.exec(select(FrameworkArea).order_by(col(FrameworkArea.position))).all():
         areas[area.framework_code].append(
-            AreaPublic(
-                code=area.code,
-                number=area.number,
-                label_fr=area.label_fr,
-                label_en=area.label_en,
-                competences=skills_by_area[area.code],
-            )
+            from_entity(AreaPublic, area, competences=skills_by_area[area.code])
         )
     ordered = [frameworks[c] for c in ORDER if c in frameworks]
     return FrameworkTree(
         version="+".join(f"{f.code}-{f.version}" for f in ordered),
         frameworks=[
-            FrameworkPublic(
-                code=f.code,
-                version=f.version,
-                name_fr=f.name_fr,
-                name_en=f.name_en,
-                source=f.source,
+            from_entity(
+                FrameworkPublic,
+                f,
                 levels=levels[f.code],
                 areas=areas[f.code],
                 skills=loose[f.code],
@@ -129,8 +116,6 @@ def skill_detail(session: Session, code: str) -> SkillDetail:
         framework_version=framework.version,
         area_label_fr=area.label_fr if area else None,
         area_label_en=area.label_en if area else None,
-        levels=[
-            LevelPublic(level=lv.level, band_fr=lv.band_fr, band_en=lv.band_en) for lv in levels
-        ],
+        levels=[LevelPublic.model_validate(lv, from_attributes=True) for lv in levels],
         premiers_pas=list(first_steps),
     )

@@ -32,6 +32,7 @@ from app.audit import service as audit
 from app.core.db import transaction
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.logging import current_request_id
+from app.core.schemas import from_entity
 from app.core.time import aware, utcnow
 from app.framework.models import FrameworkArea, Skill
 from app.passports import numbers
@@ -283,15 +284,7 @@ READS = ReadJournal()
 def summary(session: Session, passport: Passport) -> PassportSummary:
     territory = session.get(Territory, passport.territory_id)
     assert passport.id is not None and territory is not None
-    return PassportSummary(
-        id=passport.id,
-        number=passport.number,
-        first_name=passport.first_name,
-        last_name=passport.last_name,
-        birth_year=passport.birth_year,
-        territory_code=territory.code,
-        created_at=passport.created_at,
-    )
+    return from_entity(PassportSummary, passport, territory_code=territory.code)
 
 
 def likely_duplicates(
@@ -1040,16 +1033,7 @@ def access_log(
         .limit(limit)
     ).all()
     return [
-        AccessLogEntry(
-            at=entry.at,
-            count=entry.count,
-            last_at=entry.last_at,
-            action=entry.action,
-            actor_kind=entry.actor_kind,
-            who=who,
-            structure=where,
-        )
-        for entry, who, where in rows
+        from_entity(AccessLogEntry, entry, who=who, structure=where) for entry, who, where in rows
     ]
 
 

@@ -12,6 +12,7 @@ from app.audit import service as audit
 from app.core import zones
 from app.core.db import pk
 from app.core.errors import Conflict, NotFound
+from app.core.schemas import from_entity
 from app.territory.models import Territory, issuer_url_for
 from app.territory.schemas import TerritoryCreate, TerritoryPublic, TerritoryUpdate
 
@@ -37,14 +38,8 @@ def ensure(
 
 
 def to_public(territory: Territory) -> TerritoryPublic:
-    return TerritoryPublic(
-        code=territory.code,
-        name=territory.name,
-        issuer_url=territory.issuer_url,
-        contact_email=territory.contact_email,
-        created_at=territory.created_at,
-        time_zone=zones.zone_name(zones.department_of_territory(territory.code)),
-    )
+    time_zone = zones.zone_name(zones.department_of_territory(territory.code))
+    return from_entity(TerritoryPublic, territory, time_zone=time_zone)
 
 
 def list_all(session: Session) -> Sequence[Territory]:

@@ -36,6 +36,7 @@ from app.core.errors import (
     Forbidden,
     NotFound,
 )
+from app.core.schemas import from_entity
 from app.core.settings import Settings
 from app.core.time import aware, utcnow
 from app.territory.models import Territory
@@ -78,18 +79,7 @@ def invitation_public(session: Session, invitation: Invitation) -> InvitationPub
     assert invitation.id is not None
     territory = session.get(Territory, invitation.territory_id)
     assert territory is not None
-    return InvitationPublic(
-        id=invitation.id,
-        email=invitation.email,
-        display_name=invitation.display_name,
-        role=invitation.role,
-        territory_code=territory.code,
-        structure_ids=list(invitation.structure_ids),
-        created_at=invitation.created_at,
-        expires_at=invitation.expires_at,
-        accepted_at=invitation.accepted_at,
-        revoked_at=invitation.revoked_at,
-    )
+    return from_entity(InvitationPublic, invitation, territory_code=territory.code)
 
 
 def create_invitation(

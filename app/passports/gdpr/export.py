@@ -6,6 +6,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.models import Account
 from app.audit.models import AuditEvent
+from app.core.schemas import from_entity
 from app.core.time import utcnow
 from app.framework.models import Skill
 from app.passports import service
@@ -46,22 +47,13 @@ def export(session: Session, passport: Passport) -> PassportExport:
     )
     return PassportExport(
         exported_at=utcnow(),
-        passport=ExportedPassport(
-            number=passport.number,
-            holder_id=passport.holder_id,
-            territory=ExportedTerritory(code=territory.code, name=territory.name),
+        passport=from_entity(
+            ExportedPassport,
+            passport,
+            territory=ExportedTerritory.model_validate(territory, from_attributes=True),
             opened_at=passport.created_at,
-            last_activity_at=passport.last_activity_at,
-            access_code_set_at=passport.access_code_set_at,
         ),
-        personal_data=PersonalData(
-            first_name=passport.first_name,
-            last_name=passport.last_name,
-            birth_year=passport.birth_year,
-            commune_insee=passport.commune_insee,
-            phone=passport.phone,
-            email=passport.email,
-        ),
+        personal_data=PersonalData.model_validate(passport, from_attributes=True),
         consent=ConsentRecord(
             version=passport.consent_version,
             given_at=passport.consent_at,
@@ -72,12 +64,7 @@ def export(session: Session, passport: Passport) -> PassportExport:
         access_grants=_grants(session, passport.id),
         access_journal=_journal(session, passport),
         sessions=[
-            ExportedSession(
-                signed_in_at=s.created_at,
-                last_seen_at=s.last_seen_at,
-                expires_at=s.expires_at,
-                ended_at=s.revoked_at,
-            )
+            from_entity(ExportedSession, s, signed_in_at=s.created_at, ended_at=s.revoked_at)
             for s in session.exec(
                 select(CitizenSession)
                 .where(CitizenSession.passport_id == passport.id)
@@ -109,20 +96,14 @@ def _validations(session: Session, passport_id: int) -> list[ExportedValidation]
         .order_by(col(Validation.observed_on), col(Validation.id))
     ).all()
     return [
-        ExportedValidation(
-            skill_code=v.skill_code,
+        from_entity(
+            ExportedValidation,
+            v,
             skill_label_fr=label,
-            level=v.level,
-            method=v.method,
-            evidence=v.evidence,
-            observed_on=v.observed_on,
             recorded_at=v.created_at,
             mediator=mediator,
             structure=structure or v.source_structure,
             status="withdrawn" if v.withdrawn_at else "active",
-            withdrawn_at=v.withdrawn_at,
-            withdrawal_reason=v.withdrawal_reason,
-            source_issuer=v.source_issuer,
         )
         for v, label, mediator, structure in rows
     ]
@@ -138,12 +119,8 @@ def _grants(session: Session, passport_id: int) -> list[ExportedGrant]:
         .order_by(col(AccessGrant.id))
     ).all()
     return [
-        ExportedGrant(
-            structure=structure,
-            territory=territory,
-            granted_at=g.granted_at,
-            granted_by=granted_by,
-            revoked_at=g.revoked_at,
+        from_entity(
+            ExportedGrant, g, structure=structure, territory=territory, granted_by=granted_by
         )
         for g, structure, territory, granted_by in rows
     ]
