@@ -144,8 +144,8 @@ def open_session(engine: Engine, *, write: bool) -> Session:
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One unit of work: commit when the block ends normally, roll back on any exception.
 
-    The request dependency (app.api.deps) and this helper are the only places that commit; the
-    CLI and scripts use this one.
+    The only place that commits: the request dependency (app.api.deps), the CLI and scripts all
+    open their transaction here.
     """
     with open_session(engine, write=write) as session:
         try:
