@@ -30,7 +30,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from app.audit import service as audit
 from app.core.db import transaction
-from app.core.settings import ConfigurationError, Settings
+from app.core.settings import Settings
 from app.core.time import aware, utcnow
 from app.credentials import format as fmt
 from app.federation import documents, fetch, hub
@@ -166,12 +166,7 @@ def collect(engine: Engine, settings: Settings) -> list[Outcome]:
     """Hub side: fetch, check and keep each member's places; a refusal keeps the previous ones."""
     with transaction(engine, write=False) as session:
         members = [m.iss for m in hub.members(session)]
-        try:
-            held = held_key_sets(session, settings)
-        except documents.DocumentError as exc:
-            raise ConfigurationError(
-                f"the last trust list published here is unusable: {exc}"
-            ) from None
+        held = held_key_sets(session, settings)
     outcomes = []
     for iss in members:
         try:
