@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -35,7 +34,7 @@ from app.core.time import aware, utcnow
 from app.credentials import format as fmt
 from app.federation import documents, fetch, hub
 from app.federation.models import TZ, TrustedIssuer
-from app.federation.stats import held_key_sets
+from app.federation.stats import Outcome, held_key_sets
 
 TYP: Final = "pn-places+jws"
 SCHEMA: Final = "passeport-numerique/places/1"
@@ -139,14 +138,6 @@ def _keep(session: Session, iss: str, token: str, kid: str, body: dict[str, Any]
     row.kid, row.document, row.places = kid, token, body["places"]
     row.signed_at, row.fetched_at = signed_at, utcnow()
     session.add(row)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    iss: str
-    ok: bool
-    detail: str
-    reason: str = ""
 
 
 def _refused(engine: Engine, action: str, iss: str, exc: PlacesError) -> Outcome:

@@ -215,6 +215,8 @@ def verify_stats(document: str, iss: str, jwks: dict[str, Any]) -> tuple[str, di
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one member's document (figures here, places in app.federation.places)."""
+
     iss: str
     ok: bool
     detail: str
