@@ -13,6 +13,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from app.core.db import HashedSecret
 from app.core.time import utcnow
 
 TZ = sa.DateTime(timezone=True)
@@ -65,64 +66,48 @@ class StructureMembership(SQLModel, table=True):
     )
 
 
-class WebSession(SQLModel, table=True):
+class WebSession(HashedSecret, table=True):
     """A browser session; the cookie holds the token, the table its hash."""
 
     __tablename__ = "web_session"
 
-    id: int | None = Field(default=None, primary_key=True)
-    token_hash: str = Field(max_length=64, unique=True)
     account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
     method: str = Field(max_length=20)  # password | oidc
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    expires_at: datetime = Field(sa_type=TZ)
     revoked_at: datetime | None = Field(default=None, sa_type=TZ)
 
 
-class ApiToken(SQLModel, table=True):
+class ApiToken(HashedSecret, table=True):
     """A personal access token for API clients: scoped, expiring, revocable."""
 
     __tablename__ = "api_token"
 
-    id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
     name: str = Field(max_length=100)
-    token_hash: str = Field(max_length=64, unique=True)
     # The first characters, shown in lists so a person can tell their tokens apart.
     prefix: str = Field(max_length=16)
     scopes: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    expires_at: datetime = Field(sa_type=TZ)
     revoked_at: datetime | None = Field(default=None, sa_type=TZ)
     last_used_at: datetime | None = Field(default=None, sa_type=TZ)
 
 
-class Invitation(SQLModel, table=True):
+class Invitation(HashedSecret, table=True):
     """A territory admin's invitation; its e-mail also pre-authorises a first SSO login."""
 
     __tablename__ = "invitation"
 
-    id: int | None = Field(default=None, primary_key=True)
     territory_id: int = Field(foreign_key="territory.id", index=True)
     email: str = Field(max_length=320, index=True)
     display_name: str = Field(max_length=200)
     role: Role = Field(sa_type=ROLE_TYPE)
     structure_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
-    token_hash: str = Field(max_length=64, unique=True)
     created_by_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    expires_at: datetime = Field(sa_type=TZ)
     accepted_at: datetime | None = Field(default=None, sa_type=TZ)
     revoked_at: datetime | None = Field(default=None, sa_type=TZ)
 
 
-class PasswordReset(SQLModel, table=True):
+class PasswordReset(HashedSecret, table=True):
     __tablename__ = "password_reset"
 
-    id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
-    token_hash: str = Field(max_length=64, unique=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    expires_at: datetime = Field(sa_type=TZ)
     used_at: datetime | None = Field(default=None, sa_type=TZ)

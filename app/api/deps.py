@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.core.db import open_session
+from app.core.db import transaction
 from app.core.settings import Settings
 from app.credentials.verifier import Verifier
 
@@ -38,13 +38,8 @@ async def get_verifier(request: Request) -> Verifier:
 
 
 def _session(engine: Engine, *, write: bool) -> Iterator[Session]:
-    with open_session(engine, write=write) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with transaction(engine, write=write) as session:
+        yield session
 
 
 async def _gates(request: Request, write: bool) -> AsyncIterator[None]:
@@ -94,14 +89,8 @@ def get_write_session(
 
 
 def _in_session(engine: Engine, work: Callable[[Session], T], write: bool) -> T:
-    with open_session(engine, write=write) as session:
-        try:
-            result = work(session)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-    return result
+    with transaction(engine, write=write) as session:
+        return work(session)
 
 
 async def in_transaction(request: Request, work: Callable[[Session], T], *, write: bool) -> T:

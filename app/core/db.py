@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlmodel import Session, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from app.core.settings import ConfigurationError, Settings
+from app.core.time import utcnow
 
 # Named constraints so that migrations can drop and alter them on every backend (and SQLite's batch
 # mode can find them again).
@@ -32,6 +35,16 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 WRITE_OPTION = "passeport_write"
+
+
+class HashedSecret(SQLModel):
+    """The columns of a row that stands for a secret handed out once and for a while (a session
+    cookie, an API token, an invitation or a one-time link): only the secret's SHA-256 is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
 class _Row(Protocol):
@@ -144,8 +157,8 @@ def open_session(engine: Engine, *, write: bool) -> Session:
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One unit of work: commit when the block ends normally, roll back on any exception.
 
-    The request dependency (app.api.deps) and this helper are the only places that commit; the
-    CLI and scripts use this one.
+    The only place that commits: the request dependency (app.api.deps), the CLI and scripts all
+    open their transaction here.
     """
     with open_session(engine, write=write) as session:
         try:

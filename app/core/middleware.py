@@ -119,17 +119,7 @@ class RequestContextMiddleware:
                 return None
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return replay
+        return replay_body(b"".join(chunks), receive)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         response = problem_response(
@@ -145,6 +135,21 @@ class RequestContextMiddleware:
             return {"type": "http.disconnect"}
 
         await response(scope, no_body, send)
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives ``body`` (already read) as one message, then the client's own."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        message: Message = await receive()
+        return message
+
+    return replay
 
 
 def _scope_lang(scope: Scope) -> Lang:

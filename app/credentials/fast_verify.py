@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import orjson
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.middleware import replay_body
 from app.credentials.router import verdict_from_memory
 from app.credentials.schemas import VerifyRequest
 from app.credentials.verifier import Verifier
@@ -59,7 +60,7 @@ class FastVerify:
         body = b"".join(chunks)
         answer = self._answer(body)
         if answer is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         await send(
             {
@@ -93,17 +94,3 @@ def _json_body(scope: Scope) -> bool:
             media: bytes = value.split(b";", 1)[0].strip().lower()
             return media == _JSON
     return True
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        message: Message = await receive()
-        return message
-
-    return replay

@@ -212,6 +212,17 @@ def _create(
     return row
 
 
+def _unlocked(row: SigningKey, territory: Territory, settings: Settings) -> tuple[str, ECKey]:
+    """(kid, private key) of a stored key, decrypted with the settings' key-encryption key."""
+    key = decrypt_private_key(
+        row.private_encrypted,
+        kid=row.kid,
+        territory_code=territory.code,
+        secret=settings.key_encryption_key,
+    )
+    return row.kid, key
+
+
 def signing_key(session: Session, territory: Territory, settings: Settings) -> tuple[str, ECKey]:
     """The territory's active key (kid, private key), made on first use.
 
@@ -225,13 +236,7 @@ def signing_key(session: Session, territory: Territory, settings: Settings) -> t
         )
     if row is None:  # pragma: no cover - the winner of the race committed a key we must see
         raise RuntimeError("no active signing key after creating one")
-    key = decrypt_private_key(
-        row.private_encrypted,
-        kid=row.kid,
-        territory_code=territory.code,
-        secret=settings.key_encryption_key,
-    )
-    return row.kid, key
+    return _unlocked(row, territory, settings)
 
 
 def existing_signing_key(
@@ -241,13 +246,7 @@ def existing_signing_key(
     row = _active(session, _territory_id(territory))
     if row is None:
         return None
-    key = decrypt_private_key(
-        row.private_encrypted,
-        kid=row.kid,
-        territory_code=territory.code,
-        secret=settings.key_encryption_key,
-    )
-    return row.kid, key
+    return _unlocked(row, territory, settings)
 
 
 def rotate(

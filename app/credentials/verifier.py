@@ -340,27 +340,45 @@ class Verifier:
 
         def revoked(uri: str, idx: int) -> bool | None:
             # Only reached once the signature held, so claims.iss is the signer.
-            issuer = next((i for i in snapshot.issuers.values() if uri in i.status_uris), None)
-            if issuer is None or not 0 <= idx < LIST_SIZE:
-                return None
-            if issuer.territory_id is not None:
-                return local_revoked(bits, issuer, uri, idx)
-            found = self.status_cache.peek(issuer.iss, issuer.keys, uri)
-            if found is None:
-                if not allow_io:
-                    raise NeedsIO
-                with self._engine.connect() as connection:
-                    found = self.status_cache.lookup(issuer.iss, issuer.keys, uri, connection)
-                    connection.rollback()
-            if found is None or idx >= found.size:
-                return None
-            return found.get(idx) != 0
+            return self.revoked(snapshot, bits, uri, idx, allow_io=allow_io)
 
         verdict = fmt.verify(qr_text, keys=issuer_keys, now=int(time.time()), status=revoked)
         if allow_io:
             # Lists fetched on the way are kept once the connection is back in the pool.
             self.status_cache.store_pending()
         return verdict, snapshot
+
+    def revoked(
+        self,
+        snapshot: Snapshot,
+        bits: Mapping[int, bytes],
+        uri: str,
+        idx: int,
+        *,
+        allow_io: bool = True,
+    ) -> bool | None:
+        """Whether entry ``idx`` of the status list at ``uri`` says revoked; None when it cannot
+        be known (no trusted issuer publishes that list, an index out of it, no usable list).
+
+        A list kept in this database is read from ``bits``; another issuer's from the status
+        cache. A list fetched on the way waits in the cache until the caller calls
+        ``status_cache.store_pending()``, once its connection is back in the pool.
+        """
+        issuer = next((i for i in snapshot.issuers.values() if uri in i.status_uris), None)
+        if issuer is None or not 0 <= idx < LIST_SIZE:
+            return None
+        if issuer.territory_id is not None:
+            return local_revoked(bits, issuer, uri, idx)
+        found = self.status_cache.peek(issuer.iss, issuer.keys, uri)
+        if found is None:
+            if not allow_io:
+                raise NeedsIO
+            with self._engine.connect() as connection:
+                found = self.status_cache.lookup(issuer.iss, issuer.keys, uri, connection)
+                connection.rollback()
+        if found is None or idx >= found.size:
+            return None
+        return found.get(idx) != 0
 
 
 def describe(verdict: fmt.Outcome, snapshot: Snapshot | None) -> dict[str, Any]:

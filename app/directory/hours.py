@@ -12,11 +12,14 @@ are shown as written and it is never said to be open now, rather than guessed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 
 # minutes from midnight, start < end; end may exceed 24 * 60 (past midnight).
+T = TypeVar("T")
 Range = tuple[int, int]
 Week = tuple[tuple[Range, ...], ...]
 
@@ -25,37 +28,46 @@ _RANGE = re.compile(rf"{_TIME}-{_TIME}")
 _DAY_PART = re.compile(r"(Mo|Tu|We|Th|Fr|Sa|Su)(?:-(Mo|Tu|We|Th|Fr|Sa|Su))?")
 
 
-def _days(text: str) -> list[int] | None:
-    chosen: list[int] = []
+def _each(
+    text: str, pattern: re.Pattern[str], read: Callable[[re.Match[str]], list[T] | None]
+) -> list[T] | None:
+    """What ``read`` makes of each comma-separated part of ``text``, matched whole by
+    ``pattern``; None when a part does not match or ``read`` refuses it."""
+    found: list[T] = []
     for part in text.split(","):
-        match = _DAY_PART.fullmatch(part.strip())
-        if not match:
+        match = pattern.fullmatch(part.strip())
+        read_part = read(match) if match else None
+        if read_part is None:
             return None
-        first = DAYS.index(match.group(1))
-        last = DAYS.index(match.group(2)) if match.group(2) else first
-        day = first
-        while True:
-            chosen.append(day)
-            if day == last:
-                break
-            day = (day + 1) % 7
-    return chosen
+        found.extend(read_part)
+    return found
+
+
+def _day_span(match: re.Match[str]) -> list[int]:
+    first = DAYS.index(match.group(1))
+    last = DAYS.index(match.group(2)) if match.group(2) else first
+    days = [first]
+    while days[-1] != last:
+        days.append((days[-1] + 1) % 7)
+    return days
+
+
+def _range(match: re.Match[str]) -> list[Range] | None:
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if start >= 24 * 60 or end > 24 * 60:
+        return None
+    if end <= start:
+        end += 24 * 60
+    return [(start, end)]
+
+
+def _days(text: str) -> list[int] | None:
+    return _each(text, _DAY_PART, _day_span)
 
 
 def _ranges(text: str) -> list[Range] | None:
-    ranges: list[Range] = []
-    for part in text.split(","):
-        match = _RANGE.fullmatch(part.strip())
-        if not match:
-            return None
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        start, end = h1 * 60 + m1, h2 * 60 + m2
-        if start >= 24 * 60 or end > 24 * 60:
-            return None
-        if end <= start:
-            end += 24 * 60
-        ranges.append((start, end))
-    return ranges
+    return _each(text, _RANGE, _range)
 
 
 def parse(text: str | None) -> Week | None:

@@ -124,28 +124,8 @@ _COLUMNS = (
 def _summary(
     row: Any, counts: dict[int, int], threshold: int, now: datetime
 ) -> tuple[PlaceSummary, str]:
-    (sid, nom, adresse, commune, cp, insee, lat, lon, services, fees, care, horaires, tcode) = row
-    dept = zones.department(insee, cp)
-    week = hours.parse(horaires)
-    count = counts.get(sid, 0)
-    summary = PlaceSummary(
-        id=sid,
-        nom=nom,
-        adresse=adresse,
-        commune=commune,
-        code_postal=cp,
-        department=dept,
-        territory_code=tcode,
-        latitude=lat,
-        longitude=lon,
-        services=list(services or []),
-        free=_free(fees or []),
-        accessible=_accessible(care or []),
-        open_now=None if week is None else hours.is_open(week, zones.local(now, dept)),
-        validates=count > 0,
-        validations_count=shown_count(count, threshold) if count else None,
-    )
-    return summary, fold(f"{nom}\n{commune}")
+    entry = _local_entry(row)
+    return entry.summary(counts, threshold, now), entry.folded
 
 
 def federation_places(session: Session, territory: Territory) -> list[dict[str, Any]]:
@@ -257,33 +237,32 @@ def _entry(
     )
 
 
+def _local_entry(row: Any) -> _Entry:
+    """A place of this instance, from a row of ``_COLUMNS``."""
+    (sid, nom, adresse, commune, cp, insee, lat, lon, services, fees, care, horaires, tcode) = row
+    return _entry(
+        sid=sid,
+        nom=nom,
+        adresse=adresse,
+        commune=commune,
+        cp=cp,
+        dept=zones.department(insee, cp),
+        tcode=tcode,
+        url=None,
+        lat=lat,
+        lon=lon,
+        services=services or [],
+        free=_free(fees or []),
+        accessible=_accessible(care or []),
+        horaires=horaires,
+    )
+
+
 def _build(session: Session) -> list[_Entry]:
     rows = session.execute(
         sa.select(*_COLUMNS).join(Territory, col(Territory.id) == col(Structure.territory_id))
     ).all()
-    entries = []
-    for row in rows:
-        (sid, nom, adresse, commune, cp, insee, lat, lon, services, fees, care, horaires, tcode) = (
-            row
-        )
-        entries.append(
-            _entry(
-                sid=sid,
-                nom=nom,
-                adresse=adresse,
-                commune=commune,
-                cp=cp,
-                dept=zones.department(insee, cp),
-                tcode=tcode,
-                url=None,
-                lat=lat,
-                lon=lon,
-                services=services or [],
-                free=_free(fees or []),
-                accessible=_accessible(care or []),
-                horaires=horaires,
-            )
-        )
+    entries = [_local_entry(row) for row in rows]
     local = set(session.exec(select(Territory.issuer_url)).all())
     for held in federated.held(session):
         if held.iss in local:

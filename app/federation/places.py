@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -30,12 +29,12 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from app.audit import service as audit
 from app.core.db import transaction
-from app.core.settings import ConfigurationError, Settings
+from app.core.settings import Settings
 from app.core.time import aware, utcnow
 from app.credentials import format as fmt
 from app.federation import documents, fetch, hub
 from app.federation.models import TZ, TrustedIssuer
-from app.federation.stats import held_key_sets
+from app.federation.stats import Outcome, held_key_sets
 
 TYP: Final = "pn-places+jws"
 SCHEMA: Final = "passeport-numerique/places/1"
@@ -141,14 +140,6 @@ def _keep(session: Session, iss: str, token: str, kid: str, body: dict[str, Any]
     session.add(row)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    iss: str
-    ok: bool
-    detail: str
-    reason: str = ""
-
-
 def _refused(engine: Engine, action: str, iss: str, exc: PlacesError) -> Outcome:
     audit.record_now(
         engine,
@@ -166,12 +157,7 @@ def collect(engine: Engine, settings: Settings) -> list[Outcome]:
     """Hub side: fetch, check and keep each member's places; a refusal keeps the previous ones."""
     with transaction(engine, write=False) as session:
         members = [m.iss for m in hub.members(session)]
-        try:
-            held = held_key_sets(session, settings)
-        except documents.DocumentError as exc:
-            raise ConfigurationError(
-                f"the last trust list published here is unusable: {exc}"
-            ) from None
+        held = held_key_sets(session, settings)
     outcomes = []
     for iss in members:
         try:

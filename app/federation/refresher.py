@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
@@ -28,6 +29,12 @@ from app.observatory import release
 logger = logging.getLogger(__name__)
 
 MAX_TICK_SECONDS = 60.0
+
+
+def _log_outcomes(message: str, outcomes: Sequence[stats.Outcome]) -> None:
+    logger.info(
+        message, extra={"members": len(outcomes), "refused": sum(not o.ok for o in outcomes)}
+    )
 
 
 class Refresher:
@@ -78,36 +85,25 @@ class Refresher:
 
     def collect_figures(self) -> None:
         """On a hub, the members' signed figures for the national view, at the same pace."""
-        try:
-            outcomes = stats.collect(self._engine, self._settings)
-        except (AppError, ConfigurationError) as exc:
-            logger.warning("members' figures not collected", extra={"why": str(exc)})
-            return
-        refused = [o.iss for o in outcomes if not o.ok]
-        logger.info(
-            "members' figures collected",
-            extra={"members": len(outcomes), "refused": len(refused)},
-        )
+        self._collect("figures", stats.collect)
 
     def collect_places(self) -> None:
         """On a hub, the members' signed places for the national directory."""
+        self._collect("places", places.collect)
+
+    def _collect(
+        self, what: str, collect: Callable[[Engine, Settings], Sequence[stats.Outcome]]
+    ) -> None:
         try:
-            outcomes = places.collect(self._engine, self._settings)
+            outcomes = collect(self._engine, self._settings)
         except (AppError, ConfigurationError) as exc:
-            logger.warning("members' places not collected", extra={"why": str(exc)})
+            logger.warning(f"members' {what} not collected", extra={"why": str(exc)})
             return
-        logger.info(
-            "members' places collected",
-            extra={"members": len(outcomes), "refused": sum(not o.ok for o in outcomes)},
-        )
+        _log_outcomes(f"members' {what} collected", outcomes)
 
     def receive_places(self) -> None:
         """On a member, the neighbours' places the hub collected, checked with our trust store."""
-        outcomes = places.receive(self._engine, self._settings)
-        logger.info(
-            "neighbours' places received",
-            extra={"members": len(outcomes), "refused": sum(not o.ok for o in outcomes)},
-        )
+        _log_outcomes("neighbours' places received", places.receive(self._engine, self._settings))
 
     def refresh_status_lists(self) -> None:
         with self._engine.connect() as connection:

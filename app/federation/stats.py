@@ -215,6 +215,8 @@ def verify_stats(document: str, iss: str, jwks: dict[str, Any]) -> tuple[str, di
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one member's document (figures here, places in app.federation.places)."""
+
     iss: str
     ok: bool
     detail: str
@@ -222,12 +224,16 @@ class Outcome:
 
 
 def held_key_sets(session: Session, settings: Settings) -> dict[str, dict[str, Any]]:
-    """iss -> key set, from the last trust list this hub signed (checked with its anchor)."""
+    """iss -> key set, from the last trust list this hub signed (checked with its anchor); a list
+    that does not check is the operator's to fix (ConfigurationError)."""
     row = hub.latest(session)
     if row is None:
         return {}
     anchor = documents.load_anchor_private(settings.federation_anchor_key)
-    trust_list = documents.verify_trust_list(row.document, anchor)
+    try:
+        trust_list = documents.verify_trust_list(row.document, anchor)
+    except documents.DocumentError as exc:
+        raise ConfigurationError(f"the last trust list published here is unusable: {exc}") from None
     return {entry.iss: entry.jwks for entry in trust_list.issuers}
 
 
@@ -313,12 +319,7 @@ def collect(engine: Engine, settings: Settings) -> list[Outcome]:
     """Fetch, check and keep each member's figures; one member refused leaves the others be."""
     with transaction(engine, write=False) as session:
         current = list(hub.members(session))
-        try:
-            held = held_key_sets(session, settings)
-        except documents.DocumentError as exc:
-            raise ConfigurationError(
-                f"the last trust list published here is unusable: {exc}"
-            ) from None
+        held = held_key_sets(session, settings)
     outcomes = []
     for member in current:
         periods: list[str] = []

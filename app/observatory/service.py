@@ -371,15 +371,20 @@ def validations_by_month(session: Session, territory_id: int, p: Period) -> dict
     return _pairs(session, query)
 
 
-def first_steps_acquired(session: Session, territory_id: int, p: Period) -> dict[str, int]:
-    """People whose first standing validation of each Premiers pas skill falls in the period."""
-    firsts = (
-        _counted_validations(territory_id, p.end)
+def _first_steps(territory_id: int, until: date) -> Any:
+    """Each passport's first standing validation (``first``) of each Premiers pas skill."""
+    return (
+        _counted_validations(territory_id, until)
         .add_columns(_V.passport_id, _V.skill_code, sa.func.min(_V.observed_on).label("first"))
         .where(_V.skill_code.like("pp:%"))
         .group_by(_V.passport_id, _V.skill_code)
         .subquery()
     )
+
+
+def first_steps_acquired(session: Session, territory_id: int, p: Period) -> dict[str, int]:
+    """People whose first standing validation of each Premiers pas skill falls in the period."""
+    firsts = _first_steps(territory_id, p.end)
     query = (
         sa.select(firsts.c.skill_code, sa.func.count())
         .where(firsts.c.first >= p.start)
@@ -505,15 +510,25 @@ class Book:
         self, table: Table, prefix: str, items: Sequence[tuple[Sequence[Any], Any, int]]
     ) -> secrecy.Key:
         """A list of cells and its total (which may be shared with other tables)."""
+        total = (prefix, TOTAL)
+        self.breakdown(
+            table, [(dims, (prefix, ident), value) for dims, ident, value in items], total
+        )
+        return self.cell(total, sum(value for _, _, value in items))
+
+    def breakdown(
+        self,
+        table: Table,
+        cells: Sequence[tuple[Sequence[Any], secrecy.Key, int]],
+        total: secrecy.Key,
+    ) -> None:
+        """Rows of cells (dimensions, key, value), then a total row: ``total`` adds them up."""
         keys = []
-        for dims, ident, value in items:
-            key = self.cell((prefix, ident), value)
-            table.add(dims, key)
+        for dims, key, value in cells:
+            table.add(dims, self.cell(key, value))
             keys.append(key)
-        total = self.cell((prefix, TOTAL), sum(value for _, _, value in items))
         table.add([TOTAL, *[""] * (len(table.dimensions) - 1)], total)
         self.line(total, keys)
-        return total
 
 
 @dataclass(frozen=True)
@@ -666,32 +681,32 @@ def book(f: Figures, ref: Reference, p: Period) -> Book:
     b.line(grand, domain_keys)
 
     # By method, by structure, by month: the same grand total.
-    t = b.table("validations_by_method", "method")
-    keys = [b.cell(("validations", "method", m), f.methods.get(m, 0)) for m in COUNTED_METHODS]
-    for m, key in zip(COUNTED_METHODS, keys, strict=True):
-        t.add((m,), key)
-    t.add((TOTAL,), grand)
-    b.line(grand, keys)
-
-    t = b.table("validations_by_structure", "structure_id", "structure_name")
+    b.breakdown(
+        b.table("validations_by_method", "method"),
+        [((m,), ("validations", "method", m), f.methods.get(m, 0)) for m in COUNTED_METHODS],
+        grand,
+    )
     ids = sorted(set(ref.structures) | {i for i in f.structures if i is not None})
-    keys = []
-    for sid in ids:
-        key = b.cell(("validations", "structure", sid), f.structures.get(sid, 0))
-        t.add((str(sid), ref.structures.get(sid, "")), key)
-        keys.append(key)
-    key = b.cell(("validations", "structure", NO_STRUCTURE), f.structures.get(None, 0))
-    t.add((NO_STRUCTURE, ""), key)
-    keys.append(key)
-    t.add((TOTAL, ""), grand)
-    b.line(grand, keys)
-
-    t = b.table("validations_by_month", "month")
-    keys = [b.cell(("validations", "month", m), f.validation_months.get(m, 0)) for m in months]
-    for m, key in zip(months, keys, strict=True):
-        t.add((m,), key)
-    t.add((TOTAL,), grand)
-    b.line(grand, keys)
+    by_structure: list[tuple[Sequence[Any], secrecy.Key, int]] = [
+        (
+            (str(sid), ref.structures.get(sid, "")),
+            ("validations", "structure", sid),
+            f.structures.get(sid, 0),
+        )
+        for sid in ids
+    ]
+    unattached = f.structures.get(None, 0)
+    by_structure.append(
+        ((NO_STRUCTURE, ""), ("validations", "structure", NO_STRUCTURE), unattached)
+    )
+    b.breakdown(
+        b.table("validations_by_structure", "structure_id", "structure_name"), by_structure, grand
+    )
+    b.breakdown(
+        b.table("validations_by_month", "month"),
+        [((m,), ("validations", "month", m), f.validation_months.get(m, 0)) for m in months],
+        grand,
+    )
 
     # Premiers pas: people per skill; the total is of acquisitions (a person counts per skill).
     t = b.table("premiers_pas_acquired", "skill", "skill_label")
@@ -722,26 +737,20 @@ def book(f: Figures, ref: Reference, p: Period) -> Book:
             sum(v for (month, _, _), v in f.verifications.items() if month == m),
         )
         month_totals.append(total)
-        row = []
-        for r in verdicts:
-            value = sum(
-                v for (month, res, _), v in f.verifications.items() if (month, res) == (m, r)
-            )
-            key = b.cell(("verifications", "mr", m, r), value)
-            by_result.add((m, r), key)
-            row.append(key)
-            result_cells[r].append(key)
-        by_result.add((m, TOTAL), total)
-        b.line(total, row)
-        row = []
-        for ch in channels:
-            value = sum(v for (month, _, c), v in f.verifications.items() if (month, c) == (m, ch))
-            key = b.cell(("verifications", "mc", m, ch), value)
-            by_channel.add((m, ch), key)
-            row.append(key)
-            channel_cells[ch].append(key)
-        by_channel.add((m, TOTAL), total)
-        b.line(total, row)
+        # The month's row by verdict (the key's second part), then by channel (its third).
+        for table, tag, at, cells in (
+            (by_result, "mr", 1, result_cells),
+            (by_channel, "mc", 2, channel_cells),
+        ):
+            row = []
+            for x in cells:
+                value = sum(v for k, v in f.verifications.items() if k[0] == m and k[at] == x)
+                key = b.cell(("verifications", tag, m, x), value)
+                table.add((m, x), key)
+                row.append(key)
+                cells[x].append(key)
+            table.add((m, TOTAL), total)
+            b.line(total, row)
     for name, table, cells in (
         ("result", by_result, result_cells),
         ("channel", by_channel, channel_cells),
@@ -884,13 +893,7 @@ def family_figures(
             month, _V.structure_id
         ),
     )
-    firsts = (
-        _counted_validations(territory_id, span.end)
-        .add_columns(_V.passport_id, _V.skill_code, sa.func.min(_V.observed_on).label("first"))
-        .where(_V.skill_code.like("pp:%"))
-        .group_by(_V.passport_id, _V.skill_code)
-        .subquery()
-    )
+    firsts = _first_steps(territory_id, span.end)
     first_month = _month(session, firsts.c.first)
     first_steps = _by_month(
         session,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlmodel import Field, SQLModel, col
 from sqlmodel._compat import SQLModelConfig
 
+from app.core.db import HashedSecret
 from app.core.time import utcnow
 
 TZ = sa.DateTime(timezone=True)
@@ -176,28 +177,20 @@ class AccessLog(SQLModel, table=True):
     last_at: datetime | None = Field(default=None, sa_type=TZ)
 
 
-class CitizenSession(SQLModel, table=True):
+class CitizenSession(HashedSecret, table=True):
     """A citizen signed in with their passport number and access code (cookie `pn_citizen`)."""
 
     __tablename__ = "citizen_session"
 
-    id: int | None = Field(default=None, primary_key=True)
-    token_hash: str = Field(max_length=64, unique=True)
     passport_id: int = Field(foreign_key="passport.id", index=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    expires_at: datetime = Field(sa_type=TZ)
     revoked_at: datetime | None = Field(default=None, sa_type=TZ)
 
 
-class CitizenLink(SQLModel, table=True):
+class CitizenLink(HashedSecret, table=True):
     """A one-time sign-in link sent to a citizen who has an e-mail address."""
 
     __tablename__ = "citizen_link"
 
-    id: int | None = Field(default=None, primary_key=True)
-    token_hash: str = Field(max_length=64, unique=True)
     passport_id: int = Field(foreign_key="passport.id", index=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
-    expires_at: datetime = Field(sa_type=TZ)
     used_at: datetime | None = Field(default=None, sa_type=TZ)

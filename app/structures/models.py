@@ -14,22 +14,6 @@ from sqlmodel import Field, SQLModel
 
 from app.core.time import utcnow
 
-# The schema's list-valued fields, stored as JSON arrays of strings.
-LIST_FIELDS = (
-    "courriels",
-    "site_web",
-    "typologie",
-    "services",
-    "publics_specifiquement_adresses",
-    "prise_en_charge_specifique",
-    "frais_a_charge",
-    "dispositif_programmes_nationaux",
-    "formations_labels",
-    "modalites_acces",
-    "modalites_accompagnement",
-    "itinerance",
-)
-
 
 class Structure(SQLModel, table=True):
     __tablename__ = "structure"
@@ -71,3 +55,9 @@ class Structure(SQLModel, table=True):
     itinerance: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+# The schema's list-valued fields, stored as JSON arrays of strings: the columns typed so above.
+LIST_FIELDS = tuple(
+    name for name, info in Structure.model_fields.items() if info.annotation == list[str]
+)

@@ -22,8 +22,7 @@ from sqlmodel import select
 from app.core.db import transaction
 from app.core.settings import Settings
 from app.core.time import utcnow
-from app.credentials.models import LIST_SIZE
-from app.credentials.verifier import STALE_TRUST_LIST, Issuer, Snapshot, Verifier, local_revoked
+from app.credentials.verifier import STALE_TRUST_LIST, Issuer, Snapshot, Verifier
 from app.territory.models import Territory
 from app.wallet import sdjwt
 from app.wallet import service as wallet
@@ -78,18 +77,10 @@ def verify(
             return wallet.spend_nonce(session, nonce, wallet.PRESENTATION)
 
     def revoked(uri: str, idx: int) -> bool | None:
-        issuer = next((i for i in snapshot.issuers.values() if uri in i.status_uris), None)
-        if issuer is None or not 0 <= idx < LIST_SIZE:
-            return None
-        if issuer.territory_id is not None:
-            return local_revoked(bits, issuer, uri, idx)
-        with engine.connect() as connection:
-            found = verifier.status_cache.lookup(issuer.iss, issuer.keys, uri, connection)
-            connection.rollback()
+        found = verifier.revoked(snapshot, bits, uri, idx)
+        # A list fetched on the way is kept now that the connection is back in the pool.
         verifier.status_cache.store_pending()
-        if found is None or idx >= found.size:
-            return None
-        return found.get(idx) != 0
+        return found
 
     verdict = sdjwt.verify_presentation(
         presentation,
