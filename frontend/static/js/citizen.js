@@ -195,15 +195,7 @@ $("#wallet-form").addEventListener("submit", async (event) => {
       include_name: form.include_name.checked,
     }, CSRF);
     const result = clear($("#wallet-result"));
-    const skillsKnown = skillsByCode(state.tree);
-    const me = state.view.passport;
-    result.append(offerCard(offer, "citizen", {
-      skillLabel: (code) => {
-        const skill = skillsKnown.get(code);
-        return skill ? label(skill) : code;
-      },
-      name: [me.first_name, me.last_name].filter(Boolean).join(" "),
-    }));
+    result.append(offerCard(offer, "citizen", { skills: skillsByCode(state.tree), holder: state.view.passport }));
     form.reset();
     result.focus();
     announce(t("wallet.offer_ready"));

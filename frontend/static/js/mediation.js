@@ -799,14 +799,7 @@ $("#wallet-offer-button").addEventListener("click", async () => {
       include_name: form.include_name.checked,
     });
     const result = clear($("#credential-result"));
-    const p = state.passport;
-    result.append(offerCard(offer, "mediator", {
-      skillLabel: (code) => {
-        const skill = state.skills && state.skills.get(code);
-        return skill ? label(skill) : code;
-      },
-      name: [p.first_name, p.last_name].filter(Boolean).join(" "),
-    }));
+    result.append(offerCard(offer, "mediator", { skills: state.skills || new Map(), holder: state.passport }));
     form.reset();
     result.focus();
     announce(t("wallet.offer_ready"));
