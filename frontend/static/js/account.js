@@ -4,7 +4,7 @@
 // link, or a code handed over), or ask for one. Printed addresses (app/core/addresses.py):
 // /compte#invitation=…, /compte#reinitialisation=…; read from the fragment, then dropped from
 // the address bar.
-import { $, alertBox, api, clear, el, initPage, show, t } from "/static/js/common.js";
+import { $, alertBox, api, clear, el, filledIn, initPage, show, t } from "/static/js/common.js";
 
 const MIN_PASSWORD = 12;
 const state = { invitation: null };
@@ -87,12 +87,8 @@ $("#invitation-form").addEventListener("submit", async (event) => {
 $("#reset-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const box = clear($("#reset-error"));
-  const code = $("#reset-code").value.trim();
-  if (!code) {
-    box.append(alertBox("error", t("account.code_missing")));
-    $("#reset-code").focus();
-    return;
-  }
+  const code = filledIn($("#reset-code"), box, t("account.code_missing"));
+  if (!code) return;
   const password = $("#reset-password");
   if (passwordMissing(password, box)) return;
   try {
@@ -107,12 +103,8 @@ $("#reset-form").addEventListener("submit", async (event) => {
 $("#forgot-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const box = clear($("#forgot-message"));
-  const email = $("#forgot-email").value.trim();
-  if (!email) {
-    box.append(alertBox("error", t("account.email_missing")));
-    $("#forgot-email").focus();
-    return;
-  }
+  const email = filledIn($("#forgot-email"), box, t("account.email_missing"));
+  if (!email) return;
   try {
     await api("POST", "/api/v1/auth/password-reset", { email });
     box.append(alertBox("success", t("account.forgot_sent")));

@@ -3,8 +3,8 @@
 // as a picture (levels per domain, Premiers pas), the details, the credentials (QR full screen,
 // revoke), who looked at it, and my data (download, erasure).
 import {
-  $, alertBox, announce, api, ApiError, checkNumber, clear, dsfrTable, el, formatDateTime, getCsrf,
-  hasKey,
+  $, alertBox, announce, api, ApiError, checkNumber, clear, dsfrTable, el, filledIn, formatDateTime,
+  getCsrf, hasKey,
   initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { label, loadFramework } from "/static/framework.js";
@@ -77,12 +77,8 @@ $("#signin-form").addEventListener("submit", async (event) => {
 $("#link-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const box = clear($("#link-message"));
-  const email = $("#link-email").value.trim();
-  if (!email) {
-    box.append(alertBox("error", t("citizen.link_missing")));
-    $("#link-email").focus();
-    return;
-  }
+  const email = filledIn($("#link-email"), box, t("citizen.link_missing"));
+  if (!email) return;
   try {
     await api("POST", "/api/v1/citizen/link", { email });
     box.append(alertBox("success", t("citizen.link_sent")));
