@@ -3,8 +3,8 @@
 // as a picture (levels per domain, Premiers pas), the details, the credentials (QR full screen,
 // revoke), who looked at it, and my data (download, erasure).
 import {
-  $, alertBox, announce, api, ApiError, checkNumber, clear, dsfrTable, el, filledIn, formatDateTime,
-  getCsrf, hasKey,
+  $, alertBox, announce, api, ApiError, cancelButton, checkNumber, clear, dsfrTable, el, filledIn,
+  formatDateTime, getCsrf, hasKey,
   initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { label, loadFramework } from "/static/framework.js";
@@ -282,15 +282,10 @@ function askRevoke(credential, button) {
           }
         },
       })),
-      el("li", {}, el("button", {
-        type: "button",
-        class: "fr-btn fr-btn--secondary",
-        text: t("common.cancel"),
-        onclick: () => {
-          holder.replaceChildren(credentialActions(credential));
-          const first = holder.querySelector("button, a");
-          if (first) first.focus();
-        },
+      el("li", {}, cancelButton(() => {
+        holder.replaceChildren(credentialActions(credential));
+        const first = holder.querySelector("button, a");
+        if (first) first.focus();
       }))));
   holder.replaceChildren(confirm);
   confirm.querySelector("button").focus();

@@ -36,6 +36,7 @@
 //   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
 //   filledIn(input, box, missing)   a required field's trimmed value; "" when empty, the error
 //                           `missing` then shown in box and the focus on the field.
+//   cancelButton(onclick)   the « Annuler » that leaves an inline confirmation.
 //   bindPasswordSignIn({missingKey, onSignedIn, showError})   the staff sign-in form
 //                           (#signin-form, #signin-email, #signin-password, #signin-error).
 //   dsfrTable({caption, headers, rows, id, hideCaption, scroll, tableClass, cards})   a DSFR
@@ -280,6 +281,15 @@ export function filledIn(input, box, missing) {
     input.focus();
   }
   return value;
+}
+
+/**
+ * The « Annuler » that leaves an inline confirmation (a withdrawal, a revocation).
+ * @param {() => void} onclick  puts back what was there and the focus on it
+ * @returns {HTMLElement}
+ */
+export function cancelButton(onclick) {
+  return el("button", { type: "button", class: "fr-btn fr-btn--secondary", text: t("common.cancel"), onclick });
 }
 
 // --- API ---------------------------------------------------------------------------------------
