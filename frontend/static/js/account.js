@@ -63,54 +63,53 @@ async function openInvitation(code) {
   }
 }
 
-$("#invitation-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const box = clear($("#invitation-error"));
+/**
+ * One of the page's forms: on submit, its message box cleared, then `send(box)`; what it throws
+ * (the server's refusal) is shown in the box.
+ * @param {string} form @param {string} box @param {(box: HTMLElement) => Promise<void>} send
+ */
+function onSubmit(form, box, send) {
+  $(form).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const shown = clear($(box));
+    try {
+      await send(shown);
+    } catch (error) {
+      showError(shown, error);
+    }
+  });
+}
+
+onSubmit("#invitation-form", "#invitation-error", async (box) => {
   const password = $("#invitation-password");
   if (passwordMissing(password, box)) return;
   const name = $("#invitation-name").value.trim();
-  try {
-    const account = await api("POST", "/api/v1/invitations/accept", {
-      code: state.invitation.code,
-      password: password.value,
-      display_name: name || null,
-    });
-    password.value = "";
-    done(t("account.invitation_done", { email: account.email }), account.role);
-  } catch (error) {
-    showError(box, error);
-  }
+  const account = await api("POST", "/api/v1/invitations/accept", {
+    code: state.invitation.code,
+    password: password.value,
+    display_name: name || null,
+  });
+  password.value = "";
+  done(t("account.invitation_done", { email: account.email }), account.role);
 });
 
 // --- password reset -------------------------------------------------------------------------------
 
-$("#reset-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const box = clear($("#reset-error"));
+onSubmit("#reset-form", "#reset-error", async (box) => {
   const code = filledIn($("#reset-code"), box, t("account.code_missing"));
   if (!code) return;
   const password = $("#reset-password");
   if (passwordMissing(password, box)) return;
-  try {
-    const account = await api("POST", "/api/v1/auth/password-reset/complete", { code, password: password.value });
-    password.value = "";
-    done(t("account.reset_done"), account.role);
-  } catch (error) {
-    showError(box, error);
-  }
+  const account = await api("POST", "/api/v1/auth/password-reset/complete", { code, password: password.value });
+  password.value = "";
+  done(t("account.reset_done"), account.role);
 });
 
-$("#forgot-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const box = clear($("#forgot-message"));
+onSubmit("#forgot-form", "#forgot-message", async (box) => {
   const email = filledIn($("#forgot-email"), box, t("account.email_missing"));
   if (!email) return;
-  try {
-    await api("POST", "/api/v1/auth/password-reset", { email });
-    box.append(alertBox("success", t("account.forgot_sent")));
-  } catch (error) {
-    showError(box, error);
-  }
+  await api("POST", "/api/v1/auth/password-reset", { email });
+  box.append(alertBox("success", t("account.forgot_sent")));
 });
 
 // --- start ----------------------------------------------------------------------------------------
