@@ -37,6 +37,8 @@
 //   filledIn(input, box, missing)   a required field's trimmed value; "" when empty, the error
 //                           `missing` then shown in box and the focus on the field.
 //   cancelButton(onclick)   the « Annuler » that leaves an inline confirmation.
+//   rowButton(text, label, onclick)   a table row's action: a small tertiary button, its
+//                           accessible name (label) saying which row.
 //   bindPasswordSignIn({missingKey, onSignedIn, showError})   the staff sign-in form
 //                           (#signin-form, #signin-email, #signin-password, #signin-error).
 //   dsfrTable({caption, headers, rows, id, hideCaption, scroll, tableClass, cards})   a DSFR
@@ -290,6 +292,16 @@ export function filledIn(input, box, missing) {
  */
 export function cancelButton(onclick) {
   return el("button", { type: "button", class: "fr-btn fr-btn--secondary", text: t("common.cancel"), onclick });
+}
+
+/**
+ * A table row's action (edit, remove, end…): a small tertiary button whose accessible name says
+ * which row it acts on, since every row shows the same text.
+ * @param {string} text @param {string} label @param {() => void} onclick
+ * @returns {HTMLElement}
+ */
+export function rowButton(text, label, onclick) {
+  return el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", text, "aria-label": label, onclick });
 }
 
 // --- API ---------------------------------------------------------------------------------------
