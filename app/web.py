@@ -1,12 +1,13 @@
 """The web interface: its pages, their catalogues and static files, with the headers they need.
 
 Pages are plain HTML files in ``frontend/`` that load ES modules from ``/static/js`` (no build
-step; docs/frontend.md says why). What every page's ``<head>`` and ``<body>`` start with
-(character set, viewport, stylesheets; skip link, header) is written once, in
-``frontend/parts/``, and put in by the server: a page file holds only what is its own, and a new
-page gets the rest for free. A page whose file is not there yet (or a part missing from the
-installation) answers 404 problem+json, so the routes can be declared (and covered by the
-permission matrix) before every page exists.
+step; docs/frontend.md says why). What every page is put in (the doctype and the ``<html>``
+element) and what its ``<head>`` and ``<body>`` start with (character set, viewport,
+stylesheets, the design system's script; skip link, header) is written once, in
+``frontend/parts/``, and put in by the server: a page file holds only what is its own, its
+``<head>`` and ``<body>``, and a new page gets the rest for free. A page whose file is not there
+yet (or a part missing from the installation) answers 404 problem+json, so the routes can be
+declared (and covered by the permission matrix) before every page exists.
 """
 
 from __future__ import annotations
@@ -118,12 +119,17 @@ def _file(path: Path, media_type: str, extra: dict[str, str] | None = None) -> F
 
 
 # What every page starts its <head> and its <body> with, each put in right after the page's own
-# tag: the character set, viewport and stylesheets; the skip link and the header's place.
+# tag: the character set, viewport, stylesheets and the design system's script; the skip link and
+# the header's place.
 PARTS_DIR = FRONTEND_DIR / "parts"
 PARTS: tuple[tuple[bytes, Path], ...] = (
     (b"<head>", PARTS_DIR / "head.html"),
     (b"<body>", PARTS_DIR / "body.html"),
 )
+# What every page is put in: the doctype and the <html> element (the language the page starts in,
+# the colour scheme); the page goes right before its </html>.
+FRAME = PARTS_DIR / "document.html"
+FRAME_END = b"</html>"
 
 
 @dataclass(frozen=True)
@@ -144,8 +150,10 @@ class Pages:
         self,
         parts: tuple[tuple[bytes, Path], ...] = PARTS,
         fills: dict[str, tuple[tuple[bytes, bytes], ...]] | None = None,
+        frame: Path = FRAME,
     ) -> None:
         self.parts = parts
+        self.frame = frame
         # Per page file: (placeholder, value) pairs, the server's settings a page script reads.
         self.fills = fills or {}
         self._lock = threading.Lock()
@@ -168,7 +176,7 @@ class Pages:
 
     def _stamp(self, path: Path) -> tuple[int, ...]:
         stamp: list[int] = []
-        for file in (path, *(part for _, part in self.parts)):
+        for file in (path, self.frame, *(part for _, part in self.parts)):
             found = file.stat()
             stamp += (found.st_mtime_ns, found.st_size)
         return tuple(stamp)
@@ -181,6 +189,11 @@ class Pages:
                 raise RuntimeError(f"{path.name} has no {tag.decode()} for {part.name}")
             at += len(tag)
             html = html[:at] + b"\n" + part.read_bytes().rstrip(b"\n") + html[at:]
+        frame = self.frame.read_bytes()
+        end = frame.rfind(FRAME_END)
+        if end < 0:
+            raise RuntimeError(f"{self.frame.name} has no {FRAME_END.decode()}")
+        html = frame[:end] + html + frame[end:]
         for placeholder, value in self.fills.get(path.name, ()):
             if placeholder not in html:
                 raise RuntimeError(f"{path.name} has no {placeholder.decode()} to fill")

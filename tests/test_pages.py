@@ -15,6 +15,7 @@ def _lines(text: str) -> list[str]:
 
 
 PARTS = {tag.decode(): _lines(part.read_text(encoding="utf-8")) for tag, part in web.PARTS}
+FRAME = _lines(web.FRAME.read_text(encoding="utf-8"))
 
 
 def _inside(html: str, element: str) -> list[str]:
@@ -26,6 +27,10 @@ def test_every_page_starts_with_the_shared_parts(client: TestClient, url: str) -
     response = client.get(url)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
+    # The doctype and the <html> element around the page's file.
+    served = _lines(response.text)
+    assert served[: len(FRAME) - 1] == FRAME[:-1] and served[-1] == FRAME[-1] == "</html>"
+    assert served[0] == "<!doctype html>" and served[len(FRAME) - 1] == "<head>"
     head, body = _inside(response.text, "head"), _inside(response.text, "body")
     assert head[0] == '<meta charset="utf-8">'
     assert head[: len(PARTS["<head>"])] == PARTS["<head>"]
@@ -44,7 +49,7 @@ def test_every_page_starts_with_the_shared_parts(client: TestClient, url: str) -
     assert body[len(PARTS["<body>"])].startswith('<main id="contenu"')
     # One place: the page's file repeats none of the shared lines.
     text = (web.FRONTEND_DIR / web.PAGES[url]).read_text(encoding="utf-8")
-    shared = [line for lines in PARTS.values() for line in lines if len(line) > 8]
+    shared = [line for lines in [*PARTS.values(), FRAME] for line in lines if len(line) > 8]
     assert [line for line in shared if line in text] == []
 
 
@@ -62,15 +67,19 @@ def test_an_unchanged_page_is_revalidated_without_its_body(client: TestClient) -
 
 def test_an_edited_page_or_part_is_served_at_once(tmp_path: Path) -> None:
     head, body, page = tmp_path / "head.html", tmp_path / "body.html", tmp_path / "page.html"
+    frame = tmp_path / "document.html"
     head.write_text('  <meta charset="utf-8">\n', encoding="utf-8")
     body.write_text('  <header id="header"></header>\n', encoding="utf-8")
+    frame.write_text("<!doctype html>\n<html>\n</html>\n", encoding="utf-8")
     page.write_text("<head>\n  <title>A</title>\n</head>\n<body>\n  <main></main>\n</body>\n")
-    pages = web.Pages(((b"<head>", head), (b"<body>", body)))
+    pages = web.Pages(((b"<head>", head), (b"<body>", body)), frame=frame)
     first = pages.get(page)
     assert first is not None
     assert first.body == (
+        b"<!doctype html>\n<html>\n"
         b'<head>\n  <meta charset="utf-8">\n  <title>A</title>\n</head>\n'
         b'<body>\n  <header id="header"></header>\n  <main></main>\n</body>\n'
+        b"</html>\n"
     )
     assert pages.get(page) is first
     # Each write changes the file's size: a second write within the clock's tick still shows.
@@ -82,5 +91,10 @@ def test_an_edited_page_or_part_is_served_at_once(tmp_path: Path) -> None:
     third = pages.get(page)
     assert third is not None and b"<title>Page B</title>" in third.body
     assert b"/x.css" in third.body and b'<header id="header"></header>' in third.body
+    frame.write_text('<!doctype html>\n<html lang="fr">\n</html>\n', encoding="utf-8")
+    fourth = pages.get(page)
+    assert fourth is not None
+    assert fourth.body.startswith(b'<!doctype html>\n<html lang="fr">\n<head>')
+    assert fourth.body.endswith(b"</body>\n</html>\n") and fourth.etag != third.etag
     page.unlink()
     assert pages.get(page) is None

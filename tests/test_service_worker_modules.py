@@ -16,6 +16,7 @@ WORKERS = ["/mediation-sw.js", "/verify-sw.js"]
 
 _REQUIRED = re.compile(r"const REQUIRED = \[(.*?)\];", re.S)
 _STRING = re.compile(r'"([^"]+)"')
+_IMPORT_SCRIPTS = re.compile(r'^importScripts\("([^"]+)"\);', re.M)
 _MODULE_SCRIPT = re.compile(r'<script type="module" src="([^"]+)"')
 # `import {a, b} from "x"`, `import * as x from "x"`, `export {a} from "x"`, `import "x"`,
 # and `import("x")`; comments (JSDoc's `import("x").Type`) are removed first.
@@ -83,3 +84,16 @@ def test_a_service_worker_keeps_every_module_its_pages_import(
         for module, importer in module_graph(client, page).items():
             missing = f"{page}: {importer} imports {module}, not in {worker}'s REQUIRED"
             assert module in kept, missing
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_a_service_worker_loads_the_shared_rules(client: TestClient, worker: str) -> None:
+    """A script a worker imports that is not served, or not as JavaScript, fails its installation:
+    the page then never starts offline."""
+    source = client.get(worker).text
+    assert _IMPORT_SCRIPTS.findall(source) == ["/static/js/offline-sw.js"]
+    assert "self.keepOffline(" in source
+    shared = client.get("/static/js/offline-sw.js")
+    assert shared.status_code == 200
+    assert shared.headers["content-type"].startswith("text/javascript")
+    assert "self.keepOffline = " in shared.text

@@ -96,6 +96,10 @@ def test_citizen_sees_validations_journal_and_revokes_a_credential(
     expect(dialog).to_be_hidden()
     expect(row.get_by_role("button", name=f"Afficher le QR code {code}")).to_be_focused()
 
+    # « Annuler » puts the actions back, the focus on the first.
+    row.get_by_role("button", name=f"Révoquer l'attestation {code}").click()
+    row.get_by_role("button", name="Annuler").click()
+    expect(row.get_by_role("button", name=f"Afficher le QR code {code}")).to_be_focused()
     row.get_by_role("button", name=f"Révoquer l'attestation {code}").click()
     page.get_by_role("button", name="Oui, révoquer").click()
     expect(row).to_contain_text("Révoquée")

@@ -77,6 +77,9 @@ def test_a_coordinator_manages_the_territory_and_reads_the_journal(
     code = page.locator("#invitation-code").inner_text()
     assert code and code in (page.locator("#invitation-link").get_attribute("href") or "")
     expect(page.locator("#invitations-table tbody")).to_contain_text("Nadia Nouvelle")
+    # Its withdrawal is named after whom it was for: every row's button reads « Retirer ».
+    withdraw = page.get_by_role("button", name="Retirer l'invitation de nouvelle@example.org")
+    expect(withdraw).to_have_text("Retirer")
 
     # Rotate the key twice: a first key, then a new one while the first stays published.
     for expected_rows in (1, 2):

@@ -63,9 +63,15 @@ def test_mediator_flow_with_the_keyboard_alone(page: Page, world: World) -> None
     expect(history.locator("tbody tr")).to_have_count(1)
     expect(history).to_contain_text("Mise en situation")
 
-    # Withdraw it: the reason field takes the focus; Enter confirms.
+    # Withdraw it: the reason field takes the focus; « Annuler » gives it back to the button;
+    # Enter confirms.
     withdraw = history.get_by_role("button", name=re.compile("Retirer la validation"))
     tab_to(page, withdraw)
+    page.keyboard.press("Enter")
+    expect(page.get_by_label(re.compile("Motif du retrait"))).to_be_focused()
+    tab_to(page, history.get_by_role("button", name="Annuler"))
+    page.keyboard.press("Enter")
+    expect(withdraw).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_label(re.compile("Motif du retrait"))).to_be_focused()
     page.keyboard.type("erreur de saisie")

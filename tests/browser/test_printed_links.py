@@ -227,6 +227,22 @@ def test_a_reset_link_sets_a_new_password(page: Page, live_server: Server, world
     expect(page.locator("#reset-error")).to_contain_text("Ce code ne marche pas")
 
 
+def test_an_empty_code_or_address_is_named_and_takes_the_focus(page: Page) -> None:
+    page.goto("/compte")
+    forgot = page.locator("#forgot-form").get_by_label("Adresse électronique")
+    page.get_by_role("button", name="Recevoir un code").click()
+    expect(page.locator("#forgot-message")).to_have_text("Saisissez votre adresse électronique.")
+    expect(forgot).to_be_focused()
+    page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    expect(page.locator("#reset-error")).to_have_text("Saisissez le code de réinitialisation.")
+    expect(page.get_by_label("Code de réinitialisation")).to_be_focused()
+    # The citizen's « lien par courriel », the same way.
+    page.goto("/citizen")
+    page.locator("#link-form").get_by_role("button").click()
+    expect(page.locator("#link-message")).to_have_text("Saisissez votre adresse électronique.")
+    expect(page.locator("#link-email")).to_be_focused()
+
+
 def test_a_second_attestation_link_in_the_same_tab_is_checked_too(
     page: Page, live_server: Server, world: World
 ) -> None:

@@ -4,7 +4,7 @@
 // link, or a code handed over), or ask for one. Printed addresses (app/core/addresses.py):
 // /compte#invitation=…, /compte#reinitialisation=…; read from the fragment, then dropped from
 // the address bar.
-import { $, alertBox, api, clear, el, initPage, show, t } from "/static/js/common.js";
+import { $, alertBox, api, clear, el, filledIn, initPage, show, t } from "/static/js/common.js";
 
 const MIN_PASSWORD = 12;
 const state = { invitation: null };
@@ -63,62 +63,53 @@ async function openInvitation(code) {
   }
 }
 
-$("#invitation-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const box = clear($("#invitation-error"));
+/**
+ * One of the page's forms: on submit, its message box cleared, then `send(box)`; what it throws
+ * (the server's refusal) is shown in the box.
+ * @param {string} form @param {string} box @param {(box: HTMLElement) => Promise<void>} send
+ */
+function onSubmit(form, box, send) {
+  $(form).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const shown = clear($(box));
+    try {
+      await send(shown);
+    } catch (error) {
+      showError(shown, error);
+    }
+  });
+}
+
+onSubmit("#invitation-form", "#invitation-error", async (box) => {
   const password = $("#invitation-password");
   if (passwordMissing(password, box)) return;
   const name = $("#invitation-name").value.trim();
-  try {
-    const account = await api("POST", "/api/v1/invitations/accept", {
-      code: state.invitation.code,
-      password: password.value,
-      display_name: name || null,
-    });
-    password.value = "";
-    done(t("account.invitation_done", { email: account.email }), account.role);
-  } catch (error) {
-    showError(box, error);
-  }
+  const account = await api("POST", "/api/v1/invitations/accept", {
+    code: state.invitation.code,
+    password: password.value,
+    display_name: name || null,
+  });
+  password.value = "";
+  done(t("account.invitation_done", { email: account.email }), account.role);
 });
 
 // --- password reset -------------------------------------------------------------------------------
 
-$("#reset-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const box = clear($("#reset-error"));
-  const code = $("#reset-code").value.trim();
-  if (!code) {
-    box.append(alertBox("error", t("account.code_missing")));
-    $("#reset-code").focus();
-    return;
-  }
+onSubmit("#reset-form", "#reset-error", async (box) => {
+  const code = filledIn($("#reset-code"), box, t("account.code_missing"));
+  if (!code) return;
   const password = $("#reset-password");
   if (passwordMissing(password, box)) return;
-  try {
-    const account = await api("POST", "/api/v1/auth/password-reset/complete", { code, password: password.value });
-    password.value = "";
-    done(t("account.reset_done"), account.role);
-  } catch (error) {
-    showError(box, error);
-  }
+  const account = await api("POST", "/api/v1/auth/password-reset/complete", { code, password: password.value });
+  password.value = "";
+  done(t("account.reset_done"), account.role);
 });
 
-$("#forgot-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const box = clear($("#forgot-message"));
-  const email = $("#forgot-email").value.trim();
-  if (!email) {
-    box.append(alertBox("error", t("account.email_missing")));
-    $("#forgot-email").focus();
-    return;
-  }
-  try {
-    await api("POST", "/api/v1/auth/password-reset", { email });
-    box.append(alertBox("success", t("account.forgot_sent")));
-  } catch (error) {
-    showError(box, error);
-  }
+onSubmit("#forgot-form", "#forgot-message", async (box) => {
+  const email = filledIn($("#forgot-email"), box, t("account.email_missing"));
+  if (!email) return;
+  await api("POST", "/api/v1/auth/password-reset", { email });
+  box.append(alertBox("success", t("account.forgot_sent")));
 });
 
 // --- start ----------------------------------------------------------------------------------------

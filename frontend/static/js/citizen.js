@@ -3,8 +3,8 @@
 // as a picture (levels per domain, Premiers pas), the details, the credentials (QR full screen,
 // revoke), who looked at it, and my data (download, erasure).
 import {
-  $, alertBox, announce, api, ApiError, checkNumber, clear, dsfrTable, el, formatDateTime, getCsrf,
-  hasKey,
+  $, alertBox, announce, api, ApiError, cancelButton, checkNumber, clear, dsfrTable, el, filledIn,
+  formatDateTime, getCsrf, hasKey,
   initPage, renderHeader, setCsrf, show, t,
 } from "/static/js/common.js";
 import { label, loadFramework } from "/static/framework.js";
@@ -77,12 +77,8 @@ $("#signin-form").addEventListener("submit", async (event) => {
 $("#link-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const box = clear($("#link-message"));
-  const email = $("#link-email").value.trim();
-  if (!email) {
-    box.append(alertBox("error", t("citizen.link_missing")));
-    $("#link-email").focus();
-    return;
-  }
+  const email = filledIn($("#link-email"), box, t("citizen.link_missing"));
+  if (!email) return;
   try {
     await api("POST", "/api/v1/citizen/link", { email });
     box.append(alertBox("success", t("citizen.link_sent")));
@@ -195,15 +191,7 @@ $("#wallet-form").addEventListener("submit", async (event) => {
       include_name: form.include_name.checked,
     }, CSRF);
     const result = clear($("#wallet-result"));
-    const skillsKnown = skillsByCode(state.tree);
-    const me = state.view.passport;
-    result.append(offerCard(offer, "citizen", {
-      skillLabel: (code) => {
-        const skill = skillsKnown.get(code);
-        return skill ? label(skill) : code;
-      },
-      name: [me.first_name, me.last_name].filter(Boolean).join(" "),
-    }));
+    result.append(offerCard(offer, "citizen", { skills: skillsByCode(state.tree), holder: state.view.passport }));
     form.reset();
     result.focus();
     announce(t("wallet.offer_ready"));
@@ -294,15 +282,10 @@ function askRevoke(credential, button) {
           }
         },
       })),
-      el("li", {}, el("button", {
-        type: "button",
-        class: "fr-btn fr-btn--secondary",
-        text: t("common.cancel"),
-        onclick: () => {
-          holder.replaceChildren(credentialActions(credential));
-          const first = holder.querySelector("button, a");
-          if (first) first.focus();
-        },
+      el("li", {}, cancelButton(() => {
+        holder.replaceChildren(credentialActions(credential));
+        const first = holder.querySelector("button, a");
+        if (first) first.focus();
       }))));
   holder.replaceChildren(confirm);
   confirm.querySelector("button").focus();

@@ -34,6 +34,11 @@
 //   $(selector, root), clear(node), show(node, yes), announce(message) (polite live region),
 //   formatDate(iso), formatDateTime(iso, timeZone?), normalise(text) (lower case, no accents),
 //   downloadResponse(response, fallbackName), alertBox(kind, text) (DSFR alert element).
+//   filledIn(input, box, missing)   a required field's trimmed value; "" when empty, the error
+//                           `missing` then shown in box and the focus on the field.
+//   cancelButton(onclick)   the « Annuler » that leaves an inline confirmation.
+//   rowButton(text, label, onclick)   a table row's action: a small tertiary button, its
+//                           accessible name (label) saying which row.
 //   bindPasswordSignIn({missingKey, onSignedIn, showError})   the staff sign-in form
 //                           (#signin-form, #signin-email, #signin-password, #signin-error).
 //   dsfrTable({caption, headers, rows, id, hideCaption, scroll, tableClass, cards})   a DSFR
@@ -264,6 +269,39 @@ export function alertBox(kind, text, title) {
   if (title) box.append(el("h3", { class: "fr-alert__title", text: title }));
   box.append(el("p", { text }));
   return box;
+}
+
+/**
+ * A required field's value, trimmed. Empty: says so in `box` and puts the focus on the field.
+ * @param {HTMLInputElement} input @param {HTMLElement} box @param {string} missing
+ * @returns {string} "" when the field is empty
+ */
+export function filledIn(input, box, missing) {
+  const value = input.value.trim();
+  if (!value) {
+    box.append(alertBox("error", missing));
+    input.focus();
+  }
+  return value;
+}
+
+/**
+ * The « Annuler » that leaves an inline confirmation (a withdrawal, a revocation).
+ * @param {() => void} onclick  puts back what was there and the focus on it
+ * @returns {HTMLElement}
+ */
+export function cancelButton(onclick) {
+  return el("button", { type: "button", class: "fr-btn fr-btn--secondary", text: t("common.cancel"), onclick });
+}
+
+/**
+ * A table row's action (edit, remove, end…): a small tertiary button whose accessible name says
+ * which row it acts on, since every row shows the same text.
+ * @param {string} text @param {string} label @param {() => void} onclick
+ * @returns {HTMLElement}
+ */
+export function rowButton(text, label, onclick) {
+  return el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", text, "aria-label": label, onclick });
 }
 
 // --- API ---------------------------------------------------------------------------------------

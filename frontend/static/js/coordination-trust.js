@@ -10,7 +10,7 @@
 //   channel, pinning exactly those fingerprints (POST /api/v1/trust/issuers). Removing one.
 
 import {
-  $, alertBox, announce, api, clear, dsfrTable, el, formatDateTime, t,
+  $, alertBox, announce, api, clear, dsfrTable, el, formatDateTime, rowButton, t,
 } from "/static/js/common.js";
 
 let panel = null;
@@ -106,13 +106,11 @@ function storeSection(store, message) {
         "td",
         {},
         i.source === "manual"
-          ? el("button", {
-              type: "button",
-              class: "fr-btn fr-btn--sm fr-btn--tertiary",
-              text: t("coordination.trust_remove"),
-              "aria-label": t("coordination.trust_remove_of", { name: i.name }),
-              onclick: () => removeIssuer(i, message),
-            })
+          ? rowButton(
+              t("coordination.trust_remove"),
+              t("coordination.trust_remove_of", { name: i.name }),
+              () => removeIssuer(i, message),
+            )
           : "",
       ),
     ),

@@ -7,7 +7,7 @@
 import {
   $, alertBox, announce, api, ApiError, bindPasswordSignIn, clear, currentLang, dsfrTable, el,
   formatDateTime,
-  getCsrf, hasKey, renderHeader, setCsrf, show, startStaffPage, t,
+  getCsrf, hasKey, renderHeader, rowButton, setCsrf, show, startStaffPage, t,
 } from "/static/js/common.js";
 import { setupTrustPanel } from "/static/js/coordination-trust.js";
 import { setupFiguresPanel } from "/static/js/coordination-figures.js";
@@ -137,13 +137,7 @@ function renderStructures(page) {
       el(
         "td",
         {},
-        el("button", {
-          type: "button",
-          class: "fr-btn fr-btn--sm fr-btn--tertiary",
-          text: t("coordination.edit"),
-          "aria-label": t("coordination.edit_structure", { name: s.nom }),
-          onclick: () => editStructure(s),
-        }),
+        rowButton(t("coordination.edit"), t("coordination.edit_structure", { name: s.nom }), () => editStructure(s)),
       ),
     ),
   );
@@ -317,13 +311,11 @@ function renderAccounts(accounts) {
         {},
         // A member who leaves (docs/access.md): memberships end, access closes, validations stay.
         a.is_active && state.account && a.id !== state.account.id
-          ? el("button", {
-              type: "button",
-              class: "fr-btn fr-btn--sm fr-btn--tertiary",
-              text: t("coordination.departure"),
-              "aria-label": t("coordination.departure_of", { name: a.display_name, email: a.email }),
-              onclick: () => endMembership(a),
-            })
+          ? rowButton(
+              t("coordination.departure"),
+              t("coordination.departure_of", { name: a.display_name, email: a.email }),
+              () => endMembership(a),
+            )
           : "",
       ),
     ),
@@ -378,13 +370,11 @@ function renderInvitations(invitations) {
         "td",
         {},
         pending
-          ? el("button", {
-              type: "button",
-              class: "fr-btn fr-btn--sm fr-btn--tertiary",
-              text: t("coordination.invitation_withdraw"),
-              "aria-label": t("coordination.invitation_withdraw_of", { email: i.email }),
-              onclick: () => withdrawInvitation(i),
-            })
+          ? rowButton(
+              t("coordination.invitation_withdraw"),
+              t("coordination.invitation_withdraw_of", { email: i.email }),
+              () => withdrawInvitation(i),
+            )
           : "",
       ),
     );

@@ -156,26 +156,35 @@ let offset = 0;
 let asked = 0;
 
 /**
+ * The places of a query; null when the answer is an error (shown) or came after a newer question
+ * (dropped: only the last one asked is drawn).
+ * @param {URLSearchParams} query
+ * @returns {Promise<DirectoryPage | null>}
+ */
+async function places(query) {
+  const mine = ++asked;
+  try {
+    /** @type {DirectoryPage} */
+    const doc = await api("GET", `/api/v1/directory/places?${query}`);
+    return mine === asked ? doc : null;
+  } catch (error) {
+    if (mine === asked) clear(status).append(alertBox("error", error.message || String(error)));
+    return null;
+  }
+}
+
+/**
  * Load one page of the list for the form's search (append: the next page).
  * @param {boolean} append
  */
 async function search(append) {
-  const mine = ++asked;
   const query = currentQuery();
   history.replaceState(null, "", query.toString() ? `?${query}` : location.pathname);
   if (!append) offset = 0;
   query.set("limit", String(PAGE_SIZE));
   query.set("offset", String(offset));
-  /** @type {DirectoryPage} */
-  let doc;
-  try {
-    doc = await api("GET", `/api/v1/directory/places?${query}`);
-  } catch (error) {
-    if (mine !== asked) return;
-    clear(status).append(alertBox("error", error.message || String(error)));
-    return;
-  }
-  if (mine !== asked) return;
+  const doc = await places(query);
+  if (!doc) return;
   fillServices(doc.services, serviceSelect.value);
   validatesHint(doc);
   departmentCounts = doc.departments;
@@ -223,19 +232,10 @@ function nearMe() {
  * @param {number} lon
  */
 async function sortNear(lat, lon) {
-  const mine = ++asked;
   const query = currentQuery();
   query.set("limit", String(NEAR_LIMIT));
-  /** @type {DirectoryPage} */
-  let doc;
-  try {
-    doc = await api("GET", `/api/v1/directory/places?${query}`);
-  } catch (error) {
-    if (mine !== asked) return;
-    clear(status).append(alertBox("error", error.message || String(error)));
-    return;
-  }
-  if (mine !== asked) return;
+  const doc = await places(query);
+  if (!doc) return;
   const placed = doc.items
     .filter((p) => p.latitude !== null && p.longitude !== null)
     .map((p) => ({ place: p, km: distanceKm(lat, lon, /** @type {number} */ (p.latitude), /** @type {number} */ (p.longitude)) }))

@@ -1,7 +1,7 @@
 // The mediator page's service worker: served at /mediation-sw.js (Service-Worker-Allowed: /),
-// registered for /mediation. The verifier's approach and rules (verify-sw.js): it keeps what
-// the page needs to start with no network at all — the page, its modules and styles, both
-// catalogues and the skills framework — and nothing about people. Every GET it handles is
+// registered for /mediation. The verifier's rules (offline-sw.js, which both workers load): it
+// keeps what the page needs to start with no network at all — the page, its modules and styles,
+// both catalogues and the skills framework — and nothing about people. Every GET it handles is
 // network-first with the cache as fallback, a good answer refreshing the cache: online, the page
 // is always current; offline, it is the last copy.
 //
@@ -9,8 +9,7 @@
 // may of those itself, in IndexedDB, per account and for the session's time only
 // (offline-queue.js; docs/privacy.md).
 
-const VERSION = "v2";
-const CACHE = `passeport-mediation-${VERSION}`;
+importScripts("/static/js/offline-sw.js");
 
 // Without these the page cannot start offline: installation fails if one is missing.
 const REQUIRED = [
@@ -55,59 +54,11 @@ const OPTIONAL = [
   "/static/dsfr/icons/system/fr--success-fill.svg",
 ];
 
-self.addEventListener("install", (event) => {
-  event.waitUntil(
-    (async () => {
-      const cache = await caches.open(CACHE);
-      await cache.addAll(REQUIRED.map((url) => new Request(url, { cache: "reload" })));
-      await Promise.allSettled(OPTIONAL.map((url) => cache.add(new Request(url, { cache: "reload" }))));
-      await self.skipWaiting();
-    })(),
-  );
-});
-
-self.addEventListener("activate", (event) => {
-  event.waitUntil(
-    (async () => {
-      for (const name of await caches.keys()) {
-        if (name.startsWith("passeport-mediation-") && name !== CACHE) await caches.delete(name);
-      }
-      // The page that registered us starts offline from its very next reload.
-      await self.clients.claim();
-    })(),
-  );
-});
-
-async function networkFirst(request) {
-  const cache = await caches.open(CACHE);
-  try {
-    const response = await fetch(request);
-    // Only complete, same-origin answers are kept: never an error page in place of good data.
-    if (response.ok && response.type === "basic") {
-      await cache.put(request, response.clone());
-    }
-    return response;
-  } catch (error) {
-    const cached = await cache.match(request, {
-      ignoreVary: true,
-      // /mediation#passport/12 and the like: one page.
-      ignoreSearch: request.mode === "navigate",
-    });
-    if (cached) return cached;
-    throw error;
-  }
-}
-
-self.addEventListener("fetch", (event) => {
-  const request = event.request;
-  const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+self.keepOffline({
+  cache: "passeport-mediation",
+  version: "v2",
+  required: REQUIRED,
+  optional: OPTIONAL,
   // Code, texts and the framework only: nothing that names a person ever enters this cache.
-  const ours =
-    url.pathname === "/mediation" ||
-    url.pathname.startsWith("/static/") ||
-    url.pathname.startsWith("/i18n/") ||
-    url.pathname === "/api/v1/framework";
-  if (!ours) return;
-  event.respondWith(networkFirst(request));
+  paths: ["/mediation", "/api/v1/framework"],
 });

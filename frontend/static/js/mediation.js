@@ -3,8 +3,9 @@
 // the access card, issue a credential. One page, three views (sign-in, search, passport); the
 // passport shown is in the URL (#passport/ID) so a reload or the back button keeps it.
 import {
-  $, alertBox, announce, api, ApiError, bindPasswordSignIn, checkNumber, clear, downloadResponse,
-  dsfrTable, el, formatDate, formatDateTime, renderHeader, setCsrf, show, startStaffPage, t,
+  $, alertBox, announce, api, ApiError, bindPasswordSignIn, cancelButton, checkNumber, clear,
+  downloadResponse, dsfrTable, el, formatDate, formatDateTime, renderHeader, setCsrf, show,
+  startStaffPage, t,
 } from "/static/js/common.js";
 import { label, loadFramework, skillIndex } from "/static/framework.js";
 import { credentialsTable, firstStepsList, historyTable, levelsCharts } from "/static/js/passport-view.js";
@@ -486,14 +487,9 @@ function askWithdrawal(button, validation, name) {
     el("div", { role: "alert", class: "withdraw-error" }),
     el("ul", { class: "fr-btns-group fr-btns-group--inline fr-btns-group--sm" },
       el("li", {}, el("button", { type: "submit", class: "fr-btn", text: t("mediation.withdraw_confirm") })),
-      el("li", {}, el("button", {
-        type: "button",
-        class: "fr-btn fr-btn--secondary",
-        text: t("common.cancel"),
-        onclick: () => {
-          cell.replaceChildren(withdrawAction(validation));
-          cell.querySelector("button").focus();
-        },
+      el("li", {}, cancelButton(() => {
+        cell.replaceChildren(withdrawAction(validation));
+        cell.querySelector("button").focus();
       }))));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -799,14 +795,7 @@ $("#wallet-offer-button").addEventListener("click", async () => {
       include_name: form.include_name.checked,
     });
     const result = clear($("#credential-result"));
-    const p = state.passport;
-    result.append(offerCard(offer, "mediator", {
-      skillLabel: (code) => {
-        const skill = state.skills && state.skills.get(code);
-        return skill ? label(skill) : code;
-      },
-      name: [p.first_name, p.last_name].filter(Boolean).join(" "),
-    }));
+    result.append(offerCard(offer, "mediator", { skills: state.skills || new Map(), holder: state.passport }));
     form.reset();
     result.focus();
     announce(t("wallet.offer_ready"));

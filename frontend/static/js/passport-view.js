@@ -21,7 +21,8 @@ export function skillsByCode(tree) {
   return new Map(skillIndex(tree).map((skill) => [skill.code, skill]));
 }
 
-function skillLabel(skills, code, fallback) {
+// A skill's label in the page's language; its code (or the fallback given) when not in `skills`.
+export function skillLabel(skills, code, fallback) {
   const skill = skills.get(code);
   return skill ? label(skill) : fallback || code;
 }

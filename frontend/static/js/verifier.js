@@ -120,6 +120,13 @@ export function loadsStrict(bytes) {
   const skip = () => {
     while (pos < text.length && JSON_WS.has(text[pos])) pos++;
   };
+  // After any whitespace: takes `char` if it comes next, and says whether it did.
+  const eat = (char) => {
+    skip();
+    if (text[pos] !== char) return false;
+    pos++;
+    return true;
+  };
   const parseString = () => {
     pos++; // the opening quote
     let out = "";
@@ -158,11 +165,7 @@ export function loadsStrict(bytes) {
     if (c === "{") {
       pos++;
       const obj = Object.create(null);
-      skip();
-      if (text[pos] === "}") {
-        pos++;
-        return obj;
-      }
+      if (eat("}")) return obj;
       for (;;) {
         skip();
         if (text[pos] !== '"') fail("expected a member name");
@@ -170,42 +173,20 @@ export function loadsStrict(bytes) {
         if (Object.prototype.hasOwnProperty.call(obj, key)) {
           throw new FormatError(`duplicate member ${JSON.stringify(key.slice(0, 20))}`);
         }
-        skip();
-        if (text[pos] !== ":") fail("expected ':'");
-        pos++;
+        if (!eat(":")) fail("expected ':'");
         obj[key] = parseValue(depth + 1);
-        skip();
-        if (text[pos] === ",") {
-          pos++;
-          continue;
-        }
-        if (text[pos] === "}") {
-          pos++;
-          return obj;
-        }
-        fail("expected ',' or '}'");
+        if (eat("}")) return obj;
+        if (!eat(",")) fail("expected ',' or '}'");
       }
     }
     if (c === "[") {
       pos++;
       const arr = [];
-      skip();
-      if (text[pos] === "]") {
-        pos++;
-        return arr;
-      }
+      if (eat("]")) return arr;
       for (;;) {
         arr.push(parseValue(depth + 1));
-        skip();
-        if (text[pos] === ",") {
-          pos++;
-          continue;
-        }
-        if (text[pos] === "]") {
-          pos++;
-          return arr;
-        }
-        fail("expected ',' or ']'");
+        if (eat("]")) return arr;
+        if (!eat(",")) fail("expected ',' or ']'");
       }
     }
     if (c === '"') return parseString();

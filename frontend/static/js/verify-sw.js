@@ -7,10 +7,10 @@
 //
 // Every GET is network-first with the cache as fallback, and each good answer refreshes the
 // cache: online, the verifier always sees the latest trust data and a new deployment at once;
-// offline, it sees the last copy, and the page shows how old that copy is.
+// offline, it sees the last copy, and the page shows how old that copy is. These rules are
+// the mediator's worker's too: both load them from offline-sw.js.
 
-const VERSION = "v2";
-const CACHE = `passeport-verify-${VERSION}`;
+importScripts("/static/js/offline-sw.js");
 
 // Without these the page cannot verify offline: installation fails if one is missing.
 const REQUIRED = [
@@ -45,60 +45,11 @@ const OPTIONAL = [
   "/static/dsfr/icons/system/fr--success-fill.svg",
 ];
 
-self.addEventListener("install", (event) => {
-  event.waitUntil(
-    (async () => {
-      const cache = await caches.open(CACHE);
-      await cache.addAll(REQUIRED.map((url) => new Request(url, { cache: "reload" })));
-      await Promise.allSettled(OPTIONAL.map((url) => cache.add(new Request(url, { cache: "reload" }))));
-      await self.skipWaiting();
-    })(),
-  );
-});
-
-self.addEventListener("activate", (event) => {
-  event.waitUntil(
-    (async () => {
-      for (const name of await caches.keys()) {
-        if (name.startsWith("passeport-verify-") && name !== CACHE) await caches.delete(name);
-      }
-      // The page that registered us is verified offline from its very next reload.
-      await self.clients.claim();
-    })(),
-  );
-});
-
-async function networkFirst(request) {
-  const cache = await caches.open(CACHE);
-  try {
-    const response = await fetch(request);
-    // Only complete, same-origin answers are kept: never an error page in place of good data.
-    if (response.ok && response.type === "basic") {
-      await cache.put(request, response.clone());
-    }
-    return response;
-  } catch (error) {
-    const cached = await cache.match(request, {
-      ignoreVary: true,
-      ignoreSearch: request.mode === "navigate",
-    });
-    if (cached) return cached;
-    throw error;
-  }
-}
-
-self.addEventListener("fetch", (event) => {
-  const request = event.request;
-  const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+self.keepOffline({
+  cache: "passeport-verify",
+  version: "v2",
+  required: REQUIRED,
+  optional: OPTIONAL,
   // Signed-in areas and other API calls are none of the verifier's business.
-  const ours =
-    url.pathname === "/verify" ||
-    url.pathname === "/verifier" ||
-    url.pathname.startsWith("/static/") ||
-    url.pathname.startsWith("/i18n/") ||
-    url.pathname === "/api/v1/framework" ||
-    url.pathname === "/api/v1/trust/bundle";
-  if (!ours) return;
-  event.respondWith(networkFirst(request));
+  paths: ["/verify", "/verifier", "/api/v1/framework", "/api/v1/trust/bundle"],
 });

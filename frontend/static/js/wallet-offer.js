@@ -2,6 +2,7 @@
 // code for the wallet app's camera, a link for a wallet on this very phone, and the 6-digit code
 // shown apart (it is not in the QR: someone who photographs the QR still cannot use it).
 import { el, formatDateTime, t } from "/static/js/common.js";
+import { skillLabel } from "/static/js/passport-view.js";
 
 /**
  * @typedef {object} WalletOffer
@@ -16,8 +17,10 @@ import { el, formatDateTime, t } from "/static/js/common.js";
 
 /**
  * @typedef {object} OfferContent  what the page knows to name the offer's content
- * @property {(code: string) => string} skillLabel  a skill's label in the page's language
- * @property {string} name  the person's name, shown only if the offer carries it
+ * @property {Map<string, object>} skills  the framework's skills by code (skillsByCode), for
+ *   their labels in the page's language; a code not there is shown as it is
+ * @property {{first_name: string | null, last_name: string | null}} holder  the passport, whose
+ *   name is shown only if the offer carries it
  */
 
 /**
@@ -37,6 +40,7 @@ export function spacedPin(pin) {
  * @returns {HTMLElement}
  */
 export function offerCard(offer, who, content) {
+  const name = [content.holder.first_name, content.holder.last_name].filter(Boolean).join(" ");
   const qr = el("img", {
     class: "qr wallet-offer__qr",
     src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(offer.qr_svg)}`,
@@ -49,11 +53,11 @@ export function offerCard(offer, who, content) {
     // What the wallet will receive, to check before the person scans.
     el("p", { class: "fr-mb-1w", text: t("wallet.offer_holds") }),
     el("ul", { class: "wallet-offer__skills" },
-      ...offer.skills.map((code) => el("li", {}, el("span", { class: "skill-code", text: code }), " — ", content.skillLabel(code)))),
+      ...offer.skills.map((code) => el("li", {}, el("span", { class: "skill-code", text: code }), " — ", skillLabel(content.skills, code)))),
     el("p", {
       class: "fr-text--sm",
       "data-offer-name": "",
-      text: offer.with_name && content.name ? t("wallet.offer_name", { name: content.name }) : t(`wallet.offer_no_name_${who}`),
+      text: offer.with_name && name ? t("wallet.offer_name", { name }) : t(`wallet.offer_no_name_${who}`),
     }),
     el("p", { text: t(`wallet.offer_scan_${who}`) }),
     qr,

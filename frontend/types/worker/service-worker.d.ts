@@ -10,4 +10,19 @@ interface WorkerGlobalScopeEventMap {
 interface WorkerGlobalScope {
   readonly clients: Clients;
   skipWaiting(): Promise<void>;
+  /** Put in by offline-sw.js, which both workers load with importScripts(). */
+  keepOffline(worker: OfflineWorker): void;
+}
+
+// What a worker gives keepOffline().
+interface OfflineWorker {
+  /** The cache's name without its version ("passeport-mediation"): older versions are dropped. */
+  cache: string;
+  version: string;
+  /** Kept at installation, which fails if one is missing. */
+  required: string[];
+  /** Kept at installation when they can be. */
+  optional: string[];
+  /** The paths it handles besides /static/ and /i18n/. */
+  paths: string[];
 }
