@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import Session
@@ -44,9 +44,23 @@ Start = Annotated[
 End = Annotated[
     PeriodDate | None, Query(description="Last day counted (coordinators; default: today).")
 ]
+Format = Annotated[
+    str, NoNul, Query(max_length=10, description="json (the default) or csv (a zip)")
+]
 FORMATS = ("json", "csv")
+Table = Annotated[str, NoNul, Path(max_length=60)]
+# What the figures' routes answer: every table (JSON, or CSV files in a zip), or one CSV table.
+ALL_TABLES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "application/zip": {}}}
+}
+ONE_TABLE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 CACHE = service.PublishedCache()
+
+
+def _ensure_format(format: str) -> None:
+    if format not in FORMATS:
+        raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
 
 
 def _published(
@@ -121,7 +135,7 @@ def _headers(
 @router.get(
     "",
     dependencies=[authorize(PUBLIC)],
-    responses={200: {"content": {"application/json": {}, "application/zip": {}}}},
+    responses=ALL_TABLES,
 )
 def territory_stats(
     code: TerritoryCode,
@@ -131,14 +145,11 @@ def territory_stats(
     period: PeriodId = None,
     start: Start = None,
     end: End = None,
-    format: Annotated[
-        str, NoNul, Query(max_length=10, description="json (the default) or csv (a zip)")
-    ] = "json",
+    format: Format = "json",
 ) -> Response:
     """The territory's figures under statistical secrecy: public once the territory opts in,
     otherwise for its coordinators and platform admins (schema: docs/open-data.md)."""
-    if format not in FORMATS:
-        raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
+    _ensure_format(format)
     published = _published(request, session, settings, code, period, start, end)
     p = published.period
     stem = f"stats-{code}-{p.id}" if p.id else f"stats-{code}-{p.start}-{p.end}"
@@ -165,11 +176,11 @@ def territory_stats(
 @router.get(
     "/{table}.csv",
     dependencies=[authorize(PUBLIC)],
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=ONE_TABLE,
 )
 def territory_stats_table(
     code: TerritoryCode,
-    table: Annotated[str, NoNul, Path(max_length=60)],
+    table: Table,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -298,21 +309,18 @@ def _national_period(period: str | None, settings: Settings) -> service.Period:
 @national_router.get(
     "",
     dependencies=[authorize(PUBLIC)],
-    responses={200: {"content": {"application/json": {}, "application/zip": {}}}},
+    responses=ALL_TABLES,
 )
 def national_stats(
     session: SessionDep,
     settings: SettingsDep,
     period: PeriodId = None,
-    format: Annotated[
-        str, NoNul, Query(max_length=10, description="json (the default) or csv (a zip)")
-    ] = "json",
+    format: Format = "json",
 ) -> Response:
     """The hub's national figures for a fixed period: cell by cell sums of its members' signed
     figures of that period, with each member's provenance; a cell suppressed at any member is
     incomplete (docs/open-data.md)."""
-    if format not in FORMATS:
-        raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
+    _ensure_format(format)
     p = _national_period(period, settings)
     view = federation_stats.national(session, settings.public_url, p)
     headers = {"Cache-Control": "public, max-age=300"}
@@ -333,10 +341,10 @@ def national_stats(
 @national_router.get(
     "/{table}.csv",
     dependencies=[authorize(PUBLIC)],
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=ONE_TABLE,
 )
 def national_stats_table(
-    table: Annotated[str, NoNul, Path(max_length=60)],
+    table: Table,
     session: SessionDep,
     settings: SettingsDep,
     period: PeriodId = None,
