@@ -132,11 +132,7 @@ def _headers(
     }
 
 
-@router.get(
-    "",
-    dependencies=[authorize(PUBLIC)],
-    responses=ALL_TABLES,
-)
+@router.get("", dependencies=[authorize(PUBLIC)], responses=ALL_TABLES)
 def territory_stats(
     code: TerritoryCode,
     request: Request,
@@ -173,11 +169,7 @@ def territory_stats(
     )
 
 
-@router.get(
-    "/{table}.csv",
-    dependencies=[authorize(PUBLIC)],
-    responses=ONE_TABLE,
-)
+@router.get("/{table}.csv", dependencies=[authorize(PUBLIC)], responses=ONE_TABLE)
 def territory_stats_table(
     code: TerritoryCode,
     table: Table,
@@ -301,16 +293,17 @@ def signed_stats(
     )
 
 
-def _national_period(period: str | None, settings: Settings) -> service.Period:
+# The national figures are the same for everyone: a shared cache may keep them a while.
+NATIONAL_HEADERS = {"Cache-Control": "public, max-age=300"}
+
+
+def _national(session: Session, settings: Settings, period: str | None) -> dict[str, Any]:
     # The members release a period PASSEPORT_STATS_RELEASE_DAYS after it ends, as the hub does.
-    return service.public_period(period, utcnow(), settings.stats_release_days)
+    p = service.public_period(period, utcnow(), settings.stats_release_days)
+    return federation_stats.national(session, settings.public_url, p)
 
 
-@national_router.get(
-    "",
-    dependencies=[authorize(PUBLIC)],
-    responses=ALL_TABLES,
-)
+@national_router.get("", dependencies=[authorize(PUBLIC)], responses=ALL_TABLES)
 def national_stats(
     session: SessionDep,
     settings: SettingsDep,
@@ -321,9 +314,7 @@ def national_stats(
     figures of that period, with each member's provenance; a cell suppressed at any member is
     incomplete (docs/open-data.md)."""
     _ensure_format(format)
-    p = _national_period(period, settings)
-    view = federation_stats.national(session, settings.public_url, p)
-    headers = {"Cache-Control": "public, max-age=300"}
+    view = _national(session, settings, period)
     if format == "csv":
         name = f"stats-national-{view['period']['id']}.zip"
         buffer = io.BytesIO()
@@ -333,16 +324,12 @@ def national_stats(
         return Response(
             buffer.getvalue(),
             media_type="application/zip",
-            headers={**headers, "Content-Disposition": f'inline; filename="{name}"'},
+            headers={**NATIONAL_HEADERS, "Content-Disposition": f'inline; filename="{name}"'},
         )
-    return Response(service.to_json(view), media_type="application/json", headers=headers)
+    return Response(service.to_json(view), media_type="application/json", headers=NATIONAL_HEADERS)
 
 
-@national_router.get(
-    "/{table}.csv",
-    dependencies=[authorize(PUBLIC)],
-    responses=ONE_TABLE,
-)
+@national_router.get("/{table}.csv", dependencies=[authorize(PUBLIC)], responses=ONE_TABLE)
 def national_stats_table(
     table: Table,
     session: SessionDep,
@@ -350,12 +337,5 @@ def national_stats_table(
     period: PeriodId = None,
 ) -> Response:
     """One table of the national figures as CSV (an incomplete cell's count is empty)."""
-    body = federation_stats.national_csv(
-        federation_stats.national(session, settings.public_url, _national_period(period, settings)),
-        table,
-    )
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=300"},
-    )
+    body = federation_stats.national_csv(_national(session, settings, period), table)
+    return Response(body, media_type="text/csv; charset=utf-8", headers=NATIONAL_HEADERS)
