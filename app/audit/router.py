@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app import authz
 from app.accounts.principal import Principal
 from app.api.deps import SessionDep
 from app.audit import service
@@ -30,8 +29,7 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEventPublic]:
     """The territory's journal, newest first; page with before_id (the last id you saw)."""
-    territory = territories.get_by_code(session, code)
-    authz.ensure_territory_admin(principal, pk(territory))
+    territory = territories.get_administered(session, principal, code)
     events = service.list_events(
         session,
         territory_id=pk(territory),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import Session
@@ -44,9 +44,23 @@ Start = Annotated[
 End = Annotated[
     PeriodDate | None, Query(description="Last day counted (coordinators; default: today).")
 ]
+Format = Annotated[
+    str, NoNul, Query(max_length=10, description="json (the default) or csv (a zip)")
+]
 FORMATS = ("json", "csv")
+Table = Annotated[str, NoNul, Path(max_length=60)]
+# What the figures' routes answer: every table (JSON, or CSV files in a zip), or one CSV table.
+ALL_TABLES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "application/zip": {}}}
+}
+ONE_TABLE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 CACHE = service.PublishedCache()
+
+
+def _ensure_format(format: str) -> None:
+    if format not in FORMATS:
+        raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
 
 
 def _published(
@@ -118,11 +132,7 @@ def _headers(
     }
 
 
-@router.get(
-    "",
-    dependencies=[authorize(PUBLIC)],
-    responses={200: {"content": {"application/json": {}, "application/zip": {}}}},
-)
+@router.get("", dependencies=[authorize(PUBLIC)], responses=ALL_TABLES)
 def territory_stats(
     code: TerritoryCode,
     request: Request,
@@ -131,14 +141,11 @@ def territory_stats(
     period: PeriodId = None,
     start: Start = None,
     end: End = None,
-    format: Annotated[
-        str, NoNul, Query(max_length=10, description="json (the default) or csv (a zip)")
-    ] = "json",
+    format: Format = "json",
 ) -> Response:
     """The territory's figures under statistical secrecy: public once the territory opts in,
     otherwise for its coordinators and platform admins (schema: docs/open-data.md)."""
-    if format not in FORMATS:
-        raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
+    _ensure_format(format)
     published = _published(request, session, settings, code, period, start, end)
     p = published.period
     stem = f"stats-{code}-{p.id}" if p.id else f"stats-{code}-{p.start}-{p.end}"
@@ -162,14 +169,10 @@ def territory_stats(
     )
 
 
-@router.get(
-    "/{table}.csv",
-    dependencies=[authorize(PUBLIC)],
-    responses={200: {"content": {"text/csv": {}}}},
-)
+@router.get("/{table}.csv", dependencies=[authorize(PUBLIC)], responses=ONE_TABLE)
 def territory_stats_table(
     code: TerritoryCode,
-    table: Annotated[str, NoNul, Path(max_length=60)],
+    table: Table,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -290,32 +293,28 @@ def signed_stats(
     )
 
 
-def _national_period(period: str | None, settings: Settings) -> service.Period:
+# The national figures are the same for everyone: a shared cache may keep them a while.
+NATIONAL_HEADERS = {"Cache-Control": "public, max-age=300"}
+
+
+def _national(session: Session, settings: Settings, period: str | None) -> dict[str, Any]:
     # The members release a period PASSEPORT_STATS_RELEASE_DAYS after it ends, as the hub does.
-    return service.public_period(period, utcnow(), settings.stats_release_days)
+    p = service.public_period(period, utcnow(), settings.stats_release_days)
+    return federation_stats.national(session, settings.public_url, p)
 
 
-@national_router.get(
-    "",
-    dependencies=[authorize(PUBLIC)],
-    responses={200: {"content": {"application/json": {}, "application/zip": {}}}},
-)
+@national_router.get("", dependencies=[authorize(PUBLIC)], responses=ALL_TABLES)
 def national_stats(
     session: SessionDep,
     settings: SettingsDep,
     period: PeriodId = None,
-    format: Annotated[
-        str, NoNul, Query(max_length=10, description="json (the default) or csv (a zip)")
-    ] = "json",
+    format: Format = "json",
 ) -> Response:
     """The hub's national figures for a fixed period: cell by cell sums of its members' signed
     figures of that period, with each member's provenance; a cell suppressed at any member is
     incomplete (docs/open-data.md)."""
-    if format not in FORMATS:
-        raise InvalidInput("The format is json or csv.", code="unknown_format", allowed=FORMATS)
-    p = _national_period(period, settings)
-    view = federation_stats.national(session, settings.public_url, p)
-    headers = {"Cache-Control": "public, max-age=300"}
+    _ensure_format(format)
+    view = _national(session, settings, period)
     if format == "csv":
         name = f"stats-national-{view['period']['id']}.zip"
         buffer = io.BytesIO()
@@ -325,29 +324,18 @@ def national_stats(
         return Response(
             buffer.getvalue(),
             media_type="application/zip",
-            headers={**headers, "Content-Disposition": f'inline; filename="{name}"'},
+            headers={**NATIONAL_HEADERS, "Content-Disposition": f'inline; filename="{name}"'},
         )
-    return Response(service.to_json(view), media_type="application/json", headers=headers)
+    return Response(service.to_json(view), media_type="application/json", headers=NATIONAL_HEADERS)
 
 
-@national_router.get(
-    "/{table}.csv",
-    dependencies=[authorize(PUBLIC)],
-    responses={200: {"content": {"text/csv": {}}}},
-)
+@national_router.get("/{table}.csv", dependencies=[authorize(PUBLIC)], responses=ONE_TABLE)
 def national_stats_table(
-    table: Annotated[str, NoNul, Path(max_length=60)],
+    table: Table,
     session: SessionDep,
     settings: SettingsDep,
     period: PeriodId = None,
 ) -> Response:
     """One table of the national figures as CSV (an incomplete cell's count is empty)."""
-    body = federation_stats.national_csv(
-        federation_stats.national(session, settings.public_url, _national_period(period, settings)),
-        table,
-    )
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=300"},
-    )
+    body = federation_stats.national_csv(_national(session, settings, period), table)
+    return Response(body, media_type="text/csv; charset=utf-8", headers=NATIONAL_HEADERS)

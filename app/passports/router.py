@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlmodel import Session
 
 from app.accounts.authn import CITIZEN_COOKIE, client_address, set_session_cookie
@@ -271,37 +271,44 @@ def merge_passports(
 # --- the citizen ---------------------------------------------------------------------------------
 
 
+class _CitizenSignIn:
+    """What a citizen's sign-in takes besides its body: the code checks' engine and settings,
+    the caller's address, and the route's session and response, where the session and its
+    cookie are made."""
+
+    def __init__(
+        self,
+        request: Request,
+        response: Response,
+        session: SessionDep,
+        engine: EngineDep,
+        settings: SettingsDep,
+    ) -> None:
+        self.session, self.response = session, response
+        self.engine, self.settings = engine, settings
+        self.address = client_address(request)
+
+    def start(self, passport_id: int) -> CitizenLoginResponse:
+        login = citizen.start_session(self.session, self.settings, passport_id, self.address)
+        set_session_cookie(self.response, self.settings, login.token, name=CITIZEN_COOKIE)
+        passport = service.get(self.session, passport_id)
+        return CitizenLoginResponse(
+            passport=service.summary(self.session, passport), csrf_token=login.csrf_token
+        )
+
+
+CitizenSignIn = Annotated[_CitizenSignIn, Depends()]
+
+
 @router.post(
     "/citizen/login", response_model=CitizenLoginResponse, dependencies=[authorize(PUBLIC)]
 )
-def citizen_login(
-    data: CitizenLoginRequest,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    engine: EngineDep,
-    settings: SettingsDep,
-) -> CitizenLoginResponse:
+def citizen_login(data: CitizenLoginRequest, sign_in: CitizenSignIn) -> CitizenLoginResponse:
     """Sign in with the passport number and access code printed on the card."""
     passport_id = citizen.check_code(
-        engine, settings, data.number, data.code, client_address(request)
+        sign_in.engine, sign_in.settings, data.number, data.code, sign_in.address
     )
-    return _sign_citizen_in(session, settings, response, passport_id, client_address(request))
-
-
-def _sign_citizen_in(
-    session: SessionDep,
-    settings: SettingsDep,
-    response: Response,
-    passport_id: int,
-    address: str | None,
-) -> CitizenLoginResponse:
-    login = citizen.start_session(session, settings, passport_id, address)
-    set_session_cookie(response, settings, login.token, name=CITIZEN_COOKIE)
-    passport = service.get(session, passport_id)
-    return CitizenLoginResponse(
-        passport=service.summary(session, passport), csrf_token=login.csrf_token
-    )
+    return sign_in.start(passport_id)
 
 
 @router.post(
@@ -318,18 +325,11 @@ def citizen_request_link(
 @router.post(
     "/citizen/link/login", response_model=CitizenLoginResponse, dependencies=[authorize(PUBLIC)]
 )
-def citizen_link_login(
-    data: LinkLogin,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    engine: EngineDep,
-    settings: SettingsDep,
-) -> CitizenLoginResponse:
+def citizen_link_login(data: LinkLogin, sign_in: CitizenSignIn) -> CitizenLoginResponse:
     """Sign in with the one-time link received by e-mail."""
-    passport_id = citizen.check_link(engine, settings, data.token, client_address(request))
-    citizen.use_link(session, data.token)
-    return _sign_citizen_in(session, settings, response, passport_id, client_address(request))
+    passport_id = citizen.check_link(sign_in.engine, sign_in.settings, data.token, sign_in.address)
+    citizen.use_link(sign_in.session, data.token)
+    return sign_in.start(passport_id)
 
 
 @router.post("/citizen/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -24,6 +24,13 @@ def get_by_code(session: Session, code: str) -> Territory:
     return territory
 
 
+def get_administered(session: Session, principal: Principal, code: str) -> Territory:
+    """The territory with this code, to a caller who coordinates it (404 before 403)."""
+    territory = get_by_code(session, code)
+    authz.ensure_territory_admin(principal, pk(territory))
+    return territory
+
+
 def ensure(
     session: Session, *, code: str, name: str, issuer_url: str, contact_email: str | None
 ) -> tuple[Territory, bool]:

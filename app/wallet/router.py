@@ -77,6 +77,7 @@ PUBLIC_HEADERS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, 
 # OAuth: token and credential responses are never cached (RFC 6749 5.1).
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_FORM_VALUE = 4000
+Endpoint = Callable[..., Any]
 
 
 def _offer(
@@ -153,12 +154,23 @@ def _document(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers=PUBLIC_HEADERS)
 
 
-@issuer_router.get(
-    "/.well-known/openid-credential-issuer/wallet/{code}", dependencies=[authorize(PUBLIC)]
-)
-@issuer_router.get(
-    "/wallet/{code}/.well-known/openid-credential-issuer", dependencies=[authorize(PUBLIC)]
-)
+def _well_known(name: str) -> Callable[[Endpoint], Endpoint]:
+    """Serve a territory's issuer document ``name`` at both the places wallets look for it: the
+    well-known segment inserted before the issuer's path (RFC 8414, OpenID4VCI 1.0), and after
+    it."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        for path in (
+            f"/wallet/{{code}}/.well-known/{name}",
+            f"/.well-known/{name}/wallet/{{code}}",
+        ):
+            issuer_router.get(path, dependencies=[authorize(PUBLIC)])(endpoint)
+        return endpoint
+
+    return register
+
+
+@_well_known("openid-credential-issuer")
 def credential_issuer_metadata(
     code: TerritoryCode, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
@@ -167,12 +179,7 @@ def credential_issuer_metadata(
     return _document(metadata.credential_issuer(settings.public_url, territory))
 
 
-@issuer_router.get(
-    "/.well-known/oauth-authorization-server/wallet/{code}", dependencies=[authorize(PUBLIC)]
-)
-@issuer_router.get(
-    "/wallet/{code}/.well-known/oauth-authorization-server", dependencies=[authorize(PUBLIC)]
-)
+@_well_known("oauth-authorization-server")
 def authorization_server_metadata(
     code: TerritoryCode, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
