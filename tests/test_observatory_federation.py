@@ -5,7 +5,9 @@ serving forged, misattributed, oversized or no figures is refused and the nation
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import timedelta
@@ -216,6 +218,16 @@ def test_the_hub_sums_its_members_signed_figures(
             ",crcn:1.2," in line and line.split(",")[3] == "1" and ",,true," in line
             for line in lines
         )
+        # Every table at once, as a zip named after the period (not after its last table).
+        bundle = httpx.get(f"{urls['hub']}/api/v1/federation/stats", params={"format": "csv"})
+        assert bundle.status_code == 200, bundle.text
+        assert bundle.headers["content-type"] == "application/zip"
+        period_id = national["period"]["id"]
+        assert bundle.headers["content-disposition"] == (
+            f'inline; filename="stats-national-{period_id}.zip"'
+        )
+        with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+            assert archive.read("validations_by_competence_level.csv").decode() == table.text
 
         # A third member, served by a small server of the test's: its own key in the list.
         key = ECKey.generate_key("P-256", private=True)

@@ -319,8 +319,8 @@ def national_stats(
         name = f"stats-national-{view['period']['id']}.zip"
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name in federation_stats.table_names():
-                archive.writestr(f"{name}.csv", federation_stats.national_csv(view, name))
+            for table in federation_stats.table_names():
+                archive.writestr(f"{table}.csv", federation_stats.national_csv(view, table))
         return Response(
             buffer.getvalue(),
             media_type="application/zip",
