@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from app.accounts import security
+from app.accounts import authn, security
 from app.accounts.models import (
     Account,
     WebSession,
@@ -180,9 +180,6 @@ def start_session(
 
 
 def logout(session: Session, principal: Principal) -> None:
-    if principal.session_id is None:
-        return
-    web = session.get(WebSession, principal.session_id)
-    if web is not None and web.revoked_at is None:
-        web.revoked_at = utcnow()
+    web = authn.end_session(session, principal)
+    if web is not None:
         audit.record_on(session, "auth.logout", web, principal)
