@@ -11,11 +11,54 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from app.accounts.models import ApiToken, Role
+from app.accounts.principal import CallerKind, Principal
+from app.audit import service as audit
 from app.audit.models import AuditEvent
-from app.core.db import transaction
+from app.core.db import pk, transaction
 from app.core.time import utcnow
 from tests.conftest import free_port, run_async
+from tests.factories import make_account, make_territory
 from tests.servers import passeport_env, run_cli, running_server
+
+
+def test_an_action_on_a_row_names_its_table_id_territory_and_actor(engine: sa.Engine) -> None:
+    """audit.record_on: the row's table and id (a new row is flushed for its id); the territory
+    is the row's own, even none, or a territory's id, else the actor's; the actor a principal,
+    an account or an account id."""
+    territory, elsewhere = make_territory(engine), make_territory(engine)
+    admin = make_account(engine, Role.TERRITORY_ADMIN, territory)
+    platform = make_account(engine, Role.PLATFORM_ADMIN)
+    # A caller whose territory differs from every row's, to see whose territory is written.
+    caller = Principal(kind=CallerKind.ACCOUNT, account_id=pk(platform), territory_id=pk(elsewhere))
+    with transaction(engine) as session:
+        token = ApiToken(
+            account_id=pk(admin), name="n", token_hash="h" * 64, prefix="p", expires_at=utcnow()
+        )
+        events = [
+            audit.record_on(session, "token.created", token, caller, scopes=["a"]),
+            audit.record_on(session, "auth.login", token, admin, client_address="192.0.2.1"),
+            audit.record_on(session, "account.updated", admin, caller),
+            audit.record_on(session, "account.updated", platform, caller),
+            audit.record_on(session, "territory.updated", territory, pk(admin)),
+            audit.record_on(session, "x.y", token, outcome="denied", target_type="issuer"),
+        ]
+        written = [
+            (e.action, e.outcome, e.actor_account_id, e.territory_id, e.target_type, e.target_id)
+            for e in events
+        ]
+        extras = [(e.client_address, e.details) for e in events[:2]]
+    assert token.id is not None
+    t, e, a, p, k = pk(territory), pk(elsewhere), pk(admin), pk(platform), str(token.id)
+    assert written == [
+        ("token.created", "success", p, e, "api_token", k),  # no territory of its own: the caller's
+        ("auth.login", "success", a, t, "api_token", k),  # an account acting: its own territory
+        ("account.updated", "success", p, t, "account", str(a)),  # the row's territory first
+        ("account.updated", "success", p, None, "account", str(p)),  # even when it has none
+        ("territory.updated", "success", a, t, "territory", str(t)),  # an account id: no territory
+        ("x.y", "denied", None, None, "issuer", k),  # nobody, and the journal's own word
+    ]
+    assert extras == [(None, {"scopes": ["a"]}), ("192.0.2.1", {})]
 
 
 def _old_and_new_rows(engine: sa.Engine) -> None:

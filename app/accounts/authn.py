@@ -207,6 +207,24 @@ class BearerCache:
         self._entries[hashed] = (principal, expires_at, revision, time.monotonic())
 
 
+def end_session(session: Session, principal: Principal) -> WebSession | CitizenSession | None:
+    """Sign the caller out: their browser session, an account's or a citizen's, is revoked now.
+
+    The row, or None when the caller came without one or it had already ended.
+    """
+    if principal.session_id is None:
+        return None
+    row: WebSession | CitizenSession | None
+    if principal.kind is CallerKind.CITIZEN:
+        row = session.get(CitizenSession, principal.session_id)
+    else:
+        row = session.get(WebSession, principal.session_id)
+    if row is None or row.revoked_at is not None:
+        return None
+    row.revoked_at = utcnow()
+    return row
+
+
 def _bearer_raw(authorization: str) -> str:
     scheme, _, raw = authorization.partition(" ")
     if scheme.lower() != "bearer" or not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:

@@ -19,8 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, SQLModel, col, delete, select
 
+from app.accounts.models import Account
+from app.accounts.principal import Principal
 from app.audit.models import AuditEvent
 from app.core.db import transaction
 from app.core.logging import current_request_id
@@ -59,6 +61,54 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_on(
+    session: Session,
+    action: str,
+    target: SQLModel,
+    actor: Principal | Account | int | None = None,
+    *,
+    outcome: str = "success",
+    client_address: str | None = None,
+    target_type: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Journal an action on one row, naming it and its territory the one way the journal does.
+
+    - The target is the row's table (``target_type`` only where the journal's word differs, as
+      ``issuer`` for a trusted issuer) and its id; a row without an id yet is added and flushed.
+    - The territory is the row's own (its ``territory_id``, or its id for a territory), else
+      the actor's.
+    - The actor is the caller (a principal), an account acting for itself (signing in,
+      accepting an invitation), an account's id (no territory), or nobody.
+    """
+    row: Any = target  # SQLModel types neither a row's id nor its table's name
+    if row.id is None:
+        session.add(row)
+        session.flush()
+    table: str = row.__tablename__
+    if isinstance(actor, Principal):
+        actor_account_id, actor_territory_id = actor.account_id, actor.territory_id
+    elif isinstance(actor, Account):
+        actor_account_id, actor_territory_id = actor.id, actor.territory_id
+    else:
+        actor_account_id, actor_territory_id = actor, None
+    if table == "territory":
+        territory_id = row.id
+    else:
+        territory_id = getattr(row, "territory_id", actor_territory_id)
+    return record(
+        session,
+        action,
+        outcome=outcome,
+        actor_account_id=actor_account_id,
+        territory_id=territory_id,
+        target_type=target_type or table,
+        target_id=row.id,
+        client_address=client_address,
+        **details,
+    )
 
 
 def record_now(engine: Engine, action: str, **kwargs: Any) -> None:

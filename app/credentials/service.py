@@ -223,15 +223,7 @@ def issue(
     session.add(credential)
     session.flush()
     passports.journal(session, principal, passport, "credential.issued")
-    audit.record(
-        session,
-        "credential.issued",
-        actor_account_id=principal.account_id,
-        territory_id=territory.id,
-        target_type="credential",
-        target_id=credential.id,
-        skills=len(codes),
-    )
+    audit.record_on(session, "credential.issued", credential, principal, skills=len(codes))
     return Issued(credential, qr_text, version)
 
 
@@ -359,13 +351,11 @@ def revoke(
     if not _flip(session, credential, reason):
         raise Conflict("This credential is already revoked.", code="already_revoked")
     passports.journal(session, principal, passport, "credential.revoked")
-    audit.record(
+    audit.record_on(
         session,
         "credential.revoked",
-        actor_account_id=principal.account_id,
-        territory_id=credential.territory_id,
-        target_type="credential",
-        target_id=credential.id,
+        credential,
+        principal,
         reason=reason,
         by=principal.kind.value,  # the journal names a citizen revoking their own credential
     )

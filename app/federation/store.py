@@ -156,13 +156,12 @@ def add(
     row.updated_at = now
     session.add(row)
     session.flush()
-    audit.record(
+    audit.record_on(
         session,
         action,
-        actor_account_id=principal.account_id,
-        territory_id=principal.territory_id,
+        row,
+        principal,
         target_type="issuer",
-        target_id=row.id,
         iss=iss,
         fingerprints=list(seen.fingerprints),
     )
@@ -183,13 +182,12 @@ def remove(session: Session, principal: Principal | None, issuer_id: int) -> Tru
     _drop_caches(session, row.status_uris)
     session.delete(row)
     session.flush()
-    audit.record(
+    audit.record_on(
         session,
         "trust.issuer_removed",
-        actor_account_id=principal.account_id if principal else None,
-        territory_id=principal.territory_id if principal else None,
+        row,
+        principal,
         target_type="issuer",
-        target_id=issuer_id,
         iss=row.iss,
         source=row.source,
     )
@@ -226,11 +224,11 @@ def prune_manual(engine: Engine, settings: Settings) -> list[str]:
             row.jwks = {"keys": [k for k in row.jwks.get("keys", []) if k["kid"] not in dropped]}
             row.updated_at = utcnow()
             session.add(row)
-            audit.record(
+            audit.record_on(
                 session,
                 "trust.issuer_keys_unpinned",
+                row,
                 target_type="issuer",
-                target_id=issuer_id,
                 iss=iss,
                 unpinned=dropped,
             )

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.accounts import security
+from app.accounts import authn, security
 from app.accounts.principal import CallerKind, Principal
 from app.audit import service as audit
 from app.core import addresses, mail, ratelimit
@@ -202,11 +202,7 @@ def renew_code(session: Session, principal: Principal, passport: Passport) -> st
 
 
 def logout(session: Session, principal: Principal) -> None:
-    if principal.session_id is None:
-        return
-    citizen_session = session.get(CitizenSession, principal.session_id)
-    if citizen_session is not None and citizen_session.revoked_at is None:
-        citizen_session.revoked_at = utcnow()
+    authn.end_session(session, principal)
 
 
 def grant_with_code(

@@ -140,13 +140,11 @@ def import_credential(
     if result.created:
         session.flush()
         passports.journal(session, principal, passport, "validation.imported")
-        audit.record(
+        audit.record_on(
             session,
             "credential.imported",
-            actor_account_id=principal.account_id,
-            territory_id=passport.territory_id,
-            target_type="passport",
-            target_id=passport.id,
+            passport,
+            principal,
             issuer=claims.iss,
             skills=len(result.created),
         )

@@ -403,14 +403,7 @@ def open_passport(
         journal(session, principal, passport, "passport.opened")
     else:
         journal(session, principal, passport, "passport.opened_offline")
-    audit.record(
-        session,
-        "passport.opened",
-        actor_account_id=principal.account_id,
-        territory_id=passport.territory_id,
-        target_type="passport",
-        target_id=passport.id,
-    )
+    audit.record_on(session, "passport.opened", passport, principal)
     return Opened(passport, code)
 
 
@@ -1107,13 +1100,11 @@ def merge(session: Session, principal: Principal, keep: Passport, absorb_id: int
     absorb.access_code_hash = None
     journal(session, principal, keep, "passport.merged")
     journal(session, principal, absorb, "passport.merged")
-    audit.record(
+    audit.record_on(
         session,
         "passport.merged",
-        actor_account_id=principal.account_id,
-        territory_id=keep.territory_id,
-        target_type="passport",
-        target_id=keep.id,
+        keep,
+        principal,
         absorbed=absorb.id,
         validations_moved=moved,
     )

@@ -247,13 +247,11 @@ def import_rows(
                     for data in plan.creates
                 ],
             )
-        audit.record(
+        audit.record_on(
             session,
             "structures.imported",
-            actor_account_id=actor_account_id,
-            territory_id=pk(territory),
-            target_type="territory",
-            target_id=pk(territory),
+            territory,
+            actor_account_id,
             via=via,
             format=parsed.format.value,
             rows=len(parsed.rows),

@@ -112,17 +112,7 @@ def create(
         external_id=external_id,
         **data.model_dump(exclude={"external_id"}),
     )
-    session.add(structure)
-    session.flush()
-    audit.record(
-        session,
-        "structure.created",
-        actor_account_id=principal.account_id,
-        territory_id=pk(territory),
-        target_type="structure",
-        target_id=structure.id,
-        external_id=external_id,
-    )
+    audit.record_on(session, "structure.created", structure, principal, external_id=external_id)
     return structure, territory
 
 
@@ -158,15 +148,7 @@ def update(
         setattr(structure, name, value)
     structure.updated_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        "structure.updated",
-        actor_account_id=principal.account_id,
-        territory_id=structure.territory_id,
-        target_type="structure",
-        target_id=structure.id,
-        fields=sorted(changes),
-    )
+    audit.record_on(session, "structure.updated", structure, principal, fields=sorted(changes))
     return structure, territory
 
 

@@ -67,17 +67,7 @@ def create(
     territory = Territory(
         code=data.code, name=data.name, issuer_url=issuer_url, contact_email=data.contact_email
     )
-    session.add(territory)
-    session.flush()
-    audit.record(
-        session,
-        "territory.created",
-        actor_account_id=principal.account_id,
-        territory_id=territory.id,
-        target_type="territory",
-        target_id=territory.id,
-        code=territory.code,
-    )
+    audit.record_on(session, "territory.created", territory, principal, code=territory.code)
     return territory
 
 
@@ -88,13 +78,5 @@ def update(session: Session, principal: Principal, code: str, data: TerritoryUpd
     for field, value in changed.items():
         setattr(territory, field, value)
     if changed:
-        audit.record(
-            session,
-            "territory.updated",
-            actor_account_id=principal.account_id,
-            territory_id=pk(territory),
-            target_type="territory",
-            target_id=pk(territory),
-            fields=sorted(changed),
-        )
+        audit.record_on(session, "territory.updated", territory, principal, fields=sorted(changed))
     return territory

@@ -165,13 +165,11 @@ def create_offer(
     # By value: the QR holds the whole offer, so the wallet needs no extra round trip.
     encoded = quote(json.dumps(credential_offer, separators=(",", ":")), safe="")
     passports.journal(session, principal, passport, "wallet.offer_created")
-    audit.record(
+    audit.record_on(
         session,
         "wallet.offer_created",
-        actor_account_id=principal.account_id,
-        territory_id=territory.id,
-        target_type="passport",
-        target_id=passport.id,
+        passport,
+        principal,
         skills=len(codes),
         by=principal.kind.value,
     )
@@ -394,14 +392,7 @@ def issue_credential(
     session.add(offer)
     # The wallet redeems with no account: journaled as anonymous, like a verifier would be.
     passports.journal(session, ANONYMOUS, passport, "wallet.credential_issued")
-    audit.record(
-        session,
-        "wallet.credential_issued",
-        territory_id=territory.id,
-        target_type="credential",
-        target_id=row.id,
-        skills=len(chosen),
-    )
+    audit.record_on(session, "wallet.credential_issued", row, skills=len(chosen))
     return issued
 
 

@@ -143,15 +143,7 @@ def create_account(
     session.flush()
     assert account.id is not None
     _set_memberships(session, account.id, structure_ids or [])
-    audit.record(
-        session,
-        "account.created",
-        actor_account_id=actor_account_id,
-        territory_id=account.territory_id,
-        target_type="account",
-        target_id=account.id,
-        role=role.value,
-    )
+    audit.record_on(session, "account.created", account, actor_account_id, role=role.value)
     return account
 
 
@@ -201,15 +193,7 @@ def update_account(
         changes["structure_ids"] = sorted(set(data.structure_ids))
     if changes:
         action = "account.role_changed" if "role" in changes else "account.updated"
-        audit.record(
-            session,
-            action,
-            actor_account_id=principal.account_id,
-            territory_id=account.territory_id,
-            target_type="account",
-            target_id=account.id,
-            **changes,
-        )
+        audit.record_on(session, action, account, principal, **changes)
     return account
 
 
@@ -242,13 +226,11 @@ def end_membership(session: Session, principal: Principal, account_id: int) -> A
     for token in tokens:
         token.revoked_at = now
     session.flush()
-    audit.record(
+    audit.record_on(
         session,
         "account.membership_ended",
-        actor_account_id=principal.account_id,
-        territory_id=account.territory_id,
-        target_type="account",
-        target_id=account.id,
+        account,
+        principal,
         structure_ids=structure_ids,
         tokens_revoked=len(tokens),
     )

@@ -113,17 +113,7 @@ def create_invitation(
         created_by_id=principal.account_id,
         expires_at=utcnow() + timedelta(days=settings.invitation_days),
     )
-    session.add(invitation)
-    session.flush()
-    audit.record(
-        session,
-        "invitation.created",
-        actor_account_id=principal.account_id,
-        territory_id=territory.id,
-        target_type="invitation",
-        target_id=invitation.id,
-        role=data.role.value,
-    )
+    audit.record_on(session, "invitation.created", invitation, principal, role=data.role.value)
     mail.send(
         settings,
         to=email,
@@ -156,14 +146,7 @@ def revoke_invitation(session: Session, principal: Principal, invitation_id: int
         raise Conflict("This invitation was already accepted.", code="invitation_accepted")
     if invitation.revoked_at is None:
         invitation.revoked_at = utcnow()
-        audit.record(
-            session,
-            "invitation.revoked",
-            actor_account_id=principal.account_id,
-            territory_id=invitation.territory_id,
-            target_type="invitation",
-            target_id=invitation.id,
-        )
+        audit.record_on(session, "invitation.revoked", invitation, principal)
     return invitation
 
 
@@ -226,14 +209,8 @@ def accept_invitation(
         actor_account_id=invitation.created_by_id,
     )
     invitation.accepted_at = utcnow()
-    audit.record(
-        session,
-        "invitation.accepted",
-        actor_account_id=account.id,
-        territory_id=invitation.territory_id,
-        target_type="invitation",
-        target_id=invitation.id,
-        via=email_verified_by or "code",
+    audit.record_on(
+        session, "invitation.accepted", invitation, account, via=email_verified_by or "code"
     )
     return account
 
@@ -264,14 +241,7 @@ def _new_reset(
     )
     session.add(reset)
     session.flush()
-    audit.record(
-        session,
-        "password_reset.created",
-        actor_account_id=actor_account_id,
-        territory_id=account.territory_id,
-        target_type="account",
-        target_id=account.id,
-    )
+    audit.record_on(session, "password_reset.created", account, actor_account_id)
     return reset, code
 
 
@@ -333,12 +303,5 @@ def complete_password_reset(session: Session, reset_id: int, password: str) -> A
     # Whoever knew the old password is signed out everywhere.
     assert account.id is not None
     revoke_sessions(session, account.id)
-    audit.record(
-        session,
-        "password_reset.completed",
-        actor_account_id=account.id,
-        territory_id=account.territory_id,
-        target_type="account",
-        target_id=account.id,
-    )
+    audit.record_on(session, "password_reset.completed", account, account)
     return account

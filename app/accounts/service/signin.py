@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from app.accounts import security
+from app.accounts import authn, security
 from app.accounts.models import (
     Account,
     WebSession,
@@ -80,14 +80,12 @@ def _record_login_failure(
         account = session.get(Account, account_id) if account_id else None
         territory_id = account.territory_id if account else None
         if locked and account is not None:
-            audit.record(
+            audit.record_on(
                 session,
                 "auth.account_locked",
+                account,
+                account,
                 outcome="denied",
-                actor_account_id=account.id,
-                territory_id=territory_id,
-                target_type="account",
-                target_id=account.id,
                 client_address=address,
                 minutes=settings.login_lockout_minutes,
             )
@@ -175,34 +173,13 @@ def start_session(
         last_seen_at=now,
         expires_at=now + timedelta(hours=settings.session_max_hours),
     )
-    session.add(web)
-    session.flush()
-    audit.record(
-        session,
-        "auth.login",
-        actor_account_id=account.id,
-        territory_id=account.territory_id,
-        target_type="web_session",
-        target_id=web.id,
-        client_address=address,
-        method=method,
-    )
+    audit.record_on(session, "auth.login", web, account, client_address=address, method=method)
     return StartedSession(
         web, raw, security.csrf_token(settings.secret_key.get_secret_value(), raw)
     )
 
 
 def logout(session: Session, principal: Principal) -> None:
-    if principal.session_id is None:
-        return
-    web = session.get(WebSession, principal.session_id)
-    if web is not None and web.revoked_at is None:
-        web.revoked_at = utcnow()
-        audit.record(
-            session,
-            "auth.logout",
-            actor_account_id=principal.account_id,
-            territory_id=principal.territory_id,
-            target_type="web_session",
-            target_id=web.id,
-        )
+    web = authn.end_session(session, principal)
+    if web is not None:
+        audit.record_on(session, "auth.logout", web, principal)

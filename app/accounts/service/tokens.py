@@ -55,17 +55,7 @@ def create_token(
         scopes=sorted(set(data.scopes)),
         expires_at=utcnow() + timedelta(days=data.expires_in_days),
     )
-    session.add(token)
-    session.flush()
-    audit.record(
-        session,
-        "token.created",
-        actor_account_id=principal.account_id,
-        territory_id=principal.territory_id,
-        target_type="api_token",
-        target_id=token.id,
-        scopes=token.scopes,
-    )
+    audit.record_on(session, "token.created", token, principal, scopes=token.scopes)
     return token, raw
 
 
@@ -83,12 +73,5 @@ def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiTo
         raise NotFound("No such token.", code="unknown_token")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        audit.record(
-            session,
-            "token.revoked",
-            actor_account_id=principal.account_id,
-            territory_id=principal.territory_id,
-            target_type="api_token",
-            target_id=token.id,
-        )
+        audit.record_on(session, "token.revoked", token, principal)
     return token

@@ -88,13 +88,11 @@ def erase(
         wallet.forget_offers(session, row.id)  # offers not redeemed yet name it and its skills
     # Nothing personal in the journal: the coordinator's free text would have kept the very
     # names erased here, in a table nobody may edit. Hence a reason chosen from a list.
-    audit.record(
+    audit.record_on(
         session,
         "passport.erased",
-        actor_account_id=actor.account_id if actor else None,
-        territory_id=passport.territory_id,
-        target_type="passport",
-        target_id=passport.id,
+        passport,
+        actor,
         reason=reason.value,
         by=_actor_kind(actor),
         validations_kept=erasure.validations_kept,
