@@ -667,9 +667,9 @@ def test_recording_sends_a_fixed_number_of_statements(
         "SELECT passport.id",  # FOR UPDATE on PostgreSQL
         # No skill read: the skills are kept per process for the change feed's trust version.
         "SELECT structure.id",
-        "INSERT INTO",  # validation … RETURNING id
-        # The journal line and the activity date: one statement on PostgreSQL.
-        *(["INSERT INTO", "UPDATE passport"] if sqlite else ["WITH touched"]),
+        # The validation (… RETURNING id), the journal line and the activity date: one statement
+        # on PostgreSQL (WITH touched AS (UPDATE …), recorded AS (INSERT INTO validation …)).
+        *(["INSERT INTO", "INSERT INTO", "UPDATE passport"] if sqlite else ["WITH touched"]),
     ], statements
     # The answer is built from what the recording wrote and read: the view, which reads it all
     # back with the names joined, shows the same.

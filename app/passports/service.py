@@ -194,8 +194,20 @@ def _actor(principal: Principal) -> tuple[str, int | None]:
     return kind, structure_id
 
 
-def journal(session: Session, principal: Principal, passport: PassportRef, action: str) -> None:
-    """One row of the passport's access journal, and the activity date retention counts from."""
+def journal(
+    session: Session,
+    principal: Principal,
+    passport: PassportRef,
+    action: str,
+    *,
+    written: Validation | None = None,
+) -> None:
+    """One row of the passport's access journal, and the activity date retention counts from.
+
+    ``written``: a new validation the journal line is about, inserted here, before the line
+    (its ``id`` set): on PostgreSQL in the same statement, one round trip fewer while a
+    recording holds the passport's row lock.
+    """
     assert passport.id is not None
     kind, structure_id = _actor(principal)
     now = utcnow()
@@ -215,9 +227,15 @@ def journal(session: Session, principal: Principal, passport: PassportRef, actio
     # Plain statements: the entry is never read back here, and the unit of work's flush of the
     # activity date cost a tenth of a recording's CPU; the attribute is set as already stored.
     if session.get_bind().dialect.name == "postgresql":
-        # One round trip for both, the passport often locked meanwhile (a recording).
-        session.execute(_JOURNAL_AND_TOUCH, entry)
+        # One round trip for all, the passport often locked meanwhile (a recording).
+        if written is None:
+            session.execute(_JOURNAL_AND_TOUCH, entry)
+        else:
+            values = {f"v_{name}": value for name, value in _validation_values(written).items()}
+            written.id = session.execute(_RECORD_JOURNAL_AND_TOUCH, entry | values).scalar_one()
     else:
+        if written is not None:
+            _insert(session, written)
         session.execute(_INSERT_ACCESS_LOG, entry)
         session.execute(_TOUCH_PASSPORT, entry)
     if isinstance(passport, Passport):
@@ -234,6 +252,24 @@ _TOUCH_PASSPORT = (
 )
 # PostgreSQL: WITH touched AS (UPDATE passport …) INSERT INTO passport_access_log …
 _JOURNAL_AND_TOUCH = _INSERT_ACCESS_LOG.add_cte(_TOUCH_PASSPORT.cte("touched"))
+# ... and WITH recorded AS (INSERT INTO validation … RETURNING id) too, answering its id. The
+# validation's parameters are prefixed: both tables have passport_id, account_id, structure_id,
+# and the journal's structure is the actor's, not necessarily the validation's.
+_RECORDED = (
+    sa.insert(Validation.__table__)  # type: ignore[attr-defined]
+    .values(
+        {
+            c.name: sa.bindparam(f"v_{c.name}", type_=c.type)
+            for c in Validation.__table__.columns  # type: ignore[attr-defined]
+            if c.name != "id"
+        }
+    )
+    .returning(Validation.__table__.c.id)  # type: ignore[attr-defined]
+    .cte("recorded")
+)
+_RECORD_JOURNAL_AND_TOUCH = _JOURNAL_AND_TOUCH.add_cte(_RECORDED).returning(
+    sa.select(_RECORDED.c.id).scalar_subquery()
+)
 
 #: Journaled reads that coalesce: the same reader's repeated views, nothing else in between.
 READ_ACTIONS = frozenset({"passport.read", "access_log.read"})
@@ -677,8 +713,9 @@ def record_validation(
         request_hash=fingerprint,
         recorded_offline_at=data.recorded_offline_at,
     )
+    written = None
     if idempotency_key is None:
-        _insert(session, validation)
+        written = validation  # inserted with its journal line, below
     else:
         try:
             # A savepoint only where a unique key can collide: it costs two statements.
@@ -691,9 +728,9 @@ def record_validation(
                 raise
             return Recorded(_same_request(existing, passport.id, data, fingerprint), False)
     if data.recorded_offline_at is None:
-        journal(session, principal, passport, "validation.created")
+        journal(session, principal, passport, "validation.created", written=written)
     else:
-        journal(session, principal, passport, "validation.created_offline")
+        journal(session, principal, passport, "validation.created_offline", written=written)
     return Recorded(validation, True, skill.label_fr, structure.nom)
 
 
@@ -701,9 +738,12 @@ def _insert(session: Session, validation: Validation) -> None:
     """One INSERT … RETURNING id, without the unit of work (a third of a recording's CPU went
     to flushing this one new object). The object stays out of the session: it is the answer's
     source only, never changed afterwards."""
+    validation.id = session.execute(_INSERT_VALIDATION, _validation_values(validation)).scalar_one()
+
+
+def _validation_values(validation: Validation) -> dict[str, Any]:
     table = Validation.__table__  # type: ignore[attr-defined]
-    values = {c.name: getattr(validation, c.name) for c in table.columns if c.name != "id"}
-    validation.id = session.execute(_INSERT_VALIDATION, values).scalar_one()
+    return {c.name: getattr(validation, c.name) for c in table.columns if c.name != "id"}
 
 
 _INSERT_VALIDATION = sa.insert(Validation.__table__).returning(  # type: ignore[attr-defined]
