@@ -52,12 +52,15 @@ class SetupContext:
     The hook may call the API through ``client`` (already pointed at the server) or write to the
     database at ``database_url`` directly; whatever it puts in ``headers`` is sent with every
     request of the scenario, and ``state`` fills the ``{placeholders}`` of the scenario's path.
+    A hook that fills ``paths`` spreads the requests over them, in turn, in place of the
+    scenario's one path (writes to many rows, as many people at once make them).
     """
 
     client: httpx.AsyncClient
     database_url: str
     headers: dict[str, str] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)
 
 
 SetupHook = Callable[[SetupContext], Awaitable[None]]
@@ -448,20 +451,26 @@ def wrk_script(plan: _Plan, *, bodies: int = 12) -> str:
 
     A scenario without a body is one fixed request, built once by wrk. A scenario with a body
     cycles through the first ``bodies`` bodies of its factory (writes stay varied, the request
-    costs wrk almost nothing to make).
+    costs wrk almost nothing to make). A setup that filled ``paths`` has its requests go to
+    each of them in turn.
     """
     lines = [f"wrk.method = {_lua_string(plan.scenario.method)}"]
     for name, value in plan.context.headers.items():
         lines.append(f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}")
     factory = plan.scenario.body
+    body, path = "nil", "nil"
     if factory is not None:
         lines.append('wrk.headers["Content-Type"] = "application/json"')
         made = [json.dumps(factory(plan.context, next(plan.indices))) for _ in range(bodies)]
         lines.append("local bodies = {" + ", ".join(_lua_string(b) for b in made) + "}")
-        lines.append("local n = 0")
+        body = "bodies[n % #bodies + 1]"
+    if plan.context.paths:
+        lines.append("local paths = {" + ", ".join(map(_lua_string, plan.context.paths)) + "}")
+        path = "paths[n % #paths + 1]"
+    if factory is not None or plan.context.paths:
+        lines.append("local n = -1")
         lines.append(
-            "request = function()\n  n = n % #bodies + 1\n"
-            "  return wrk.format(nil, nil, nil, bodies[n])\nend"
+            f"request = function()\n  n = n + 1\n  return wrk.format(nil, {path}, nil, {body})\nend"
         )
     lines.append(_WRK_DONE.replace("{mark}", _WRK_MARK))
     return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -130,16 +131,13 @@ def _make_mediator(database_url: str) -> tuple[str, int]:
     return raw, structure_id
 
 
-async def _passport(ctx: SetupContext) -> None:
-    token, structure_id = await asyncio.to_thread(_make_mediator, ctx.database_url)
-    ctx.headers["Authorization"] = f"Bearer {token}"
-    ctx.state["structure_id"] = structure_id
+async def _open_passport(ctx: SetupContext, last_name: str) -> int:
     response = await ctx.client.post(
         f"{API}/passports",
         json={
             "first_name": "Bench",
-            "last_name": "Citoyen",
-            "structure_id": structure_id,
+            "last_name": last_name,
+            "structure_id": ctx.state["structure_id"],
             "consent": True,
             # Each scenario opens its own passport for the same person.
             "confirm_not_duplicate": True,
@@ -148,7 +146,26 @@ async def _passport(ctx: SetupContext) -> None:
     )
     if response.status_code != 201:
         raise BenchError(f"opening a passport gave {response.status_code}: {response.text}")
-    ctx.state["passport_id"] = response.json()["id"]
+    return int(response.json()["id"])
+
+
+async def _passport(ctx: SetupContext) -> None:
+    token, structure_id = await asyncio.to_thread(_make_mediator, ctx.database_url)
+    ctx.headers["Authorization"] = f"Bearer {token}"
+    ctx.state["structure_id"] = structure_id
+    ctx.state["passport_id"] = await _open_passport(ctx, "Citoyen")
+
+
+#: Passports a spread recording writes to, each in turn.
+SPREAD_PASSPORTS = 200
+
+
+async def _territory_passports(ctx: SetupContext) -> None:
+    """:data:`SPREAD_PASSPORTS` passports of the mediator's territory, each request to the next."""
+    await _passport(ctx)
+    ids = [ctx.state["passport_id"]]
+    ids += [await _open_passport(ctx, f"Citoyen {n}") for n in range(1, SPREAD_PASSPORTS)]
+    ctx.paths = [f"{API}/passports/{passport_id}/validations" for passport_id in ids]
 
 
 def _validation_body(ctx: SetupContext, index: int) -> dict[str, Any]:
@@ -173,17 +190,30 @@ async def _passport_with_200(ctx: SetupContext) -> None:
             raise BenchError(f"recording a validation gave {response.status_code}")
 
 
-register(
+RECORD_VALIDATION = register(
     Scenario(
         name="record-validation",
         method="POST",
         path=f"{API}/passports/{{passport_id}}/validations",
         expected_status=201,
-        description="POST a validation to one passport (authz, checks, insert, journal)",
-        setup=_passport,
+        description=f"POST validations spread over {SPREAD_PASSPORTS} passports of the territory "
+        "(authz, checks, insert, journal), as many mediators record at once",
+        setup=_territory_passports,
         body=_validation_body,
         # Issue 14's targets: a write costs a commit, more so on PostgreSQL.
         min_rps_ratio={"sqlite": 0.08, "postgres": 0.06},
+    )
+)
+
+# The same requests, all to one passport. No target: every request waits for that passport's
+# lock (PostgreSQL's row lock), which is what this shows; a citizen sits with one mediator.
+register(
+    replace(
+        RECORD_VALIDATION,
+        name="record-validation-one-passport",
+        description="POST every validation to one passport: the writes queue on its lock",
+        setup=_passport,
+        min_rps_ratio=None,
     )
 )
 

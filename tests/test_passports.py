@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -9,9 +10,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlmodel import col
 
+from app.core.db import transaction
 from app.core.time import utcnow
 from app.passports import numbers, service
+from app.passports.models import Passport
 from tests.factories import World, make_world
 
 PROBLEM = "application/problem+json"
@@ -675,9 +679,9 @@ def test_recording_sends_a_fixed_number_of_statements(
         "SELECT passport.id",  # FOR UPDATE on PostgreSQL
         # No skill read: the skills are kept per process for the change feed's trust version.
         "SELECT structure.id",
-        "INSERT INTO",  # validation … RETURNING id
-        # The journal line and the activity date: one statement on PostgreSQL.
-        *(["INSERT INTO", "UPDATE passport"] if sqlite else ["WITH touched"]),
+        # The validation (… RETURNING id), the journal line and the activity date: one statement
+        # on PostgreSQL (WITH touched AS (UPDATE …), recorded AS (INSERT INTO validation …)).
+        *(["INSERT INTO", "INSERT INTO", "UPDATE passport"] if sqlite else ["WITH touched"]),
     ], statements
     # The answer is built from what the recording wrote and read: the view, which reads it all
     # back with the names joined, shows the same.
@@ -687,3 +691,33 @@ def test_recording_sends_a_fixed_number_of_statements(
     shown = next(v for v in view.json()["validations"] if v["id"] == answer.json()["id"])
     assert answer.json() == shown
     assert shown["mediator_name"] and shown["structure_name"] and shown["skill_label_fr"]
+
+
+def test_a_recording_waits_for_a_writer_outside_the_app_then_lands(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    """Another connection writing the passport (another worker process, a script) holds
+    SQLite's write lock, or on PostgreSQL the passport's row: the recording, which on SQLite
+    runs its transaction on the event loop, waits for it and lands, never fails."""
+    pid = _open(client, world)["id"]
+    held, released = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction(engine) as session:
+            session.execute(
+                sa.update(Passport).where(col(Passport.id) == pid).values(last_activity_at=utcnow())
+            )
+            held.set()
+            time.sleep(0.3)
+            released.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        response = _validate(client, world, pid)
+        # Answered only once the other writer had let go (it commits after ``released``).
+        assert released.is_set()
+    finally:
+        holder.join()
+    assert response.status_code == 201, response.text

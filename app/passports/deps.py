@@ -145,3 +145,21 @@ async def in_passport_transaction(
         return work(session, PassportAccess(principal, passport))
 
     return await in_transaction(request, run, write=write)
+
+
+async def in_passport_row_transaction(
+    request: Request,
+    principal: Principal,
+    passport_id: int,
+    work: Callable[[Session, service.PassportRow], T],
+) -> T:
+    """:func:`in_passport_transaction` for a write that needs the passport as a plain row only
+    (recording a validation): the same checks by :func:`service.load_row`, the row locked
+    FOR UPDATE (an erasure waits for the write, or the write sees the erasure), no entity built,
+    and on SQLite no threadpool hop (``in_transaction``'s ``on_loop``).
+    """
+
+    def run(session: Session) -> T:
+        return work(session, service.load_row(session, principal, passport_id, lock=True))
+
+    return await in_transaction(request, run, write=True, on_loop=True)

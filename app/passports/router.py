@@ -22,6 +22,7 @@ from app.passports.deps import (
     PassportAccess,
     ReadPassport,
     WritePassport,
+    in_passport_row_transaction,
     in_passport_transaction,
 )
 from app.passports.models import AccessGrant, Passport
@@ -151,11 +152,11 @@ async def record_validation(
     # The skills' version, read before the transaction: the skill then comes from memory.
     skills_revision = request.app.state.change_feed.version(TRUST)
 
-    def work(session: Session, access: PassportAccess) -> tuple[dict[str, Any], bool]:
+    def work(session: Session, passport: service.PassportRow) -> tuple[dict[str, Any], bool]:
         recorded = service.record_validation(
             session,
             principal,
-            access.passport,
+            passport,
             data,
             idempotency_key,
             locked=True,
@@ -165,10 +166,9 @@ async def record_validation(
 
     # The whole transaction in one threadpool hop: on SQLite the one writer's place, and on
     # PostgreSQL the passport's row lock, are held for the work only, not for thread wake-ups.
-    # Locked from the first read: one statement fewer than locking it again afterwards.
-    body, created = await in_passport_transaction(
-        request, principal, passport_id, work, write=True, lock=True
-    )
+    # Locked from the first read: one statement fewer than locking it again afterwards; a plain
+    # row, the recording needs no entity.
+    body, created = await in_passport_row_transaction(request, principal, passport_id, work)
     if not created:
         return FastJSONResponse(body, headers={"Idempotent-Replayed": "true"})
     return FastJSONResponse(body, status_code=status.HTTP_201_CREATED)
