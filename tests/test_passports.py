@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +13,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import col
 
-from app.core.db import transaction
+from app.core.db import SQLITE_BUSY_SECONDS, WriteLockBusy, create_db_engine, transaction
 from app.core.time import utcnow
 from app.passports import numbers, service
 from app.passports.models import Passport
+from tests.conftest import make_settings
 from tests.factories import World, make_world
 
 PROBLEM = "application/problem+json"
@@ -721,3 +723,78 @@ def test_a_recording_waits_for_a_writer_outside_the_app_then_lands(
     finally:
         holder.join()
     assert response.status_code == 201, response.text
+
+
+def test_a_recording_never_stops_the_event_loop_for_a_writer_outside_the_app(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    """On SQLite a recording runs on the event loop; while another connection holds the write
+    lock it gives up there at once and waits in the threadpool, so the server answers other
+    requests meanwhile, and the recording lands once the lock is free. (On PostgreSQL it always
+    waits for the passport's row lock in the threadpool: the same holds.)"""
+    pid = _open(client, world)["id"]
+    held, answered, released = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction(engine) as session:
+            session.execute(
+                sa.update(Passport).where(col(Passport.id) == pid).values(last_activity_at=utcnow())
+            )
+            held.set()
+            answered.wait(20)  # bounded: a stopped loop shows as `released` before the answer
+            released.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    recording: list[Any] = []
+    recorder = threading.Thread(target=lambda: recording.append(_validate(client, world, pid)))
+    try:
+        assert held.wait(10)
+        recorder.start()
+        # The recording has reached the lock or is about to; either way the loop must be free.
+        while not recorder.is_alive() and not recording:
+            time.sleep(0.01)
+        assert client.get("/healthz").status_code == 200
+        assert not released.is_set()
+        answered.set()
+    finally:
+        answered.set()
+        holder.join()
+        recorder.join(30)
+    assert recording and recording[0].status_code == 201, recording
+
+
+def test_a_write_transaction_told_not_to_wait_gives_up_before_its_first_statement(
+    tmp_path: Path,
+) -> None:
+    """SQLite's ``nowait`` (the recording on the event loop): the write lock taken by another
+    connection, the transaction raises ``WriteLockBusy`` at its first statement instead of
+    waiting; the connection, given back to the pool, waits again as before."""
+    engine = create_db_engine(make_settings(f"sqlite:///{tmp_path / 'lock.db'}"))
+    with transaction(engine) as session:
+        session.execute(sa.text("CREATE TABLE t (n INTEGER)"))
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction(engine) as session:
+            session.execute(sa.text("INSERT INTO t VALUES (1)"))
+            held.set()
+            done.wait(20)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(WriteLockBusy), transaction(engine, nowait=True) as session:
+            session.execute(sa.text("INSERT INTO t VALUES (2)"))
+    finally:
+        done.set()
+        holder.join()
+    with engine.connect() as conn:
+        timeouts = {conn.exec_driver_sql("PRAGMA busy_timeout").scalar()}
+    assert timeouts == {SQLITE_BUSY_SECONDS * 1000}
+    with transaction(engine, nowait=True) as session:  # free now: it writes
+        session.execute(sa.text("INSERT INTO t VALUES (3)"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM t ORDER BY n").scalars().all() == [1, 3]
+    engine.dispose()

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.core.db import transaction
+from app.core.db import WriteLockBusy, transaction
 from app.core.settings import Settings
 from app.credentials.verifier import Verifier
 
@@ -88,8 +88,10 @@ def get_write_session(
     yield from _session(request.app.state.engine, write=True)
 
 
-def _in_session(engine: Engine, work: Callable[[Session], T], write: bool) -> T:
-    with transaction(engine, write=write) as session:
+def _in_session(
+    engine: Engine, work: Callable[[Session], T], write: bool, *, nowait: bool = False
+) -> T:
+    with transaction(engine, write=write, nowait=nowait) as session:
         return work(session)
 
 
@@ -106,14 +108,18 @@ async def in_transaction(
     ``on_loop``: on SQLite, no hop at all: the work runs on the event loop, for a short
     transaction of a few statements (a recording: the hop's wake-ups were a fifth of its CPU).
     SQLite reads a local file, no network round trip, and this process's writers queue on the
-    write gate first; only a writer outside it (another worker process, a background flush)
-    holding the database's write lock makes the loop wait, as long as that writer holds it (at
-    most ``busy_timeout``). PostgreSQL always takes the hop: its round trips would stop the loop.
+    write gate first. The loop never waits for a writer outside the gate (another worker
+    process, a background flush, a command): if the write lock is taken, the transaction gives
+    up before its first statement (``WriteLockBusy``) and runs in the threadpool, where it waits
+    as any other. PostgreSQL always takes the hop: its round trips would stop the loop.
     """
     engine: Engine = request.app.state.engine
     async with asynccontextmanager(_gates)(request, write):
-        if on_loop and engine.dialect.name == "sqlite":
-            return _in_session(engine, work, write)
+        if on_loop and write and engine.dialect.name == "sqlite":
+            try:
+                return _in_session(engine, work, write, nowait=True)
+            except WriteLockBusy:
+                pass  # held outside this process's gate: wait for it off the loop
         return await run_in_threadpool(_in_session, engine, work, write)
 
 

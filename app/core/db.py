@@ -35,6 +35,7 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 WRITE_OPTION = "passeport_write"
+NOWAIT_OPTION = "passeport_write_nowait"
 
 
 class HashedSecret(SQLModel):
@@ -105,10 +106,33 @@ def _sqlite_begin(conn: Any) -> None:
     # lock up front; reads stay DEFERRED and run beside them (WAL). Requests that write also
     # queue on the app's write gate first (app.api.deps), so busy_timeout is left for other
     # processes.
-    if conn.get_execution_options().get(WRITE_OPTION):
+    options = conn.get_execution_options()
+    if options.get(NOWAIT_OPTION):
+        _begin_immediate_or_give_up(conn)
+    elif options.get(WRITE_OPTION):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
+
+
+class WriteLockBusy(Exception):
+    """SQLite's write lock is held by another connection, and the caller asked not to wait."""
+
+
+def _begin_immediate_or_give_up(conn: Any) -> None:
+    # For a transaction run on the event loop (app.api.deps.in_transaction): take the write lock
+    # only if it is free. busy_timeout 0 for this one BEGIN (on the driver's connection: no
+    # statement of the transaction), then back, whatever happened.
+    raw = conn.connection.dbapi_connection
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except sa.exc.OperationalError as exc:
+        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            raise WriteLockBusy from exc
+        raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
 
 
 def create_db_engine(settings: Settings) -> Engine:
@@ -147,20 +171,25 @@ def check_database(engine: Engine) -> None:
         raise ConfigurationError(f"cannot reach the database at {safe_url}: {reason}") from None
 
 
-def open_session(engine: Engine, *, write: bool) -> Session:
-    """A session whose transaction is marked as writing (see _sqlite_begin) or reading."""
-    bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
+def open_session(engine: Engine, *, write: bool, nowait: bool = False) -> Session:
+    """A session whose transaction is marked as writing (see _sqlite_begin) or reading.
+
+    ``nowait`` (SQLite, writing): the first statement raises :class:`WriteLockBusy` at once,
+    before anything is done, instead of waiting for another connection's write lock.
+    """
+    options = {WRITE_OPTION: True, NOWAIT_OPTION: nowait} if write else {}
+    bind = engine.execution_options(**options) if options else engine
     return Session(bind, expire_on_commit=False)
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+def transaction(engine: Engine, *, write: bool = True, nowait: bool = False) -> Iterator[Session]:
     """One unit of work: commit when the block ends normally, roll back on any exception.
 
     The only place that commits: the request dependency (app.api.deps), the CLI and scripts all
     open their transaction here.
     """
-    with open_session(engine, write=write) as session:
+    with open_session(engine, write=write, nowait=nowait) as session:
         try:
             yield session
             session.commit()
