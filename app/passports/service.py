@@ -1170,8 +1170,12 @@ def self_assess(
 
 def merge(session: Session, principal: Principal, keep: Passport, absorb_id: int) -> Passport:
     """Fold a duplicate into `keep`: every validation moves, the duplicate keeps only its number
-    (so that a card already printed says where it went) and the trace of the merge."""
-    absorb = load(session, principal, absorb_id)
+    (so that a card already printed says where it went) and the trace of the merge.
+
+    The duplicate is locked before its validations are listed, as a recording locks it before
+    writing: a recording in flight either commits first (and its validation moves with the
+    others) or waits, then sees the merge (404 ``passport_merged``); never left behind."""
+    absorb = load(session, principal, absorb_id, lock=True)
     assert keep.id is not None and absorb.id is not None
     authz.ensure_territory_admin(principal, keep.territory_id)
     if keep.id == absorb.id:
