@@ -230,6 +230,36 @@ def test_observation_dates_outside_the_window_are_refused(
     assert context in response.text or error_type in response.text
 
 
+@pytest.mark.parametrize(
+    ("instant", "error_type"),
+    [
+        # Outside datetime's range once moved to UTC: refused as dates, not a 500.
+        ("0001-01-01T00:00:00+14:00", "date_too_early"),
+        ("9999-12-31T23:59:59-14:00", "date_too_late"),
+        ("0001-01-01T00:00:00Z", "date_too_early"),
+    ],
+)
+@pytest.mark.parametrize("path", ["validations", "passports"])
+def test_an_instant_at_the_edge_of_the_calendar_is_refused_as_a_date(
+    client: TestClient, world: World, instant: str, error_type: str, path: str
+) -> None:
+    mediator = world.headers["mediator_of_structure"]
+    if path == "validations":
+        url = f"/api/v1/passports/{world.passport.id}/validations"
+        body = _validation_body(world, recorded_offline_at=instant)
+    else:
+        url = "/api/v1/passports"
+        body = {
+            "first_name": "Amina",
+            "last_name": "Diallo",
+            "birth_year": 1961,
+            "structure_id": world.a1.id,
+            "consent": True,
+            "recorded_offline_at": instant,
+        }
+    _refused(_send(client, "POST", url, body, mediator), error_type)
+
+
 @pytest.mark.parametrize("day", ["1990-01-01", TODAY])
 def test_every_accepted_observation_date_can_be_issued(
     client: TestClient, world: World, day: str

@@ -18,6 +18,7 @@ The error types are stable (clients and the French rendering of errors key on th
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -148,7 +149,10 @@ class DateWindow:
         if isinstance(value, datetime):
             # The instant, in UTC: a given offset is kept as the moment it names (SQLite stores
             # naive UTC; a fingerprint of the same moment with another offset is the same).
-            value = aware(value).astimezone(UTC)
+            # Year 1 or 9999 with an offset leaves datetime's range once in UTC: its own day is
+            # then far outside any window, and refused as such below (not an OverflowError).
+            with contextlib.suppress(OverflowError):
+                value = aware(value).astimezone(UTC)
             day = value.date()
         else:
             day = value
