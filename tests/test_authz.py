@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from app.authz import (
     PASSPORT_WRITE,
     PLATFORM_ADMIN,
     PUBLIC,
+    SCOPES,
     SIGNED_IN,
     TERRITORY_ADMIN,
     TRUST_ADMIN,
@@ -799,3 +801,10 @@ def test_matrix(client: TestClient, engine: sa.Engine, method: str, path: str, c
         assert response.headers["content-type"] == (
             "application/json" if oauth else "application/problem+json"
         )
+
+
+def test_the_access_guide_names_every_token_scope() -> None:
+    """A token made from docs/access.md must be able to do what the guide says: every scope a
+    token can carry is named there (a reviewer followed the guide and got 403 on recording)."""
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "access.md").read_text()
+    assert [scope for scope in SCOPES if f"`{scope}`" not in guide] == []
