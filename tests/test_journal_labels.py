@@ -39,8 +39,11 @@ NAMESPACES = {
 NOT_EVENTS = {"id", "code", "html", "json", "png", "svg", "txt", "pdf", "start", "end"}
 LITERAL = re.compile(r'"([a-z_]+)\.([a-z_]+)"')
 # The citizen's access journal: passports.service.journal(session, principal, passport, "kind"),
-# and the reads coalesced in memory: READS.record(engine, principal, passport_id, "kind").
-ACCESS = re.compile(r'(?:journal|READS\.record)\(\s*(?:[\w.]+,\s*)+"([a-z_.]+)"\s*\)')
+# and the reads coalesced in memory: READS.record(engine, principal, passport_id, "kind"), with
+# keyword arguments after the kind if any (journal(..., "validation.created", written=row)).
+ACCESS = re.compile(
+    r'(?:journal|READS\.record)\(\s*(?:[\w.]+,\s*)+"([a-z_.]+)"\s*(?:,\s*\w+=[\w.]+\s*)*,?\s*\)'
+)
 
 
 def journal_kinds() -> tuple[set[str], set[str]]:
