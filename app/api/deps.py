@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
@@ -11,7 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.core.db import WriteLockBusy, transaction
+from app.core.db import SQLITE_BUSY_SECONDS, WriteLockBusy, transaction
+from app.core.errors import DatabaseUnavailable
 from app.core.settings import Settings
 from app.credentials.verifier import Verifier
 
@@ -50,13 +52,35 @@ async def _gates(request: Request, write: bool) -> AsyncIterator[None]:
     # after 10 s on SQLite, after 30 s on PostgreSQL). So they queue here, on the event loop,
     # holding no thread: for a connection (fewer slots than the pool has, leaving room for the
     # short transactions of authentication), and on SQLite for the one writer's place.
+    # Each wait is bounded: a request that cannot get its place in time is answered 503
+    # database_unavailable (nothing done), rather than queueing behind every request before it
+    # (measured: behind a writer outside the app, the N-th recording answered after N times 10 s).
     state = request.app.state
-    async with state.session_slots:
+    async with _bounded(state.session_slots, SLOT_WAIT_SECONDS):
         if write and state.write_gate is not None:
-            async with state.write_gate:
+            async with _bounded(state.write_gate, WRITE_GATE_WAIT_SECONDS):
                 yield
         else:
             yield
+
+
+#: How long a request waits for a connection slot: SQLAlchemy's own pool timeout.
+SLOT_WAIT_SECONDS = 30.0
+#: How long a writing request waits for SQLite's one writer's place: as long as SQLite itself
+#: would wait for another process's write lock.
+WRITE_GATE_WAIT_SECONDS = float(SQLITE_BUSY_SECONDS)
+
+
+@asynccontextmanager
+async def _bounded(gate: asyncio.Lock | asyncio.Semaphore, seconds: float) -> AsyncIterator[None]:
+    try:
+        await asyncio.wait_for(gate.acquire(), timeout=seconds)
+    except TimeoutError:
+        raise DatabaseUnavailable() from None
+    try:
+        yield
+    finally:
+        gate.release()
 
 
 async def method_gate(request: Request) -> AsyncIterator[None]:
