@@ -73,10 +73,13 @@ WRITE_GATE_WAIT_SECONDS = float(SQLITE_BUSY_SECONDS)
 
 @asynccontextmanager
 async def _bounded(gate: asyncio.Lock | asyncio.Semaphore, seconds: float) -> AsyncIterator[None]:
-    try:
-        await asyncio.wait_for(gate.acquire(), timeout=seconds)
-    except TimeoutError:
-        raise DatabaseUnavailable() from None
+    if not gate.locked():
+        await gate.acquire()  # free: taken at once (no await suspends), no timer to set up
+    else:
+        try:
+            await asyncio.wait_for(gate.acquire(), timeout=seconds)
+        except TimeoutError:
+            raise DatabaseUnavailable() from None
     try:
         yield
     finally:
