@@ -249,14 +249,7 @@ def test_an_instant_at_the_edge_of_the_calendar_is_refused_as_a_date(
         body = _validation_body(world, recorded_offline_at=instant)
     else:
         url = "/api/v1/passports"
-        body = {
-            "first_name": "Amina",
-            "last_name": "Diallo",
-            "birth_year": 1961,
-            "structure_id": world.a1.id,
-            "consent": True,
-            "recorded_offline_at": instant,
-        }
+        body = _passport_body(world, recorded_offline_at=instant)
     _refused(_send(client, "POST", url, body, mediator), error_type)
 
 
