@@ -416,17 +416,25 @@ def test_signing_out_with_waiting_records_asks_and_leaves_nothing_about_people(
     assert page.request.get("/api/v1/auth/session").status == 401
 
 
+def _new_passport_form_offline(
+    page: Page, context: BrowserContext, world: World, first_name: str, last_name: str
+) -> None:
+    """The network cut once the page is ready, the new-passport form filled with a name and the
+    consent given: what is left is the test's own."""
+    _open_passport_ready_for_offline(page, world)
+    _cut(context)
+    page.get_by_role("link", name="Retour à la recherche").click()
+    page.get_by_label("Prénom *", exact=True).fill(first_name)
+    page.get_by_label("Nom *", exact=True).fill(last_name)
+    page.get_by_text("La personne a entendu ce texte et donne son accord").click()
+
+
 def test_the_duplicate_warning_runs_at_sync_and_asks_the_mediator(
     page: Page, context: BrowserContext, world: World, engine: sa.Engine
 ) -> None:
-    _open_passport_ready_for_offline(page, world)
-    _cut(context)
     # Offline, the page cannot know that Lucie Martin, born in 1958, already has a passport.
-    page.get_by_role("link", name="Retour à la recherche").click()
-    page.get_by_label("Prénom *", exact=True).fill("Lucie")
-    page.get_by_label("Nom *", exact=True).fill("Martin")
+    _new_passport_form_offline(page, context, world, "Lucie", "Martin")
     page.locator("#open-year").fill("1958")
-    page.get_by_text("La personne a entendu ce texte et donne son accord").click()
     page.get_by_role("button", name="Ouvrir le passeport").click()
     expect(page).to_have_url(re.compile(r"#offline/PROV-"))
     _record(page, "pp:PP-06", TODAY)
@@ -457,12 +465,7 @@ def test_the_duplicate_warning_runs_at_sync_and_asks_the_mediator(
 def test_the_new_passport_form_refuses_offline_what_the_server_would(
     page: Page, context: BrowserContext, world: World
 ) -> None:
-    _open_passport_ready_for_offline(page, world)
-    _cut(context)
-    page.get_by_role("link", name="Retour à la recherche").click()
-    page.get_by_label("Prénom *", exact=True).fill("Léa")
-    page.get_by_label("Nom *", exact=True).fill("Hoarau")
-    page.get_by_text("La personne a entendu ce texte et donne son accord").click()
+    _new_passport_form_offline(page, context, world, "Léa", "Hoarau")
     error = page.locator("#open-error")
     year, phone, email = (
         page.locator("#open-year"),
