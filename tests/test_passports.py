@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import col
+from starlette.concurrency import run_in_threadpool
 
 from app.core.db import SQLITE_BUSY_SECONDS, WriteLockBusy, create_db_engine, transaction
 from app.core.time import utcnow
@@ -885,3 +886,95 @@ def test_a_write_transaction_told_not_to_wait_gives_up_before_its_first_statemen
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT n FROM t ORDER BY n").scalars().all() == [1, 3]
     engine.dispose()
+
+
+def _view(client: TestClient, pid: int, headers: dict[str, str]) -> Any:
+    return client.get(f"/api/v1/passports/{pid}", headers=headers)
+
+
+def test_a_view_served_from_memory_is_one_select_and_on_sqlite_no_thread(
+    client: TestClient, world: World, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view already served, the passport unchanged and the read counted in memory by the
+    journal: one SELECT of the passport's own columns (with every refusal of ``load``), the
+    body from memory; on SQLite on the event loop, with no threadpool hop (on PostgreSQL its
+    round trip takes one)."""
+    pid = _open(client, world)["id"]
+    assert _validate(client, world, pid).status_code == 201
+    mediator = world.headers["mediator_of_structure"]
+    first = _view(client, pid, mediator)  # builds the view, writes the journal
+    assert first.status_code == 200
+    assert _view(client, pid, mediator).content == first.content  # the stamp settles
+
+    hops: list[str] = []
+
+    async def counting_hop(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await run_in_threadpool(func, *args, **kwargs)
+
+    monkeypatch.setattr("app.api.deps.run_in_threadpool", counting_hop)
+    statements: list[str] = []
+
+    def listener(*args: Any) -> None:
+        statements.append(" ".join(str(args[2]).split()))
+
+    sa.event.listen(app.state.engine, "before_cursor_execute", listener)
+    try:
+        again = _view(client, pid, mediator)
+    finally:
+        sa.event.remove(app.state.engine, "before_cursor_execute", listener)
+    assert again.status_code == 200 and again.content == first.content
+    sqlite = app.state.engine.dialect.name == "sqlite"
+    selects = [s for s in statements if s != "BEGIN"]
+    assert len(selects) == 1 and selects[0].startswith("SELECT passport.id"), statements
+    assert "FROM passport WHERE passport.id" in selects[0]
+    assert hops == ([] if sqlite else ["_in_session"]), hops
+
+
+def test_a_view_served_from_memory_follows_every_change_of_the_passport(
+    client: TestClient, world: World, engine: sa.Engine
+) -> None:
+    """Whatever changes the passport, through the API or another connection, the next view
+    shows it or refuses; memory never answers for a passport that is no longer what it was."""
+    pid = _open(client, world)["id"]
+    assert _validate(client, world, pid).status_code == 201
+    mediator = world.headers["mediator_of_structure"]
+    for _ in range(2):
+        assert _view(client, pid, mediator).json()["passport"]["first_name"] == "Amina"
+
+    # Another connection (a script, another worker process) renames the citizen.
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE passport SET first_name = 'Awa' WHERE id = :p"), {"p": pid})
+    assert _view(client, pid, mediator).json()["passport"]["first_name"] == "Awa"
+
+    # A recording moves the activity date: the new validation shows at once.
+    assert _validate(client, world, pid, skill_code="crcn:4.1", level=2).status_code == 201
+    codes = [v["skill_code"] for v in _view(client, pid, mediator).json()["validations"]]
+    assert sorted(codes) == ["crcn:4.1", "pp:PP-06"]
+
+    # A mediator of another territory: refused, though the view is in memory.
+    outsider = world.headers["mediator_other_territory"]
+    _problem(_view(client, pid, outsider), 404, "unknown_passport")
+
+    # Merged into another passport: named, from the first view after.
+    keep = _open(client, world, confirm_not_duplicate=True)
+    merged = client.post(
+        f"/api/v1/passports/{keep['id']}/merge",
+        json={"absorb_id": pid},
+        headers=world.headers["territory_admin"],
+    )
+    assert merged.status_code == 200, merged.text
+    gone = _problem(_view(client, pid, mediator), 404, "passport_merged")
+    assert gone["merged_into"] == keep["number"]
+
+    # Erased: the view served a moment ago is refused, whoever asks.
+    kept = keep["id"]
+    for _ in range(2):
+        assert _view(client, kept, mediator).status_code == 200
+    erased = client.post(
+        f"/api/v1/passports/{kept}/erasure",
+        json={"reason": "request"},
+        headers=world.headers["territory_admin"],
+    )
+    assert erased.status_code == 200, erased.text
+    _problem(_view(client, kept, mediator), 404, "unknown_passport")

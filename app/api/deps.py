@@ -133,18 +133,20 @@ async def in_transaction(
     SQLite while the one writer's place is held (measured: half of a recording's time).
 
     ``on_loop``: on SQLite, no hop at all: the work runs on the event loop, for a short
-    transaction of a few statements (a recording: the hop's wake-ups were a fifth of its CPU).
-    SQLite reads a local file, no network round trip, and this process's writers queue on the
-    write gate first. The loop never waits for a writer outside the gate (another worker
-    process, a background flush, a command): if the write lock is taken, the transaction gives
-    up before its first statement (``WriteLockBusy``) and runs in the threadpool, where it waits
-    as any other. PostgreSQL always takes the hop: its round trips would stop the loop.
+    transaction of a few statements (a recording: the hop's wake-ups were a fifth of its CPU; a
+    cached passport view: the hop and the threads' contention for the GIL were most of it).
+    SQLite reads a local file, no network round trip. A read never waits: in WAL mode readers
+    and writers do not block each other. A write never waits for a writer outside the write
+    gate (another worker process, a background flush, a command) either: if the write lock is
+    taken, the transaction gives up before its first statement (``WriteLockBusy``) and runs in
+    the threadpool, where it waits as any other; this process's writers queue on the gate
+    first. PostgreSQL always takes the hop: its round trips would stop the loop.
     """
     engine: Engine = request.app.state.engine
     async with asynccontextmanager(_gates)(request, write):
-        if on_loop and write and engine.dialect.name == "sqlite":
+        if on_loop and engine.dialect.name == "sqlite":
             try:
-                return _in_session(engine, work, write, nowait=True)
+                return _in_session(engine, work, write, nowait=write)
             except WriteLockBusy:
                 pass  # held outside this process's gate: wait for it off the loop
         return await run_in_threadpool(_in_session, engine, work, write)

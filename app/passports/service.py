@@ -103,12 +103,32 @@ class PassportRow:
     is_live: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PassportHead(PassportRow):
+    """A passport's own columns as a plain row (:func:`load_head`): what a cached view is
+    checked against (:class:`ViewCache`), read without building the entity."""
+
+    number: str
+    first_name: str | None
+    last_name: str | None
+    birth_year: int | None
+    last_activity_at: datetime
+
+
 _P = Passport.__table__.c  # type: ignore[attr-defined]
 # ``is_live`` by the model's own SQL expression: the rule stays written once, on the model.
-_PASSPORT_ROW = sa.select(
-    _P.id, _P.territory_id, _P.erased_at, _P.merged_into_id, Passport.is_live.label("is_live")
-).where(_P.id == sa.bindparam("passport_id"))
+_ROW_COLUMNS = (
+    _P.id,
+    _P.territory_id,
+    _P.erased_at,
+    _P.merged_into_id,
+    Passport.is_live.label("is_live"),
+)
+_PASSPORT_ROW = sa.select(*_ROW_COLUMNS).where(_P.id == sa.bindparam("passport_id"))
 _PASSPORT_ROW_LOCKED = _PASSPORT_ROW.with_for_update()
+_PASSPORT_HEAD = sa.select(
+    *_ROW_COLUMNS, _P.number, _P.first_name, _P.last_name, _P.birth_year, _P.last_activity_at
+).where(_P.id == sa.bindparam("passport_id"))
 
 
 def can_see(session: Session, principal: Principal, passport: PassportRef) -> bool:
@@ -143,6 +163,13 @@ def load_row(
     statement = _PASSPORT_ROW_LOCKED if lock else _PASSPORT_ROW
     row = session.execute(statement, {"passport_id": passport_id}).first()
     return _visible_live(session, principal, PassportRow(*row) if row is not None else None)
+
+
+def load_head(session: Session, principal: Principal, passport_id: int) -> PassportHead:
+    """:func:`load` as a plain :class:`PassportHead`: the same checks and refusals, one SELECT
+    of the passport's own columns (a view served from :data:`VIEWS` needs no more)."""
+    row = session.execute(_PASSPORT_HEAD, {"passport_id": passport_id}).first()
+    return _visible_live(session, principal, PassportHead(*row) if row is not None else None)
 
 
 def _visible_live(session: Session, principal: Principal, passport: P | None) -> P:
@@ -312,15 +339,26 @@ class ReadJournal:
         with self._lock:
             self._readings.clear()
 
+    def count(self, principal: Principal, passport_id: int, action: str) -> bool:
+        """Count the view in memory if this reader's entry was written within ``READ_TOUCH``;
+        False when it needs a write (:meth:`record`), nothing counted."""
+        kind, _ = _actor(principal)
+        now = utcnow()
+        with self._lock:
+            reading = self._readings.get((passport_id, kind, principal.account_id, action))
+            if reading is not None and now - reading.written_at < READ_TOUCH:
+                reading.pending += 1
+                return True
+        return False
+
     def record(self, engine: Engine, principal: Principal, passport_id: int, action: str) -> None:
+        if self.count(principal, passport_id, action):
+            return
         kind, structure_id = _actor(principal)
         key = (passport_id, kind, principal.account_id, action)
         now = utcnow()
         with self._lock:
             reading = self._readings.get(key)
-            if reading is not None and now - reading.written_at < READ_TOUCH:
-                reading.pending += 1
-                return
             pending = reading.pending if reading is not None else 0
         with transaction(engine) as session:
             latest = session.exec(
@@ -1018,7 +1056,7 @@ class ViewCache:
         self._entries: dict[int, tuple[tuple[Any, ...], float, bytes]] = {}
 
     @staticmethod
-    def _stamp(passport: Passport, revision: Any) -> tuple[Any, ...]:
+    def _stamp(passport: Passport | PassportHead, revision: Any) -> tuple[Any, ...]:
         return (
             revision,
             passport.last_activity_at,
@@ -1029,7 +1067,7 @@ class ViewCache:
             passport.territory_id,
         )
 
-    def get(self, passport: Passport, revision: Any) -> bytes | None:
+    def get(self, passport: Passport | PassportHead, revision: Any) -> bytes | None:
         assert passport.id is not None
         entry = self._entries.get(passport.id)
         if entry is None:
@@ -1059,6 +1097,20 @@ class ViewCache:
 
 
 VIEWS = ViewCache()
+
+
+def cached_view(
+    session: Session, principal: Principal, passport_id: int, revision: Any
+) -> bytes | None:
+    """The passport's view as served last time, if it still stands (:class:`ViewCache`) and
+    this read is counted in memory by the journal (:meth:`ReadJournal.count`); None when the
+    caller must build it, or write the journal, the full way. One SELECT (:func:`load_head`,
+    with :func:`load`'s refusals), no entity."""
+    head = load_head(session, principal, passport_id)
+    body = VIEWS.get(head, revision)
+    if body is not None and READS.count(principal, passport_id, "passport.read"):
+        return body
+    return None
 
 
 # --- sharing -------------------------------------------------------------------------------------
