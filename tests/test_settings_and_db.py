@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import col, select
 
+from app.core import db
 from app.core.db import check_database, create_db_engine, normalise_url, transaction
 from app.core.settings import (
     DEFAULT_KEY_ENCRYPTION_KEY,
@@ -18,7 +22,7 @@ from app.core.settings import (
     Settings,
 )
 from app.territory.models import Territory
-from tests.conftest import free_port, make_settings
+from tests.conftest import _admin_conninfo, free_port, make_settings
 
 
 def test_default_secrets_are_fine_in_development_only() -> None:
@@ -119,3 +123,60 @@ def test_env_example_documents_every_setting_and_parses() -> None:
     }
     assert names == {f"PASSEPORT_{field.upper()}" for field in Settings.model_fields}
     assert Settings(_env_file=str(example)).is_development
+
+
+def test_a_pooled_postgresql_connection_is_pinged_only_after_idling(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a connection given back a moment ago is handed out again without a ping
+    round trip; one that idled is pinged and, dead (a restart, a failover), replaced before the
+    request sees it. One that died within the window fails its request once, and the pool then
+    connects afresh (tests/test_outage.py: that request is a 503)."""
+    if engine.dialect.name != "postgresql":
+        return  # SQLite: a file, no connection to lose
+    pg = create_db_engine(
+        make_settings(
+            engine.url.render_as_string(hide_password=False), db_pool_size=1, db_max_overflow=0
+        )
+    )
+    pings: list[int] = []
+    real_ping = pg.dialect.do_ping
+
+    def counting_ping(dbapi_connection: Any) -> bool:
+        pings.append(1)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(pg.dialect, "do_ping", counting_ping)
+
+    def backend() -> int:
+        with pg.connect() as conn:
+            return int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+    def kill(pid: int) -> None:
+        with psycopg.connect(_admin_conninfo(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            for _ in range(100):  # bounded: the backend exits asynchronously
+                gone = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)
+                ).fetchone()
+                if gone == (0,):
+                    return
+                time.sleep(0.05)
+        raise AssertionError(f"backend {pid} still there")
+
+    try:
+        first = backend()  # a new connection: nothing to ping
+        assert backend() == first and pings == []  # given back a moment ago: no ping
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        assert backend() == first and len(pings) == 1  # idled: pinged, alive, kept
+        kill(first)
+        second = backend()  # idled and dead: pinged, replaced, the caller never knew
+        assert second != first and len(pings) == 2
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+        kill(second)
+        with pytest.raises(sa.exc.OperationalError) as failed:
+            backend()  # died within the window: not pinged, fails once
+        assert failed.value.connection_invalidated
+        assert backend() not in (first, second)  # ...and the pool connects afresh
+    finally:
+        pg.dispose()

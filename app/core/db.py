@@ -6,6 +6,7 @@ database. Both are always reached through SQLAlchemy, and the schema is made by 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -150,13 +151,44 @@ def create_db_engine(settings: Settings) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
         connect_args={"connect_timeout": 5, "application_name": "passeport"},
     )
+    event.listen(engine.pool, "checkin", _checked_in)
+    event.listen(engine.pool, "checkout", _pinger(engine.dialect))
+    return engine
+
+
+#: A pooled PostgreSQL connection given back less than this long ago is handed out without a
+#: ping (HikariCP's ``aliveBypassWindowMs``, 500 ms by default there): under load every request
+#: would otherwise spend a round trip proving a connection used a moment before is alive. One
+#: idle longer is pinged, and replaced if dead (after a restart, a failover, an idle timeout).
+#: A connection that died inside the window fails its request with a disconnect (a 503), and
+#: SQLAlchemy then discards the whole pool: the next requests connect afresh.
+PING_AFTER_IDLE_SECONDS = 0.5
+_CHECKED_IN_AT = "passeport_checked_in_at"
+
+
+def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+def _pinger(dialect: sa.Dialect) -> Any:
+    def ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        # Set at each check-in; absent for a connection just made (no ping needed).
+        checked_in_at = record.info.pop(_CHECKED_IN_AT, None)
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)  # what pool_pre_ping runs (autocommit, ";")
+        except Exception as exc:  # whatever the driver raised, this connection is unusable
+            # The pool discards it and tries another (a new one), up to three times.
+            raise sa.exc.DisconnectionError(type(exc).__name__) from exc
+
+    return ping_if_idle
 
 
 def check_database(engine: Engine) -> None:
@@ -171,25 +203,34 @@ def check_database(engine: Engine) -> None:
         raise ConfigurationError(f"cannot reach the database at {safe_url}: {reason}") from None
 
 
-def open_session(engine: Engine, *, write: bool, nowait: bool = False) -> Session:
+def open_session(
+    engine: Engine, *, write: bool, nowait: bool = False, autocommit: bool = False
+) -> Session:
     """A session whose transaction is marked as writing (see _sqlite_begin) or reading.
 
     ``nowait`` (SQLite, writing): the first statement raises :class:`WriteLockBusy` at once,
     before anything is done, instead of waiting for another connection's write lock.
+    ``autocommit`` (PostgreSQL, reading): each statement on its own, without the BEGIN and
+    COMMIT round trips, for a read whose statements need not share one snapshot (a cached
+    passport view's check: one SELECT). SQLite keeps its transaction: no round trip to save.
     """
-    options = {WRITE_OPTION: True, NOWAIT_OPTION: nowait} if write else {}
+    options: dict[str, Any] = {WRITE_OPTION: True, NOWAIT_OPTION: nowait} if write else {}
+    if autocommit and not write and engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
     bind = engine.execution_options(**options) if options else engine
     return Session(bind, expire_on_commit=False)
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool = True, nowait: bool = False) -> Iterator[Session]:
+def transaction(
+    engine: Engine, *, write: bool = True, nowait: bool = False, autocommit: bool = False
+) -> Iterator[Session]:
     """One unit of work: commit when the block ends normally, roll back on any exception.
 
     The only place that commits: the request dependency (app.api.deps), the CLI and scripts all
     open their transaction here.
     """
-    with open_session(engine, write=write, nowait=nowait) as session:
+    with open_session(engine, write=write, nowait=nowait, autocommit=autocommit) as session:
         try:
             yield session
             session.commit()
