@@ -898,7 +898,7 @@ def test_a_view_served_from_memory_is_one_select_and_on_sqlite_no_thread(
     """A view already served, the passport unchanged and the read counted in memory by the
     journal: one SELECT of the passport's own columns (with every refusal of ``load``), the
     body from memory; on SQLite on the event loop, with no threadpool hop (on PostgreSQL its
-    round trip takes one)."""
+    round trip takes one, in autocommit: no BEGIN/COMMIT round trips)."""
     pid = _open(client, world)["id"]
     assert _validate(client, world, pid).status_code == 201
     mediator = world.headers["mediator_of_structure"]
@@ -914,9 +914,11 @@ def test_a_view_served_from_memory_is_one_select_and_on_sqlite_no_thread(
 
     monkeypatch.setattr("app.api.deps.run_in_threadpool", counting_hop)
     statements: list[str] = []
+    isolation: list[str | None] = []
 
-    def listener(*args: Any) -> None:
-        statements.append(" ".join(str(args[2]).split()))
+    def listener(conn: sa.Connection, *args: Any) -> None:
+        statements.append(" ".join(str(args[1]).split()))
+        isolation.append(conn.get_execution_options().get("isolation_level"))
 
     sa.event.listen(app.state.engine, "before_cursor_execute", listener)
     try:
@@ -929,6 +931,8 @@ def test_a_view_served_from_memory_is_one_select_and_on_sqlite_no_thread(
     assert len(selects) == 1 and selects[0].startswith("SELECT passport.id"), statements
     assert "FROM passport WHERE passport.id" in selects[0]
     assert hops == ([] if sqlite else ["_in_session"]), hops
+    # PostgreSQL: the SELECT alone, no BEGIN and COMMIT round trips around it.
+    assert isolation[-1] == (None if sqlite else "AUTOCOMMIT")
 
 
 def test_a_view_served_from_memory_follows_every_change_of_the_passport(

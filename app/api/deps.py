@@ -116,14 +116,24 @@ def get_write_session(
 
 
 def _in_session(
-    engine: Engine, work: Callable[[Session], T], write: bool, *, nowait: bool = False
+    engine: Engine,
+    work: Callable[[Session], T],
+    write: bool,
+    *,
+    nowait: bool = False,
+    autocommit: bool = False,
 ) -> T:
-    with transaction(engine, write=write, nowait=nowait) as session:
+    with transaction(engine, write=write, nowait=nowait, autocommit=autocommit) as session:
         return work(session)
 
 
 async def in_transaction(
-    request: Request, work: Callable[[Session], T], *, write: bool, on_loop: bool = False
+    request: Request,
+    work: Callable[[Session], T],
+    *,
+    write: bool,
+    on_loop: bool = False,
+    autocommit: bool = False,
 ) -> T:
     """Run ``work`` in the request's one transaction, opened, used and committed in a single
     threadpool hop (rolled back if it raises), behind the same gates as :func:`get_session`.
@@ -141,6 +151,9 @@ async def in_transaction(
     taken, the transaction gives up before its first statement (``WriteLockBusy``) and runs in
     the threadpool, where it waits as any other; this process's writers queue on the gate
     first. PostgreSQL always takes the hop: its round trips would stop the loop.
+
+    ``autocommit``: a read whose statements need not share a snapshot, on PostgreSQL without
+    the BEGIN and COMMIT round trips (:func:`app.core.db.open_session`).
     """
     engine: Engine = request.app.state.engine
     async with asynccontextmanager(_gates)(request, write):
@@ -149,7 +162,7 @@ async def in_transaction(
                 return _in_session(engine, work, write, nowait=write)
             except WriteLockBusy:
                 pass  # held outside this process's gate: wait for it off the loop
-        return await run_in_threadpool(_in_session, engine, work, write)
+        return await run_in_threadpool(_in_session, engine, work, write, autocommit=autocommit)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

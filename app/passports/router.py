@@ -130,8 +130,8 @@ async def read_passport(
         return service.cached_view(session, principal, passport_id, revision)
 
     # The view served last time, unchanged, its read counted in memory: one SELECT, on the
-    # event loop on SQLite (no threadpool hop).
-    body = await in_transaction(request, cached, write=False, on_loop=True)
+    # event loop on SQLite (no threadpool hop), with no BEGIN/COMMIT round trips on PostgreSQL.
+    body = await in_transaction(request, cached, write=False, on_loop=True, autocommit=True)
     if body is None:
 
         def work(session: Session, access: PassportAccess) -> bytes:
