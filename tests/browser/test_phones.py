@@ -75,9 +75,20 @@ SETTLED = """() => Promise.all(document.getAnimations()
   .map((a) => a.finished.catch(() => null))).then(() => true)"""
 
 
+# A DSFR tabs box cuts off what does not fit in it (overflow hidden): the shown panel must end
+# inside it. (The DSFR's script measured the tab list inside a view hidden at the start, 0 px, and
+# made the box that much too short: frontend/static/app.css.)
+CUT_OFF = """() => [...document.querySelectorAll('.fr-tabs')].flatMap((tabs) => {
+  const panel = tabs.querySelector('.fr-tabs__panel--selected');
+  if (!panel || !tabs.offsetParent) return [];
+  const short = panel.getBoundingClientRect().bottom - tabs.getBoundingClientRect().bottom;
+  return short > 1 ? [`the panel ${panel.id}: its last ${Math.round(short)} px cut off`] : [];
+})"""
+
+
 def assert_within(page: Page, state: str) -> None:
     page.evaluate(SETTLED)
-    outside = page.evaluate(OFF_SCREEN)
+    outside = page.evaluate(OFF_SCREEN) + page.evaluate(CUT_OFF)
     assert not outside, f"{state}, at 360 px, off-screen:\n" + "\n".join(outside)
 
 
