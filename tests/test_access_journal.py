@@ -72,3 +72,23 @@ def test_the_count_reaches_the_journal_when_the_entry_is_written_again(
     assert count == 5 and last_at is not None
     (entry,) = _journal(client, world)
     assert entry["count"] == 5 and entry["last_at"] is not None
+
+
+def test_views_counted_in_memory_reach_their_entry_with_the_next_change(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    """A change ends a reading; the views counted in memory since its entry was written are
+    not lost with it: they go into that entry in the change's transaction (an outside tester
+    found 4 views journaled of 12 made, when a recording came between)."""
+    world = make_world(engine)
+    for _ in range(6):  # one entry written, five views counted in memory
+        _read(client, world)
+    record_validation(client, world)
+    _read(client, world)  # a new reading, after the change
+    entries = _journal(client, world)
+    assert [(e["action"], e["count"]) for e in entries] == [
+        ("passport.read", 1),
+        ("validation.created", 1),
+        ("passport.read", 6),
+    ]
+    assert entries[2]["last_at"] is not None

@@ -268,11 +268,23 @@ def journal(
         session.execute(_TOUCH_PASSPORT, entry)
     if isinstance(passport, Passport):
         set_committed_value(passport, "last_activity_at", now)
-    # What comes next is no longer "the same reading" as what came before.
-    READS.forget(passport.id)
+    # What comes next is no longer "the same reading" as what came before; the views of it
+    # counted in memory since its entry was last written go into that entry now, with this
+    # change (a statement only where a reader viewed the passport within the last minute).
+    for reading in READS.take(passport.id):
+        session.execute(
+            _ADD_PENDING_READS,
+            {"log_id": reading.log_id, "pending": reading.pending, "last_at": reading.last_at},
+        )
 
 
 _INSERT_ACCESS_LOG = sa.insert(AccessLog.__table__)  # type: ignore[attr-defined]
+_LOG = AccessLog.__table__.c  # type: ignore[attr-defined]
+_ADD_PENDING_READS = (
+    sa.update(AccessLog.__table__)  # type: ignore[attr-defined]
+    .where(_LOG.id == sa.bindparam("log_id"))
+    .values(count=_LOG.count + sa.bindparam("pending"), last_at=sa.bindparam("last_at"))
+)
 _TOUCH_PASSPORT = (
     sa.update(Passport.__table__)  # type: ignore[attr-defined]
     .where(Passport.__table__.c.id == sa.bindparam("touched_id"))  # type: ignore[attr-defined]
@@ -311,8 +323,10 @@ READ_TOUCH = timedelta(seconds=60)
 class _Reading:
     log_id: int
     written_at: datetime
-    # Views since the entry was last written, added to its count at the next write.
+    # Views since the entry was last written, added to its count at the next write, and when
+    # the latest of them was.
     pending: int = 0
+    last_at: datetime | None = None
 
 
 class ReadJournal:
@@ -323,17 +337,21 @@ class ReadJournal:
     queued behind a write (on SQLite, the one writer; on PostgreSQL, the row lock). Otherwise one
     short transaction either extends the passport's latest entry (same reader, same action,
     within ``READ_SESSION``) or adds one. Views counted in memory reach the journal at the
-    reader's next write; a process stopped meanwhile loses them from the count, never the entry.
+    reader's next write, or with the next change of the passport (:func:`journal`); a process
+    stopped meanwhile loses them from the count, never the entry.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._readings: dict[tuple[int, str, int | None, str], _Reading] = {}
 
-    def forget(self, passport_id: int) -> None:
+    def take(self, passport_id: int) -> list[_Reading]:
+        """Forget the passport's readings (a change ends them), handing back those with views
+        not yet written, for the caller's transaction to add to their entries."""
         with self._lock:
-            for key in [k for k in self._readings if k[0] == passport_id]:
-                del self._readings[key]
+            keys = [k for k in self._readings if k[0] == passport_id]
+            readings = [self._readings.pop(k) for k in keys]
+        return [r for r in readings if r.pending]
 
     def clear(self) -> None:
         with self._lock:
@@ -348,6 +366,7 @@ class ReadJournal:
             reading = self._readings.get((passport_id, kind, principal.account_id, action))
             if reading is not None and now - reading.written_at < READ_TOUCH:
                 reading.pending += 1
+                reading.last_at = now
                 return True
         return False
 
