@@ -77,7 +77,10 @@ async def _bounded(gate: asyncio.Lock | asyncio.Semaphore, seconds: float) -> As
         await gate.acquire()  # free: taken at once (no await suspends), no timer to set up
     else:
         try:
-            await asyncio.wait_for(gate.acquire(), timeout=seconds)
+            # asyncio.timeout, not wait_for: no task made per wait (a contended gate is the
+            # common case under load, and wait_for's task was 8 % of a cached view's CPU).
+            async with asyncio.timeout(seconds):
+                await gate.acquire()
         except TimeoutError:
             raise DatabaseUnavailable() from None
     try:
