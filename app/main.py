@@ -24,7 +24,7 @@ from app.audit import router as audit_router
 from app.audit import service as audit
 from app.authz import check_routes
 from app.core.changes import ChangeFeed
-from app.core.db import create_db_engine
+from app.core.db import create_db_engine, create_loop_engine
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         configure_logging(settings.log_level, settings.log_format)
     settings.check_secrets()
     engine = create_db_engine(settings)
+    loop_engine = create_loop_engine(settings, engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -104,6 +105,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         await refresher.stop(trust_refresher)
         await tally.stop(flusher, engine)
         feed.close()
+        if loop_engine is not None:
+            await loop_engine.dispose()
         engine.dispose()
 
     app = FastAPI(
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.loop_engine = loop_engine
     # Requests queue for a connection and, on SQLite, for the one writer's place on the event
     # loop rather than in threads: see app.api.deps._gates.
     app.state.session_slots = asyncio.Semaphore(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import count
@@ -217,3 +218,18 @@ def record_validation(
     )
     assert recorded.status_code == 201, recorded.text
     return dict(recorded.json())
+
+
+@contextmanager
+def on_every_statement(app: Any, listener: Callable[..., None]) -> Iterator[None]:
+    """``listener`` as SQLAlchemy's ``before_cursor_execute`` on every engine the app sends SQL
+    through: its plain engine, and on PostgreSQL the event loop's (app.core.db.LoopEngine)."""
+    loop = app.state.loop_engine
+    engines = [app.state.engine, *([loop.engine.sync_engine] if loop is not None else [])]
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield
+    finally:
+        for engine in engines:
+            sa.event.remove(engine, "before_cursor_execute", listener)

@@ -19,7 +19,7 @@ from app.core.time import utcnow
 from app.passports import numbers, service
 from app.passports.models import Passport
 from tests.conftest import make_settings
-from tests.factories import World, make_world
+from tests.factories import World, make_world, on_every_statement
 
 PROBLEM = "application/problem+json"
 TODAY = date.today().isoformat()
@@ -175,6 +175,14 @@ def test_bad_input_changes_nothing(client: TestClient, world: World, engine: sa.
             {"skill_code": "crcn:4.1", "level": 2, "structure_id": world.a2.id},
             403,
             "not_structure_member",
+        ),
+        # The structure is read with the passport, in its locking statement: still checked (one
+        # of another territory cannot be told from a missing one).
+        ({"skill_code": "crcn:4.1", "level": 2, "structure_id": world.b1.id}, 404, "not_found"),
+        (
+            {"skill_code": "crcn:4.1", "level": 2, "structure_id": 2_000_000_000},
+            404,
+            "unknown_structure",
         ),
     ]
     for extra, status, code in cases:
@@ -344,17 +352,13 @@ def test_view_statement_count_does_not_grow(
         def listener(*args: Any) -> None:
             statements.append(args[2])
 
-        app_engine = app.state.engine
         # The steady state: the reader's first view writes the journal, the next ones within a
         # minute are counted with it (tests/test_access_journal.py).
         assert client.get(f"/api/v1/passports/{pid}", headers=mediator).status_code == 200
         # ...and the view is built again, not taken from the cache of serialised views.
         service.VIEWS.clear()
-        sa.event.listen(app_engine, "before_cursor_execute", listener)
-        try:
+        with on_every_statement(app, listener):
             assert client.get(f"/api/v1/passports/{pid}", headers=mediator).status_code == 200
-        finally:
-            sa.event.remove(app_engine, "before_cursor_execute", listener)
         return len(statements)
 
     assert _validate(client, world, pid).status_code == 201
@@ -741,9 +745,10 @@ def test_recording_sees_a_skill_changed_by_another_connection_at_once(
 def test_recording_sends_a_fixed_number_of_statements(
     client: TestClient, world: World, app: Any
 ) -> None:
-    """A recording by a known API token: the passport locked, the structure checked (the skill
-    from memory), the validation and its journal line written with the activity date; nothing
-    per validation already in the passport, no authentication query, no read-back."""
+    """A recording by a known API token: the passport locked and the structure it names read in
+    one statement (the skill from memory), the validation and its journal line written with the
+    activity date; nothing per validation already in the passport, no authentication query, no
+    read-back."""
     pid = _open(client, world)["id"]
     statements: list[str] = []
 
@@ -752,23 +757,21 @@ def test_recording_sends_a_fixed_number_of_statements(
 
     for _ in range(3):  # the token is known after the first request
         assert _validate(client, world, pid).status_code == 201
-    sa.event.listen(app.state.engine, "before_cursor_execute", listener)
-    try:
+    with on_every_statement(app, listener):
         for level in (2, 3):
             assert (
                 _validate(client, world, pid, skill_code="crcn:4.1", level=level).status_code == 201
             )
-    finally:
-        sa.event.remove(app.state.engine, "before_cursor_execute", listener)
     per_request = len(statements) // 2
     assert statements[:per_request] == statements[per_request:]
     kinds = [" ".join(s.split()[:2]).rstrip(",") for s in statements[:per_request]]
     sqlite = app.state.engine.dialect.name == "sqlite"
     assert kinds == [
         *(["BEGIN IMMEDIATE"] if sqlite else []),
-        "SELECT passport.id",  # FOR UPDATE on PostgreSQL
-        # No skill read: the skills are kept per process for the change feed's trust version.
-        "SELECT structure.id",
+        # … structure.id … FROM passport LEFT OUTER JOIN structure … (FOR UPDATE OF passport on
+        # PostgreSQL). No skill read: the skills are kept per process for the change feed's
+        # trust version.
+        "SELECT passport.id",
         # The validation (… RETURNING id), the journal line and the activity date: one statement
         # on PostgreSQL (WITH touched AS (UPDATE …), recorded AS (INSERT INTO validation …)).
         *(["INSERT INTO", "INSERT INTO", "UPDATE passport"] if sqlite else ["WITH touched"]),
@@ -818,8 +821,8 @@ def test_a_recording_never_stops_the_event_loop_for_a_writer_outside_the_app(
 ) -> None:
     """On SQLite a recording runs on the event loop; while another connection holds the write
     lock it gives up there at once and waits in the threadpool, so the server answers other
-    requests meanwhile, and the recording lands once the lock is free. (On PostgreSQL it always
-    waits for the passport's row lock in the threadpool: the same holds.)"""
+    requests meanwhile, and the recording lands once the lock is free. (On PostgreSQL it waits
+    for the passport's row lock on the event loop, its round trip awaited: the same holds.)"""
     pid = _open(client, world)["id"]
     held, answered, released = threading.Event(), threading.Event(), threading.Event()
 
@@ -892,13 +895,13 @@ def _view(client: TestClient, pid: int, headers: dict[str, str]) -> Any:
     return client.get(f"/api/v1/passports/{pid}", headers=headers)
 
 
-def test_a_view_served_from_memory_is_one_select_and_on_sqlite_no_thread(
+def test_a_view_served_from_memory_and_a_recording_take_no_thread(
     client: TestClient, world: World, app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A view already served, the passport unchanged and the read counted in memory by the
     journal: one SELECT of the passport's own columns (with every refusal of ``load``), the
-    body from memory; on SQLite on the event loop, with no threadpool hop (on PostgreSQL its
-    round trip takes one, in autocommit: no BEGIN/COMMIT round trips)."""
+    body from memory, on the event loop with no threadpool hop (on PostgreSQL its round trip
+    awaited there, in autocommit: no BEGIN/COMMIT round trips). A recording: no hop either."""
     pid = _open(client, world)["id"]
     assert _validate(client, world, pid).status_code == 201
     mediator = world.headers["mediator_of_structure"]
@@ -920,19 +923,17 @@ def test_a_view_served_from_memory_is_one_select_and_on_sqlite_no_thread(
         statements.append(" ".join(str(args[1]).split()))
         isolation.append(conn.get_execution_options().get("isolation_level"))
 
-    sa.event.listen(app.state.engine, "before_cursor_execute", listener)
-    try:
+    with on_every_statement(app, listener):
         again = _view(client, pid, mediator)
-    finally:
-        sa.event.remove(app.state.engine, "before_cursor_execute", listener)
     assert again.status_code == 200 and again.content == first.content
     sqlite = app.state.engine.dialect.name == "sqlite"
     selects = [s for s in statements if s != "BEGIN"]
     assert len(selects) == 1 and selects[0].startswith("SELECT passport.id"), statements
     assert "FROM passport WHERE passport.id" in selects[0]
-    assert hops == ([] if sqlite else ["_in_session"]), hops
     # PostgreSQL: the SELECT alone, no BEGIN and COMMIT round trips around it.
     assert isolation[-1] == (None if sqlite else "AUTOCOMMIT")
+    assert _validate(client, world, pid, skill_code="crcn:4.1", level=2).status_code == 201
+    assert hops == [], hops
 
 
 def test_a_view_served_from_memory_follows_every_change_of_the_passport(

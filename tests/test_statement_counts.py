@@ -15,21 +15,18 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.factories import World, make_world
+from tests.factories import World, make_world, on_every_statement
 
 
 @contextmanager
-def counted(engine: sa.Engine) -> Iterator[list[str]]:
+def counted(app: Any) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with on_every_statement(app, count):
         yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def _validate(client: TestClient, world: World, code: str) -> None:
@@ -56,7 +53,6 @@ def test_a_verification_sends_no_sql_in_steady_state(client: TestClient, engine:
         headers=world.headers["mediator_of_structure"],
     )
     assert issued.status_code == 201, issued.text
-    app_engine: sa.Engine = client.app.state.engine  # type: ignore[attr-defined]
     for body in ({"qr_text": issued.json()["qr_text"]}, {"code": issued.json()["code"]}):
         first = client.post("/api/v1/verify", json=body)
         assert first.json()["result"] == "valid", first.text
@@ -66,7 +62,7 @@ def test_a_verification_sends_no_sql_in_steady_state(client: TestClient, engine:
         # them, not a speed check: every verification sending SQL fails.
         sent: list[list[str]] = []
         for _ in range(50):
-            with counted(app_engine) as statements:
+            with counted(client.app) as statements:
                 again = client.post("/api/v1/verify", json=body)
             assert again.json()["result"] == "valid", again.text
             sent.append(statements)
@@ -75,6 +71,6 @@ def test_a_verification_sends_no_sql_in_steady_state(client: TestClient, engine:
             time.sleep(0.1)
         assert sent[-1] == [], (body, sent)
         # And it stays so.
-        with counted(app_engine) as statements:
+        with counted(client.app) as statements:
             assert client.post("/api/v1/verify", json=body).json()["result"] == "valid"
         assert statements == [], body

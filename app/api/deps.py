@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.core.db import SQLITE_BUSY_SECONDS, WriteLockBusy, transaction
+from app.core.db import SQLITE_BUSY_SECONDS, WriteLockBusy, run_on_loop, transaction
 from app.core.errors import DatabaseUnavailable
 from app.core.settings import Settings
 from app.credentials.verifier import Verifier
@@ -160,7 +160,10 @@ async def in_transaction(
     """
     engine: Engine = request.app.state.engine
     async with asynccontextmanager(_gates)(request, write):
-        if on_loop and engine.dialect.name == "sqlite":
+        if on_loop:
+            loop_engine = request.app.state.loop_engine
+            if loop_engine is not None:
+                return await run_on_loop(loop_engine, work, write=write, autocommit=autocommit)
             try:
                 return _in_session(engine, work, write, nowait=write)
             except WriteLockBusy:

@@ -7,16 +7,19 @@ database. Both are always reached through SQLAlchemy, and the schema is made by 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Field, Session, SQLModel
 
@@ -37,6 +40,8 @@ metadata: MetaData = SQLModel.metadata
 
 WRITE_OPTION = "passeport_write"
 NOWAIT_OPTION = "passeport_write_nowait"
+
+T = TypeVar("T")
 
 
 class HashedSecret(SQLModel):
@@ -151,15 +156,67 @@ def create_db_engine(settings: Settings) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    engine = create_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        connect_args={"connect_timeout": 5, "application_name": "passeport"},
-    )
+    engine = create_engine(url, **_postgresql_options(settings))
+    _ping_when_idle(engine)
+    return engine
+
+
+def _postgresql_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "connect_args": {"connect_timeout": 5, "application_name": "passeport"},
+    }
+
+
+def _ping_when_idle(engine: Engine) -> None:
     event.listen(engine.pool, "checkin", _checked_in)
     event.listen(engine.pool, "checkout", _pinger(engine.dialect))
-    return engine
+
+
+@dataclass(frozen=True)
+class LoopEngine:
+    """PostgreSQL on psycopg's asyncio connections (:func:`run_on_loop`), and the same pool
+    in autocommit, made once (``execution_options`` costs more than a statement)."""
+
+    engine: AsyncEngine
+    autocommit: AsyncEngine
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_loop_engine(settings: Settings, engine: Engine) -> LoopEngine | None:
+    """PostgreSQL: an engine on psycopg's asyncio connections, for the few short transactions
+    run on the event loop (:func:`run_on_loop`); None on SQLite (its transactions run on the
+    loop through the plain engine, a local file has no round trip to wait for)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    loop_engine = create_async_engine(engine.url, **_postgresql_options(settings))
+    _ping_when_idle(loop_engine.sync_engine)
+    return LoopEngine(loop_engine, loop_engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+async def run_on_loop(
+    engine: LoopEngine, work: Callable[[Session], T], *, write: bool, autocommit: bool = False
+) -> T:
+    """:func:`transaction` on the event loop: ``work`` is the same synchronous code, run in a
+    greenlet by SQLAlchemy's asyncio extension, each statement's round trip awaited by the loop
+    (no threadpool hop, no thread contending for the GIL with the loop)."""
+    bind = engine.autocommit if autocommit and not write else engine.engine
+    async with AsyncSession(bind, sync_session_class=Session, expire_on_commit=False) as session:
+        return await session.run_sync(_unit_of_work, work)
+
+
+def _unit_of_work(session: OrmSession, work: Callable[[Session], T], /) -> T:
+    # ``session`` is of AsyncSession's sync_session_class: SQLModel's.
+    try:
+        result = work(cast(Session, session))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return result
 
 
 #: A pooled PostgreSQL connection given back less than this long ago is handed out without a

@@ -151,15 +151,19 @@ async def in_passport_row_transaction(
     request: Request,
     principal: Principal,
     passport_id: int,
-    work: Callable[[Session, service.PassportRow], T],
+    structure_id: int,
+    work: Callable[[Session, service.RecordingRow], T],
 ) -> T:
-    """:func:`in_passport_transaction` for a write that needs the passport as a plain row only
-    (recording a validation): the same checks by :func:`service.load_row`, the row locked
-    FOR UPDATE (an erasure waits for the write, or the write sees the erasure), no entity built,
-    and on SQLite no threadpool hop (``in_transaction``'s ``on_loop``).
+    """:func:`in_passport_transaction` for a recording, which needs the passport as a plain row
+    only: the same checks by :func:`service.load_for_recording`, the row locked FOR UPDATE (an
+    erasure waits for the write, or the write sees the erasure) and the structure the recording
+    names read in the same statement, no entity built; on the event loop, no threadpool hop
+    (``in_transaction``'s ``on_loop``).
     """
 
     def run(session: Session) -> T:
-        return work(session, service.load_row(session, principal, passport_id, lock=True))
+        return work(
+            session, service.load_for_recording(session, principal, passport_id, structure_id)
+        )
 
     return await in_transaction(request, run, write=True, on_loop=True)

@@ -161,7 +161,7 @@ async def record_validation(
     # The skills' version, read before the transaction: the skill then comes from memory.
     skills_revision = request.app.state.change_feed.version(TRUST)
 
-    def work(session: Session, passport: service.PassportRow) -> tuple[dict[str, Any], bool]:
+    def work(session: Session, passport: service.RecordingRow) -> tuple[dict[str, Any], bool]:
         recorded = service.record_validation(
             session,
             principal,
@@ -173,11 +173,14 @@ async def record_validation(
         )
         return service.recorded_public(session, principal, recorded), recorded.created
 
-    # The whole transaction in one threadpool hop: on SQLite the one writer's place, and on
-    # PostgreSQL the passport's row lock, are held for the work only, not for thread wake-ups.
-    # Locked from the first read: one statement fewer than locking it again afterwards; a plain
-    # row, the recording needs no entity.
-    body, created = await in_passport_row_transaction(request, principal, passport_id, work)
+    # The whole transaction on the event loop, no threadpool hop (app.api.deps.in_transaction):
+    # on SQLite the one writer's place, and on PostgreSQL the passport's row lock, are held for
+    # the work only, not for thread wake-ups. Locked from the first read, which reads the
+    # structure named too: two statements fewer than reading them apart and locking afterwards;
+    # a plain row, the recording needs no entity.
+    body, created = await in_passport_row_transaction(
+        request, principal, passport_id, data.structure_id, work
+    )
     if not created:
         return FastJSONResponse(body, headers={"Idempotent-Replayed": "true"})
     return FastJSONResponse(body, status_code=status.HTTP_201_CREATED)

@@ -104,6 +104,25 @@ class PassportRow:
 
 
 @dataclass(frozen=True, slots=True)
+class StructureFacts:
+    """What a recording needs of the structure it names (:func:`load_for_recording`): ``id``
+    None when no structure has the id ``asked``."""
+
+    asked: int
+    id: int | None
+    territory_id: int | None
+    nom: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRow(PassportRow):
+    """A passport as a plain row, locked, with the structure a recording names, read together
+    (:func:`load_for_recording`)."""
+
+    structure: StructureFacts
+
+
+@dataclass(frozen=True, slots=True)
 class PassportHead(PassportRow):
     """A passport's own columns as a plain row (:func:`load_head`): what a cached view is
     checked against (:class:`ViewCache`), read without building the entity."""
@@ -126,6 +145,25 @@ _ROW_COLUMNS = (
 )
 _PASSPORT_ROW = sa.select(*_ROW_COLUMNS).where(_P.id == sa.bindparam("passport_id"))
 _PASSPORT_ROW_LOCKED = _PASSPORT_ROW.with_for_update()
+# A recording's first statement: the passport locked, and the structure it names, in one round
+# trip (FOR UPDATE OF passport: the structure's row is only read). No such structure: NULLs.
+_ST = Structure.__table__.c  # type: ignore[attr-defined]
+_PASSPORT_ROW_AND_STRUCTURE_LOCKED = (
+    sa.select(
+        *_ROW_COLUMNS,
+        _ST.id.label("structure_id"),
+        _ST.territory_id.label("structure_territory_id"),
+        _ST.nom.label("structure_nom"),
+    )
+    .select_from(
+        Passport.__table__.outerjoin(  # type: ignore[attr-defined]
+            Structure.__table__,  # type: ignore[attr-defined]
+            _ST.id == sa.bindparam("structure_id"),
+        )
+    )
+    .where(_P.id == sa.bindparam("passport_id"))
+    .with_for_update(of=Passport.__table__)  # type: ignore[attr-defined]
+)
 _PASSPORT_HEAD = sa.select(
     *_ROW_COLUMNS, _P.number, _P.first_name, _P.last_name, _P.birth_year, _P.last_activity_at
 ).where(_P.id == sa.bindparam("passport_id"))
@@ -163,6 +201,26 @@ def load_row(
     statement = _PASSPORT_ROW_LOCKED if lock else _PASSPORT_ROW
     row = session.execute(statement, {"passport_id": passport_id}).first()
     return _visible_live(session, principal, PassportRow(*row) if row is not None else None)
+
+
+def load_for_recording(
+    session: Session, principal: Principal, passport_id: int, structure_id: int
+) -> RecordingRow:
+    """:func:`load_row` locked, for a recording: the same checks and refusals, and in the same
+    statement the structure the recording names (checked by :func:`record_validation`)."""
+    row = session.execute(
+        _PASSPORT_ROW_AND_STRUCTURE_LOCKED,
+        {"passport_id": passport_id, "structure_id": structure_id},
+    ).first()
+    passport = None
+    if row is not None:
+        structure = StructureFacts(
+            structure_id, row.structure_id, row.structure_territory_id, row.structure_nom
+        )
+        passport = RecordingRow(
+            row.id, row.territory_id, row.erased_at, row.merged_into_id, row.is_live, structure
+        )
+    return _visible_live(session, principal, passport)
 
 
 def load_head(session: Session, principal: Principal, passport_id: int) -> PassportHead:
@@ -461,10 +519,16 @@ _STRUCTURE_FACTS = sa.select(
 ).where(Structure.__table__.c.id == sa.bindparam("structure_id"))  # type: ignore[attr-defined]
 
 
-def _structure_facts(session: Session, principal: Principal, structure_id: int) -> Any:
+def _structure_facts(
+    session: Session, principal: Principal, structure_id: int, known: StructureFacts | None = None
+) -> Any:
     """:func:`_structure_in_territory`'s check on a plain row (``id``, ``territory_id``,
-    ``nom``): a recording only names the structure, building its entity cost more than the read."""
-    structure = session.execute(_STRUCTURE_FACTS, {"structure_id": structure_id}).first()
+    ``nom``): a recording only names the structure, building its entity cost more than the read.
+    ``known``: the structure as read with the passport (:func:`load_for_recording`), no read."""
+    if known is not None and known.asked == structure_id:
+        structure: Any = known if known.id is not None else None
+    else:
+        structure = session.execute(_STRUCTURE_FACTS, {"structure_id": structure_id}).first()
     if structure is None:
         raise InvalidInput("No such structure.", code="unknown_structure")
     authz.ensure_structure_member(principal, structure.territory_id, structure_id)
@@ -712,8 +776,9 @@ def record_validation(
 ) -> Recorded:
     """Append a validation; a retry with the same Idempotency-Key returns the first one.
 
-    ``locked``: the caller loaded the passport with ``load(..., lock=True)`` or
-    ``load_row(..., lock=True)`` in this transaction (a :class:`PassportRow` must be).
+    ``locked``: the caller loaded the passport with ``load(..., lock=True)``,
+    ``load_row(..., lock=True)`` or :func:`load_for_recording` in this transaction (a
+    :class:`PassportRow` must be); with the last, the structure is not read again.
     ``skills_revision``: the change feed's ``trust`` version, read before the transaction; with
     it the skill comes from :data:`SKILLS` (no read while the passport is locked).
     """
@@ -742,7 +807,8 @@ def record_validation(
         raise InvalidInput("Give the level observed (1 to 8).", code="level_required")
     else:
         level = data.level
-    structure = _structure_facts(session, principal, data.structure_id)
+    known = passport.structure if isinstance(passport, RecordingRow) else None
+    structure = _structure_facts(session, principal, data.structure_id, known)
     validation = Validation(
         passport_id=passport.id,
         skill_code=skill.code,
