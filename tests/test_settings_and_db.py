@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,58 @@ def test_a_pooled_postgresql_connection_is_pinged_only_after_idling(
         assert backend() not in (first, second)  # ...and the pool connects afresh
     finally:
         pg.dispose()
+
+
+def test_the_event_loop_engine_keeps_its_connections_and_pings_them_after_idling(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's engine for the transactions run on the event loop (app.core.db.LoopEngine):
+    a burst of transactions, then another, the second on the very connections the first
+    opened (an overflow connection closed at check-in would be opened again at the next burst:
+    a backend started each time); one that idled and died is replaced before the work sees it."""
+    if engine.dialect.name != "postgresql":
+        return  # SQLite: its transactions run on the loop through the plain engine
+    settings = make_settings(
+        engine.url.render_as_string(hide_password=False), db_pool_size=2, db_max_overflow=2
+    )
+    plain = create_db_engine(settings)
+    loop = db.create_loop_engine(settings, plain)
+    assert loop is not None
+
+    def pid(session: Any) -> int:
+        return int(session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+    async def burst() -> set[int]:
+        # Four connections held at once (the gates' slots would allow as many).
+        connections = [await loop.engine.connect() for _ in range(4)]
+        try:
+            return {
+                int((await c.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one())
+                for c in connections
+            }
+        finally:
+            for c in connections:
+                await c.close()
+
+    async def scenario() -> None:
+        first = await burst()
+        assert len(first) == 4
+        assert await burst() == first  # kept, none closed and opened again
+        used = await db.run_on_loop(loop, pid, write=False)
+        assert used in first
+        with psycopg.connect(_admin_conninfo(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (used,))
+            for _ in range(100):  # bounded: the backend exits asynchronously
+                gone = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
+                if admin.execute(gone, (used,)).fetchone() == (0,):
+                    break
+                time.sleep(0.05)
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        for _ in range(4):  # every pooled connection handed out once: the dead one replaced
+            assert await db.run_on_loop(loop, pid, write=True) != used
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        asyncio.run(loop.dispose())
+        plain.dispose()
