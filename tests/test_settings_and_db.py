@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from app.core.settings import (
     Settings,
 )
 from app.territory.models import Territory
-from tests.conftest import _admin_conninfo, free_port, make_settings
+from tests.conftest import _admin_conninfo, free_port, make_settings, run_async
 
 
 def test_default_secrets_are_fine_in_development_only() -> None:
@@ -215,6 +214,12 @@ def test_the_event_loop_engine_keeps_its_connections_and_pings_them_after_idling
                 await c.close()
 
     async def scenario() -> None:
+        try:
+            await steps()
+        finally:
+            await loop.dispose()
+
+    async def steps() -> None:
         first = await burst()
         assert len(first) == 4
         assert await burst() == first  # kept, none closed and opened again
@@ -232,7 +237,6 @@ def test_the_event_loop_engine_keeps_its_connections_and_pings_them_after_idling
             assert await db.run_on_loop(loop, pid, write=True) != used
 
     try:
-        asyncio.run(scenario())
+        run_async(scenario())  # a loop of its own: a browser test may have left one running
     finally:
-        asyncio.run(loop.dispose())
         plain.dispose()
