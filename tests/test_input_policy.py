@@ -134,6 +134,42 @@ def test_ids_past_int4_in_paths_and_queries_are_refused(
         _refused(client.get(url, headers=headers), "less_than_equal")
 
 
+@pytest.mark.parametrize(
+    ("written", "error_type"),
+    [("true", "int_type"), ("float", "int_type"), ("+", "int_parsing"), ("0", "int_parsing")],
+)
+def test_an_id_in_a_body_is_an_integer_not_what_reads_as_one(
+    client: TestClient, world: World, written: str, error_type: str
+) -> None:
+    """``true`` was taken as 1, ``3.0`` as 3, ``"+3"`` and ``"03"`` as 3 (pydantic's lax
+    integers): the validation was written."""
+    mediator = world.headers["mediator_of_structure"]
+    structure_id = world.a1.id or 0
+    value = {
+        "true": True,
+        "float": float(structure_id),
+        "+": f"+{structure_id}",
+        "0": f"0{structure_id}",
+    }[written]
+    body = _validation_body(world, structure_id=value)
+    before = client.get(f"/api/v1/passports/{world.passport.id}", headers=mediator).json()
+    url = f"/api/v1/passports/{world.passport.id}/validations"
+    _refused(_send(client, "POST", url, body, mediator), error_type)
+    after = client.get(f"/api/v1/passports/{world.passport.id}", headers=mediator).json()
+    assert after["validations"] == before["validations"]
+
+
+@pytest.mark.parametrize("written", ["1.0", "01", "+1", " 1", "1 ", "\u0661"])
+def test_an_id_in_a_path_is_written_in_plain_digits(
+    client: TestClient, world: World, written: str
+) -> None:
+    """``/passports/1.0``, ``/passports/01``… named passport 1: one passport, one address."""
+    mediator = world.headers["mediator_of_structure"]
+    path = f"/api/v1/passports/{written.replace('1', str(world.passport.id))}"
+    _refused(client.get(path, headers=mediator), "int_parsing")
+    assert client.get(f"/api/v1/passports/{world.passport.id}", headers=mediator).status_code == 200
+
+
 def test_the_largest_id_is_a_plain_not_found(client: TestClient, world: World) -> None:
     response = client.get(
         f"/api/v1/passports/{MAX_ID}", headers=world.headers["mediator_of_structure"]

@@ -177,8 +177,12 @@ def test_bad_input_changes_nothing(client: TestClient, world: World, engine: sa.
             "not_structure_member",
         ),
         # The structure is read with the passport, in its locking statement: still checked (one
-        # of another territory cannot be told from a missing one).
-        ({"skill_code": "crcn:4.1", "level": 2, "structure_id": world.b1.id}, 404, "not_found"),
+        # of another territory answers as a missing one).
+        (
+            {"skill_code": "crcn:4.1", "level": 2, "structure_id": world.b1.id},
+            404,
+            "unknown_structure",
+        ),
         (
             {"skill_code": "crcn:4.1", "level": 2, "structure_id": 2_000_000_000},
             404,

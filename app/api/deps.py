@@ -145,7 +145,7 @@ async def in_transaction(
     hops (open, route, commit), each a wait for a thread while the transaction is open, and on
     SQLite while the one writer's place is held (measured: half of a recording's time).
 
-    ``on_loop``: on SQLite, no hop at all: the work runs on the event loop, for a short
+    ``on_loop``: no hop at all: the work runs on the event loop, for a short
     transaction of a few statements (a recording: the hop's wake-ups were a fifth of its CPU; a
     cached passport view: the hop and the threads' contention for the GIL were most of it).
     SQLite reads a local file, no network round trip. A read never waits: in WAL mode readers
@@ -153,10 +153,13 @@ async def in_transaction(
     gate (another worker process, a background flush, a command) either: if the write lock is
     taken, the transaction gives up before its first statement (``WriteLockBusy``) and runs in
     the threadpool, where it waits as any other; this process's writers queue on the gate
-    first. PostgreSQL always takes the hop: its round trips would stop the loop.
+    first. On PostgreSQL, no hop either: the work runs through the event loop's engine
+    (:func:`app.core.db.run_on_loop`), each round trip, a row lock's wait included, awaited
+    there while the loop serves other requests.
 
     ``autocommit``: a read whose statements need not share a snapshot, on PostgreSQL without
-    the BEGIN and COMMIT round trips (:func:`app.core.db.open_session`).
+    the BEGIN and COMMIT round trips (:func:`app.core.db.open_session`, the loop engine's
+    ``LoopEngine.autocommit``).
     """
     engine: Engine = request.app.state.engine
     async with asynccontextmanager(_gates)(request, write):

@@ -3,7 +3,8 @@
 Every value a client sends goes through one of these types, in bodies, paths, queries and the
 headers that reach the database, so that the next route added cannot reopen a hole by forgetting:
 
-- ids: :data:`Id`, 1 ≤ id ≤ 2**31 - 1 (the range of a PostgreSQL ``integer`` column);
+- ids: :data:`Id`, 1 ≤ id ≤ 2**31 - 1 (the range of a PostgreSQL ``integer`` column), written
+  as an integer (``true``, ``1.0``, ``"04"``, ``"+4"`` are refused);
 - text: no NUL character (PostgreSQL refuses it in text), no lone surrogate (it cannot be
   encoded as UTF-8), and a bounded length; :data:`NoNul` is the marker that checks the first two,
   the length is each field's own;
@@ -25,7 +26,13 @@ from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -34,8 +41,22 @@ from app.core.time import aware, utcnow
 # The largest value of a PostgreSQL `integer` (and SQLite's ids stay below it too).
 MAX_ID = 2**31 - 1
 
-# 1 ≤ id ≤ 2**31 - 1, for every id a client sends (path, query, body, list item).
-Id = Annotated[int, Ge(1), Le(MAX_ID)]
+
+def _check_id_input(value: Any) -> Any:
+    # Pydantic's lax integers take ``true`` as 1, ``1.0`` as 1 and the strings "04", "+4",
+    # "4.0", " 4" as 4: an id is a JSON integer, or (path, query) its plain decimal digits.
+    if isinstance(value, bool | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and value[:1] != "0"):
+        raise PydanticCustomError(
+            "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
+        )
+    return value
+
+
+# 1 ≤ id ≤ 2**31 - 1, for every id a client sends (path, query, body, list item), written as
+# an integer (no boolean, no float, no sign, no leading zero, no decimal point).
+Id = Annotated[int, Ge(1), Le(MAX_ID), BeforeValidator(_check_id_input)]
 
 # The OpenAPI extension that says a string field obeys the text policy.
 TEXT_POLICY_KEY = "x-text-policy"

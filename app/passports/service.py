@@ -506,10 +506,20 @@ def likely_duplicates(
 
 def _structure_in_territory(session: Session, principal: Principal, structure_id: int) -> Structure:
     structure = session.get(Structure, structure_id)
-    if structure is None:
+    _ensure_structure_of_caller(principal, structure, structure_id)
+    assert structure is not None
+    return structure
+
+
+def _ensure_structure_of_caller(principal: Principal, structure: Any, structure_id: int) -> None:
+    """The structure a caller names for their own work (``id``, ``territory_id``): one of their
+    territory's, and theirs. Missing and another territory's answer alike (``unknown_structure``),
+    so that the answer says nothing more of another territory."""
+    if structure is None or (
+        not principal.is_platform_admin and structure.territory_id != principal.territory_id
+    ):
         raise InvalidInput("No such structure.", code="unknown_structure")
     authz.ensure_structure_member(principal, structure.territory_id, structure_id)
-    return structure
 
 
 _STRUCTURE_FACTS = sa.select(
@@ -529,9 +539,7 @@ def _structure_facts(
         structure: Any = known if known.id is not None else None
     else:
         structure = session.execute(_STRUCTURE_FACTS, {"structure_id": structure_id}).first()
-    if structure is None:
-        raise InvalidInput("No such structure.", code="unknown_structure")
-    authz.ensure_structure_member(principal, structure.territory_id, structure_id)
+    _ensure_structure_of_caller(principal, structure, structure_id)
     return structure
 
 
