@@ -124,9 +124,8 @@ def _in_session(
     write: bool,
     *,
     nowait: bool = False,
-    autocommit: bool = False,
 ) -> T:
-    with transaction(engine, write=write, nowait=nowait, autocommit=autocommit) as session:
+    with transaction(engine, write=write, nowait=nowait) as session:
         return work(session)
 
 
@@ -157,9 +156,9 @@ async def in_transaction(
     (:func:`app.core.db.run_on_loop`), each round trip, a row lock's wait included, awaited
     there while the loop serves other requests.
 
-    ``autocommit``: a read whose statements need not share a snapshot, on PostgreSQL without
-    the BEGIN and COMMIT round trips (:func:`app.core.db.open_session`, the loop engine's
-    ``LoopEngine.autocommit``).
+    ``autocommit``: a read whose statements need not share a snapshot, with ``on_loop``: on
+    PostgreSQL without the BEGIN and COMMIT round trips (``LoopEngine.autocommit``); SQLite
+    keeps its transaction, no round trip to save.
     """
     engine: Engine = request.app.state.engine
     async with asynccontextmanager(_gates)(request, write):
@@ -171,7 +170,7 @@ async def in_transaction(
                 return _in_session(engine, work, write, nowait=write)
             except WriteLockBusy:
                 pass  # held outside this process's gate: wait for it off the loop
-        return await run_in_threadpool(_in_session, engine, work, write, autocommit=autocommit)
+        return await run_in_threadpool(_in_session, engine, work, write)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -216,13 +216,8 @@ async def run_on_loop(
 
 def _unit_of_work(session: OrmSession, work: Callable[[Session], T], /) -> T:
     # ``session`` is of AsyncSession's sync_session_class: SQLModel's.
-    try:
-        result = work(cast(Session, session))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return result
+    with _committed(session):
+        return work(cast(Session, session))
 
 
 #: A pooled PostgreSQL connection given back less than this long ago is handed out without a
@@ -266,37 +261,35 @@ def check_database(engine: Engine) -> None:
         raise ConfigurationError(f"cannot reach the database at {safe_url}: {reason}") from None
 
 
-def open_session(
-    engine: Engine, *, write: bool, nowait: bool = False, autocommit: bool = False
-) -> Session:
+def open_session(engine: Engine, *, write: bool, nowait: bool = False) -> Session:
     """A session whose transaction is marked as writing (see _sqlite_begin) or reading.
 
     ``nowait`` (SQLite, writing): the first statement raises :class:`WriteLockBusy` at once,
     before anything is done, instead of waiting for another connection's write lock.
-    ``autocommit`` (PostgreSQL, reading): each statement on its own, without the BEGIN and
-    COMMIT round trips, for a read whose statements need not share one snapshot (a cached
-    passport view's check: one SELECT). SQLite keeps its transaction: no round trip to save.
     """
     options: dict[str, Any] = {WRITE_OPTION: True, NOWAIT_OPTION: nowait} if write else {}
-    if autocommit and not write and engine.dialect.name == "postgresql":
-        options["isolation_level"] = "AUTOCOMMIT"
     bind = engine.execution_options(**options) if options else engine
     return Session(bind, expire_on_commit=False)
 
 
 @contextmanager
-def transaction(
-    engine: Engine, *, write: bool = True, nowait: bool = False, autocommit: bool = False
-) -> Iterator[Session]:
+def transaction(engine: Engine, *, write: bool = True, nowait: bool = False) -> Iterator[Session]:
     """One unit of work: commit when the block ends normally, roll back on any exception.
 
-    The only place that commits: the request dependency (app.api.deps), the CLI and scripts all
-    open their transaction here.
+    With :func:`run_on_loop`, the only places that open a transaction (both through
+    :func:`_committed`): the request dependency (app.api.deps), the CLI and scripts all open
+    theirs here.
     """
-    with open_session(engine, write=write, nowait=nowait, autocommit=autocommit) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with open_session(engine, write=write, nowait=nowait) as session, _committed(session):
+        yield session
+
+
+@contextmanager
+def _committed(session: OrmSession) -> Iterator[None]:
+    """Commit when the block ends normally, roll back on any exception: the one rule."""
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

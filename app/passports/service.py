@@ -94,7 +94,8 @@ P = TypeVar("P", bound=PassportRef)
 
 @dataclass(frozen=True, slots=True)
 class PassportRow:
-    """A passport as a plain row (:func:`load_row`): what a recording reads of it."""
+    """A passport as a plain row, without the entity (building it was a sixth of a recording's
+    CPU on SQLite): what visibility and liveness read of it."""
 
     id: int
     territory_id: int
@@ -143,8 +144,6 @@ _ROW_COLUMNS = (
     _P.merged_into_id,
     Passport.is_live.label("is_live"),
 )
-_PASSPORT_ROW = sa.select(*_ROW_COLUMNS).where(_P.id == sa.bindparam("passport_id"))
-_PASSPORT_ROW_LOCKED = _PASSPORT_ROW.with_for_update()
 # A recording's first statement: the passport locked, and the structure it names, in one round
 # trip (FOR UPDATE OF passport: the structure's row is only read). No such structure: NULLs.
 _ST = Structure.__table__.c  # type: ignore[attr-defined]
@@ -193,21 +192,12 @@ def load(
     return _visible_live(session, principal, passport)
 
 
-def load_row(
-    session: Session, principal: Principal, passport_id: int, *, lock: bool = False
-) -> PassportRow:
-    """:func:`load` as a plain :class:`PassportRow`: the same checks and refusals, without the
-    entity (building it was a sixth of a recording's CPU on SQLite)."""
-    statement = _PASSPORT_ROW_LOCKED if lock else _PASSPORT_ROW
-    row = session.execute(statement, {"passport_id": passport_id}).first()
-    return _visible_live(session, principal, PassportRow(*row) if row is not None else None)
-
-
 def load_for_recording(
     session: Session, principal: Principal, passport_id: int, structure_id: int
 ) -> RecordingRow:
-    """:func:`load_row` locked, for a recording: the same checks and refusals, and in the same
-    statement the structure the recording names (checked by :func:`record_validation`)."""
+    """:func:`load` as a plain row, locked, for a recording: the same checks and refusals,
+    without the entity, and in the same statement the structure the recording names (checked
+    by :func:`record_validation`)."""
     row = session.execute(
         _PASSPORT_ROW_AND_STRUCTURE_LOCKED,
         {"passport_id": passport_id, "structure_id": structure_id},
@@ -784,9 +774,9 @@ def record_validation(
 ) -> Recorded:
     """Append a validation; a retry with the same Idempotency-Key returns the first one.
 
-    ``locked``: the caller loaded the passport with ``load(..., lock=True)``,
-    ``load_row(..., lock=True)`` or :func:`load_for_recording` in this transaction (a
-    :class:`PassportRow` must be); with the last, the structure is not read again.
+    ``locked``: the caller loaded the passport with ``load(..., lock=True)`` or
+    :func:`load_for_recording` in this transaction (a :class:`PassportRow` must be); with the
+    latter, the structure is not read again.
     ``skills_revision``: the change feed's ``trust`` version, read before the transaction; with
     it the skill comes from :data:`SKILLS` (no read while the passport is locked).
     """
@@ -794,7 +784,7 @@ def record_validation(
     # Lock the passport row for the rest of the transaction, so an erasure running at the same
     # moment either comes first (and the passport is gone) or waits (and blanks this evidence).
     if not locked:
-        assert isinstance(passport, Passport), "a PassportRow is read locked (load_row)"
+        assert isinstance(passport, Passport), "a PassportRow is read locked (load_for_recording)"
         session.flush()  # refresh() would drop changes not yet written
         session.refresh(passport, with_for_update=True)
     ensure_live(session, passport)
